@@ -1,0 +1,1 @@
+//! Simulated ISC tenant (work in progress).

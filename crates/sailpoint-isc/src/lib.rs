@@ -1,0 +1,1 @@
+//! Ergonomic SailPoint ISC client (work in progress).
