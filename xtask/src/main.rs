@@ -1,1 +1,49 @@
-fn main() {}
+//! Workspace tasks: `cargo xtask generate [--check]`, `cargo xtask vendor ...`.
+
+mod apis_config;
+mod generate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  generate [--check] [--quiet]   regenerate crates/sailpoint-isc-api from openapi/*.yaml
+                                 (--check: fail with a diff if the committed code differs)
+  vendor --from <spec> --api <name> [--dry-run]
+                                 extract the allowlisted operations of a published bundle
+                                 (or split root file) into openapi/<name>.yaml and print
+                                 the contract changelog";
+
+/// The workspace root (the xtask crate's parent directory).
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    let result = match args.first().map(String::as_str) {
+        Some("generate") => generate::parse_args(&args[1..]).and_then(|a| generate::run(&root, &a)),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,22 @@
+//! Low-level client for SailPoint Identity Security Cloud account aggregation, generated
+//! by `cargo xtask generate` from `openapi/*.yaml` with progenitor.
+//!
+//! One module per API version ([`beta`], [`v2025`]), each with a `Client`, its `types`, the
+//! documented error bodies by status (`errors`), operation metadata (`operations`, including
+//! which operations are experimental) and the enum values the spec documents (`known_values`).
+//!
+//! Most users want the `sailpoint-isc` crate, which adds authentication, retries, streamed
+//! uploads and waiting. This crate is the generated layer underneath: the files under
+//! `src/generated/` are never edited by hand.
 
+mod context;
+mod hooks;
+mod timestamp;
+
+#[rustfmt::skip]
+#[allow(missing_docs, clippy::all, clippy::pedantic, unused_imports)]
+mod generated;
+
+pub use context::RequestContext;
+pub use generated::*;
+pub use timestamp::Timestamp;

@@ -1,0 +1,432 @@
+//! Turns a normalised spec into one formatted Rust module: progenitor's output plus the
+//! code progenitor cannot produce (multipart operations, error bodies by status,
+//! operation metadata, known enum values, the client hook).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use anyhow::{Result, anyhow};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+use serde_json::Value;
+
+use super::normalize::{MultipartOperation, Normalized, OperationFacts, snake_case};
+
+/// The Rust type every `date-time` string becomes (accepts RFC 3339 or epoch milliseconds).
+const TIMESTAMP_TYPE: &str = "crate::Timestamp";
+/// The per-client context type the hook reads (auth and extra headers).
+const CONTEXT_TYPE: &str = "crate::RequestContext";
+
+fn ident(s: &str) -> Ident {
+    let s = snake_case(s);
+    if syn::parse_str::<Ident>(&s).is_ok() {
+        Ident::new(&s, Span::call_site())
+    } else {
+        Ident::new_raw(&s, Span::call_site())
+    }
+}
+
+fn type_ident(s: &str) -> Ident {
+    Ident::new(s, Span::call_site())
+}
+
+fn settings() -> progenitor::GenerationSettings {
+    let mut settings = progenitor::GenerationSettings::default();
+    settings
+        .with_interface(progenitor::InterfaceStyle::Positional)
+        .with_tag(progenitor::TagStyle::Merged)
+        .with_hooks(progenitor_impl::HooksMode::Expected)
+        .with_inner_type(CONTEXT_TYPE.parse().expect("constant type path"))
+        .with_derive("PartialEq");
+    let mut date_time = schemars::schema::SchemaObject::default();
+    date_time.instance_type = Some(schemars::schema::InstanceType::String.into());
+    date_time.format = Some("date-time".into());
+    settings.with_conversion(date_time, TIMESTAMP_TYPE, std::iter::empty());
+    settings
+}
+
+/// Runs progenitor, turning both its errors and its panics into an `Err` with the message.
+fn run_progenitor(spec: &openapiv3::OpenAPI) -> std::result::Result<TokenStream, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut generator = progenitor::Generator::new(&settings());
+        generator.generate_tokens(spec)
+    }));
+    std::panic::set_hook(previous);
+    match result {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!(
+            "progenitor panicked: {}",
+            panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)")
+        )),
+    }
+}
+
+fn parse_spec(spec: &Value) -> Result<openapiv3::OpenAPI> {
+    serde_json::from_value(spec.clone())
+        .map_err(|e| anyhow!("not a valid OpenAPI 3.0 document: {e}"))
+}
+
+/// Generates the operations with progenitor; on failure, finds which operations fail.
+fn progenitor_tokens(api: &str, spec: &Value) -> Result<TokenStream> {
+    let parsed = parse_spec(spec)?;
+    let whole = match run_progenitor(&parsed) {
+        Ok(tokens) => return Ok(tokens),
+        Err(e) => e,
+    };
+    // Try each operation alone, so the error names what is unsupported.
+    let mut culprits = Vec::new();
+    if let Some(paths) = spec.get("paths").and_then(Value::as_object) {
+        for (path, item) in paths {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                let Some(op_id) = op.get("operationId").and_then(Value::as_str) else {
+                    continue;
+                };
+                let mut single = spec.clone();
+                single["paths"] = serde_json::json!({ path: { method: op } });
+                if let Err(e) =
+                    parse_spec(&single).and_then(|s| run_progenitor(&s).map_err(|e| anyhow!(e)))
+                {
+                    culprits.push(format!(
+                        "operation {op_id} ({} {path}): {e}",
+                        method.to_uppercase()
+                    ));
+                }
+            }
+        }
+    }
+    if culprits.is_empty() {
+        let mut no_ops = spec.clone();
+        no_ops["paths"] = serde_json::json!({});
+        match parse_spec(&no_ops).and_then(|s| run_progenitor(&s).map_err(|e| anyhow!(e))) {
+            Err(e) => culprits.push(format!("components.schemas: {e}")),
+            Ok(_) => culprits.push(whole),
+        }
+    }
+    Err(anyhow!(
+        "{api}: progenitor cannot generate this spec:\n  {}",
+        culprits.join("\n  ")
+    ))
+}
+
+/// Builds the module source for one API version.
+pub fn module_source(api: &str, spec_file: &str, norm: &Normalized) -> Result<String> {
+    let generated = progenitor_tokens(api, &norm.spec)?;
+    let multipart = multipart_code(&norm.multipart);
+    let operations = operations_code(&norm.operations);
+    let errors = errors_code(&norm.operations);
+    let known = known_values_code(norm);
+    let context: TokenStream = CONTEXT_TYPE
+        .parse()
+        .map_err(|e| anyhow!("context type: {e}"))?;
+    let hook = quote! {
+        impl ClientHooks<#context> for Client {
+            async fn pre<E>(
+                &self,
+                request: &mut reqwest::Request,
+                info: &OperationInfo,
+            ) -> std::result::Result<(), Error<E>> {
+                crate::hooks::prepare_request(
+                    &self.inner,
+                    request,
+                    operations::is_experimental(info.operation_id),
+                );
+                Ok(())
+            }
+        }
+    };
+    let all = quote! {
+        #generated
+        #hook
+        #multipart
+        #operations
+        #errors
+        #known
+    };
+    let file: syn::File =
+        syn::parse2(all).map_err(|e| anyhow!("{api}: generated code does not parse: {e}"))?;
+    let body = prettyplease::unparse(&file);
+    Ok(format!(
+        "// @generated by `cargo xtask generate` from openapi/{spec_file}. Do not edit by hand:\n\
+         // change the spec or xtask/src/generate, then run `cargo xtask generate`.\n\n{body}"
+    ))
+}
+
+/// The `mod.rs` listing every generated API module.
+pub fn mod_source(modules: &[(String, String)]) -> Result<String> {
+    let items = modules.iter().map(|(module, title)| {
+        let m = ident(module);
+        let doc = format!(" {title}");
+        quote! {
+            #[doc = #doc]
+            pub mod #m;
+        }
+    });
+    let file: syn::File = syn::parse2(quote! { #(#items)* })?;
+    Ok(format!(
+        "// @generated by `cargo xtask generate` from openapi/apis.toml. Do not edit by hand.\n\n{}",
+        prettyplease::unparse(&file)
+    ))
+}
+
+fn multipart_code(ops: &[MultipartOperation]) -> TokenStream {
+    if ops.is_empty() {
+        return quote! {};
+    }
+    let mut forms = Vec::new();
+    let mut methods = Vec::new();
+    for op in ops {
+        let form_name = type_ident(&format!(
+            "{}Form",
+            super::normalize::pascal_case(&op.operation_id)
+        ));
+        let fields = op.fields.iter().map(|f| {
+            let field = ident(&f.name);
+            let doc = format!(
+                " `{}`{}: {}",
+                f.name,
+                if f.is_file { " (file part)" } else { "" },
+                f.description.as_deref().unwrap_or("no description")
+            );
+            if f.is_file {
+                quote! { #[doc = #doc] pub #field: Option<reqwest::multipart::Part>, }
+            } else {
+                quote! { #[doc = #doc] pub #field: Option<String>, }
+            }
+        });
+        let adds = op.fields.iter().map(|f| {
+            let field = ident(&f.name);
+            let name = &f.name;
+            if f.is_file {
+                quote! { if let Some(part) = self.#field { form = form.part(#name, part); } }
+            } else {
+                quote! { if let Some(text) = self.#field { form = form.text(#name, text); } }
+            }
+        });
+        let form_doc = format!(
+            " The `multipart/form-data` body of `{}` ({} {}).",
+            op.operation_id, op.method, op.path
+        );
+        forms.push(quote! {
+            #[doc = #form_doc]
+            #[derive(Debug, Default)]
+            pub struct #form_name {
+                #(#fields)*
+            }
+            impl #form_name {
+                /// Builds the multipart form; parts with a known length keep `Content-Length` known.
+                pub fn into_form(self) -> reqwest::multipart::Form {
+                    let mut form = reqwest::multipart::Form::new();
+                    #(#adds)*
+                    form
+                }
+            }
+        });
+
+        let fn_name = ident(&op.operation_id);
+        let rust_op_id = snake_case(&op.operation_id);
+        let params: Vec<Ident> = op.path_params.iter().map(|p| ident(p)).collect();
+        let mut fmt = op.path.clone();
+        for p in &op.path_params {
+            fmt = fmt.replace(&format!("{{{p}}}"), "{}");
+        }
+        let fmt = format!("{{}}{fmt}");
+        let method = Ident::new(&op.method.to_lowercase(), Span::call_site());
+        let success_status = Literal::u16_suffixed(op.success.status);
+        let success_type = match &op.success.type_name {
+            Some(t) => {
+                let t = type_ident(t);
+                quote! { types::#t }
+            }
+            None => quote! { () },
+        };
+        let success_arm = if op.success.type_name.is_some() {
+            quote! { #success_status => ResponseValue::from_response(response).await, }
+        } else {
+            quote! { #success_status => Ok(ResponseValue::empty(response)), }
+        };
+        let error_statuses: Vec<Literal> = op
+            .error_statuses
+            .iter()
+            .map(|s| Literal::u16_suffixed(*s))
+            .collect();
+        let error_arm = if error_statuses.is_empty() {
+            quote! {}
+        } else {
+            quote! { #(#error_statuses)|* => Err(Error::ErrorResponse(ResponseValue::stream(response))), }
+        };
+        let doc = format!(
+            "Sends a `{}` request to `{}` with a `multipart/form-data` body.\n\n{}",
+            op.method,
+            op.path,
+            op.summary.as_deref().unwrap_or_default()
+        );
+        methods.push(quote! {
+            #[doc = #doc]
+            pub async fn #fn_name<'a>(
+                &'a self,
+                #(#params: &'a str,)*
+                body: multipart::#form_name,
+            ) -> Result<ResponseValue<#success_type>, Error<ByteStream>> {
+                let url = format!(#fmt, self.baseurl, #(encode_path(#params),)*);
+                #[allow(unused_mut)]
+                let mut request = self
+                    .client
+                    .#method(url)
+                    .header(
+                        ::reqwest::header::ACCEPT,
+                        ::reqwest::header::HeaderValue::from_static("application/json"),
+                    )
+                    .multipart(body.into_form())
+                    .build()?;
+                let info = OperationInfo { operation_id: #rust_op_id };
+                self.pre(&mut request, &info).await?;
+                let result = self.exec(request, &info).await;
+                self.post(&result, &info).await?;
+                let response = result?;
+                match response.status().as_u16() {
+                    #success_arm
+                    #error_arm
+                    _ => Err(Error::UnexpectedResponse(response)),
+                }
+            }
+        });
+    }
+    quote! {
+        /// Request bodies of the `multipart/form-data` operations (generated by the xtask,
+        /// since progenitor cannot).
+        pub mod multipart {
+            #(#forms)*
+        }
+        impl Client {
+            #(#methods)*
+        }
+    }
+}
+
+fn operations_code(ops: &[OperationFacts]) -> TokenStream {
+    let entries = ops.iter().map(|o| {
+        let id = &o.operation_id;
+        let rust = snake_case(&o.operation_id);
+        let method = &o.method;
+        let path = &o.path;
+        let experimental = o.experimental;
+        quote! {
+            Operation {
+                operation_id: #id,
+                rust_name: #rust,
+                method: #method,
+                path: #path,
+                experimental: #experimental,
+            },
+        }
+    });
+    let experimental_ids = ops
+        .iter()
+        .filter(|o| o.experimental)
+        .map(|o| &o.operation_id);
+    quote! {
+        /// What the spec says about each operation, as data.
+        pub mod operations {
+            /// One operation of the spec.
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub struct Operation {
+                /// The spec's `operationId`.
+                pub operation_id: &'static str,
+                /// The generated method's name (also `OperationInfo::operation_id`).
+                pub rust_name: &'static str,
+                /// HTTP method.
+                pub method: &'static str,
+                /// Path template, relative to the versioned base URL.
+                pub path: &'static str,
+                /// Whether the spec requires the `X-SailPoint-Experimental: true` header.
+                pub experimental: bool,
+            }
+            /// Every operation of this API version.
+            pub const OPERATIONS: &[Operation] = &[#(#entries)*];
+            /// The `operationId`s the spec marks experimental.
+            pub const EXPERIMENTAL: &[&str] = &[#(#experimental_ids),*];
+            /// Whether the operation with this generated method name is experimental.
+            pub fn is_experimental(rust_name: &str) -> bool {
+                OPERATIONS.iter().any(|o| o.experimental && o.rust_name == rust_name)
+            }
+        }
+    }
+}
+
+fn errors_code(ops: &[OperationFacts]) -> TokenStream {
+    let enums = ops.iter().filter(|o| !o.errors.is_empty()).map(|o| {
+        let name = type_ident(&format!(
+            "{}Error",
+            super::normalize::pascal_case(&o.operation_id)
+        ));
+        let doc = format!(
+            " The documented error bodies of `{}`, by HTTP status.",
+            o.operation_id
+        );
+        let variants = o.errors.iter().map(|e| {
+            let v = type_ident(&format!("Status{}", e.status));
+            let doc = format!(" {}: {}", e.status, e.description);
+            match &e.type_name {
+                Some(t) => {
+                    let t = type_ident(t);
+                    quote! { #[doc = #doc] #v(super::types::#t), }
+                }
+                None => quote! { #[doc = #doc] #v, },
+            }
+        });
+        let arms = o.errors.iter().map(|e| {
+            let v = type_ident(&format!("Status{}", e.status));
+            let s = Literal::u16_unsuffixed(e.status);
+            match &e.type_name {
+                Some(_) => quote! { #s => Some(serde_json::from_slice(body).map(Self::#v)), },
+                None => quote! { #s => Some(Ok(Self::#v)), },
+            }
+        });
+        quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum #name {
+                #(#variants)*
+            }
+            impl #name {
+                /// Decodes an error body by its status; `None` if the spec does not document the status.
+                pub fn decode(status: u16, body: &[u8]) -> Option<Result<Self, serde_json::Error>> {
+                    match status {
+                        #(#arms)*
+                        _ => None,
+                    }
+                }
+            }
+        }
+    });
+    quote! {
+        /// Error bodies by status. Operations return them as raw bytes (`Error<ByteStream>`)
+        /// because their shape depends on the status; these types decode them.
+        pub mod errors {
+            #(#enums)*
+        }
+    }
+}
+
+fn known_values_code(norm: &Normalized) -> TokenStream {
+    let consts = norm.known_values.iter().map(|(name, (loc, values))| {
+        let n = type_ident(name);
+        let doc = format!(" Values the spec lists for `{loc}`; the server may send others.");
+        quote! {
+            #[doc = #doc]
+            pub const #n: &[&str] = &[#(#values),*];
+        }
+    });
+    quote! {
+        /// Enum values the spec documents. Generated types keep these fields as open strings.
+        pub mod known_values {
+            #(#consts)*
+        }
+    }
+}
