@@ -1,1 +1,363 @@
-//! Simulated ISC tenant (work in progress).
+//! A simulated SailPoint Identity Security Cloud (ISC) tenant that runs in-process on loopback,
+//! for testing account-aggregation clients without a real tenant.
+//!
+//! It serves:
+//!
+//! * `POST /oauth/token`: the client-credentials grant, issuing opaque bearer tokens;
+//! * `POST /beta/sources/{sourceId}/load-accounts` and `POST /v2025/sources/{id}/load-accounts`
+//!   (`importAccounts`): starts an aggregation, optionally with a CSV `file` part that is streamed,
+//!   hashed and diffed row by row, never buffered whole;
+//! * `GET /beta/account-aggregations/{id}/status` and `GET /v2025/account-aggregations/{id}/status`
+//!   (`getAccountAggregationStatus`): the aggregation's `STARTED` → `ACCOUNTS_COLLECTED` →
+//!   `COMPLETED` progress. The v2025 call needs `X-SailPoint-Experimental: true`, as it did while
+//!   experimental (see [`SandboxBuilder::require_experimental_header`]).
+//!
+//! Like ISC, it answers 401 without a valid token, rate-limits each client id and API version
+//! (429 with `Retry-After`), puts an `SLPT-Request-ID` header on every response, and counts only new,
+//! changed and deleted accounts unless `disableOptimization` is `"true"`. See the
+//! [`aggregation`] module for the lifecycle details.
+//!
+//! For tests, the [`Sandbox`] handle records every upload ([`Sandbox::uploads`]) and request
+//! ([`Sandbox::requests`], [`Sandbox::request_count`]), injects faults ([`Sandbox::inject`]) and
+//! forces aggregation outcomes ([`Sandbox::set_outcome`], [`Sandbox::force_outcome`]).
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use sailpoint_isc_sandbox::{Fault, Operation, Sandbox};
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let sandbox = Sandbox::builder()
+//!         .collect_duration(Duration::from_millis(20))
+//!         .process_duration(Duration::from_millis(20))
+//!         .start()
+//!         .await?;
+//!     println!("tenant at {}", sandbox.base_url());
+//!
+//!     // The first token request will fail with a 503.
+//!     sandbox.inject(Operation::Token, Fault::status_with_retry_after(503, 1), 1);
+//!
+//!     let http = reqwest::Client::new();
+//!     let token_url = format!("{}/oauth/token", sandbox.base_url());
+//!     let form = format!(
+//!         "grant_type=client_credentials&client_id={}&client_secret={}",
+//!         sandbox.client_id(),
+//!         sandbox.client_secret()
+//!     );
+//!     let send = || {
+//!         http.post(&token_url)
+//!             .header("content-type", "application/x-www-form-urlencoded")
+//!             .body(form.clone())
+//!             .send()
+//!     };
+//!     assert_eq!(send().await?.status(), 503);
+//!     let token: serde_json::Value = send().await?.json().await?;
+//!     let token = token["access_token"].as_str().unwrap().to_owned();
+//!
+//!     let csv = "id,name\n1,Alice\n2,Bob\n";
+//!     let form = reqwest::multipart::Form::new()
+//!         .part("file", reqwest::multipart::Part::text(csv).file_name("accounts.csv"));
+//!     let task: serde_json::Value = http
+//!         .post(format!("{}/beta/sources/src1/load-accounts", sandbox.base_url()))
+//!         .bearer_auth(&token)
+//!         .multipart(form)
+//!         .send()
+//!         .await?
+//!         .json()
+//!         .await?;
+//!     let id = task["task"]["id"].as_str().unwrap();
+//!
+//!     let status_url = format!("{}/beta/account-aggregations/{id}/status", sandbox.base_url());
+//!     loop {
+//!         let status: serde_json::Value =
+//!             http.get(&status_url).bearer_auth(&token).send().await?.json().await?;
+//!         if status["status"] == "COMPLETED" {
+//!             assert_eq!(status["totalAccounts"], 2);
+//!             break;
+//!         }
+//!         tokio::time::sleep(Duration::from_millis(10)).await;
+//!     }
+//!
+//!     assert_eq!(sandbox.request_count(Operation::Token), 2);
+//!     assert_eq!(sandbox.uploads()[0].file.as_ref().unwrap().rows, 2);
+//!     sandbox.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
+
+pub mod aggregation;
+mod auth;
+mod config;
+mod csv;
+mod error;
+mod faults;
+mod ids;
+mod ratelimit;
+mod recording;
+mod responses;
+mod routes;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use aggregation::{AggregationInfo, AggregationStatus, Outcome};
+pub use config::{ApiVersion, ClientCredentials, Operation, RateLimit};
+pub use error::Error;
+pub use faults::Fault;
+pub use recording::{RequestRecord, Upload, UploadedFile};
+
+use config::Config;
+use state::Shared;
+
+/// Configures a [`Sandbox`] before starting it; get one from [`Sandbox::builder`].
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SandboxBuilder {
+    config: Config,
+}
+
+impl SandboxBuilder {
+    /// Listens on this address (default `127.0.0.1:0`, an ephemeral port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.config.addr = addr;
+        self
+    }
+
+    /// Listens on this port of the configured address (0 picks a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.addr.set_port(port);
+        self
+    }
+
+    /// Accepts this client; may be called several times. Without any, one random client is made.
+    pub fn client(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.config
+            .clients
+            .push(ClientCredentials::new(client_id, client_secret));
+        self
+    }
+
+    /// Token lifetime (default 749 s); `expires_in` reports it in whole seconds.
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.token_ttl = ttl;
+        self
+    }
+
+    /// Requests allowed per client id and API version per window (default 100 per 10 s).
+    pub fn rate_limit(mut self, max_requests: u32, window: Duration) -> Self {
+        self.config.rate_limit = Some(RateLimit {
+            max_requests,
+            window,
+        });
+        self
+    }
+
+    /// Turns rate limiting off.
+    pub fn no_rate_limit(mut self) -> Self {
+        self.config.rate_limit = None;
+        self
+    }
+
+    /// How long an aggregation stays `STARTED` (default 2 s).
+    pub fn collect_duration(mut self, d: Duration) -> Self {
+        self.config.collect_duration = d;
+        self
+    }
+
+    /// How long an aggregation stays `ACCOUNTS_COLLECTED` (default 3 s).
+    pub fn process_duration(mut self, d: Duration) -> Self {
+        self.config.process_duration = d;
+        self
+    }
+
+    /// How long after it ends an aggregation's status stays readable (default 1 h); then 404.
+    pub fn retention(mut self, d: Duration) -> Self {
+        self.config.retention = d;
+        self
+    }
+
+    /// Accounts a direct-connect aggregation (an import without a file) finds (default 10).
+    pub fn direct_connect_accounts(mut self, n: u32) -> Self {
+        self.config.direct_connect_accounts = n;
+        self
+    }
+
+    /// Whether v2025 status calls need `X-SailPoint-Experimental: true` (default true), as they
+    /// did while the operation was experimental; without it they answer 400.
+    pub fn require_experimental_header(mut self, required: bool) -> Self {
+        self.config.require_experimental_header = required;
+        self
+    }
+
+    /// The tenant name reported as `org` in token responses (default `sandbox`).
+    pub fn tenant(mut self, name: impl Into<String>) -> Self {
+        self.config.tenant = name.into();
+        self
+    }
+
+    /// Binds the socket and spawns the server on the current tokio runtime.
+    pub async fn start(mut self) -> Result<Sandbox, Error> {
+        if self.config.clients.is_empty() {
+            self.config.clients.push(ClientCredentials::random());
+        }
+        if self.config.clients.iter().any(|c| c.client_id.is_empty()) {
+            return Err(Error::Config("client ids must not be empty".into()));
+        }
+        if self
+            .config
+            .rate_limit
+            .is_some_and(|r| r.window.is_zero() || r.max_requests == 0)
+        {
+            return Err(Error::Config(
+                "a rate limit needs a non-zero window and request count".into(),
+            ));
+        }
+        let requested = self.config.addr;
+        let listener = tokio::net::TcpListener::bind(requested)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: requested,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: requested,
+            source,
+        })?;
+        let shared = Arc::new(Shared::new(self.config));
+        let router = routes::router(shared.clone());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(server::serve(listener, router, shutdown_rx));
+        tracing::info!(%addr, "ISC sandbox listening");
+        Ok(Sandbox {
+            shared,
+            addr,
+            shutdown,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulated tenant. Dropping it (or [`shutdown`](Sandbox::shutdown)) stops the server.
+#[derive(Debug)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Starts a sandbox with default settings.
+    pub async fn start() -> Result<Sandbox, Error> {
+        Self::builder().start().await
+    }
+
+    /// A builder for custom settings.
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::default()
+    }
+
+    /// The base URL without a version segment, e.g. `http://127.0.0.1:41234`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first configured client's id.
+    pub fn client_id(&self) -> &str {
+        &self.shared.config.clients[0].client_id
+    }
+
+    /// The first configured client's secret.
+    pub fn client_secret(&self) -> &str {
+        &self.shared.config.clients[0].client_secret
+    }
+
+    /// All configured clients.
+    pub fn clients(&self) -> &[ClientCredentials] {
+        &self.shared.config.clients
+    }
+
+    /// Every accepted import request so far, in order.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.shared.recorder.uploads()
+    }
+
+    /// Every request to a known operation that has been answered (or dropped), in order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.recorder.requests()
+    }
+
+    /// How many requests of `operation` have arrived (all versions, whatever the outcome).
+    pub fn request_count(&self, operation: Operation) -> usize {
+        self.shared.recorder.request_count(operation)
+    }
+
+    /// Makes the next `times` requests of `operation` fail with `fault` (queued after earlier injections).
+    pub fn inject(&self, operation: Operation, fault: Fault, times: usize) {
+        self.shared.faults.push(operation, fault, times);
+    }
+
+    /// Removes all pending faults.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// How many injected faults of `operation` are still pending.
+    pub fn pending_faults(&self, operation: Operation) -> usize {
+        self.shared.faults.pending(operation)
+    }
+
+    /// Sets how the next aggregation started on `source_id` ends.
+    pub fn set_outcome(&self, source_id: &str, outcome: Outcome) {
+        self.shared
+            .aggregations
+            .set_next_outcome(source_id, outcome);
+    }
+
+    /// Ends a running aggregation now with `outcome` ([`Outcome::Stalled`] keeps it running forever).
+    /// Returns false if the id is unknown or it already ended.
+    pub fn force_outcome(&self, aggregation_id: &str, outcome: Outcome) -> bool {
+        self.shared.aggregations.force(aggregation_id, outcome)
+    }
+
+    /// All aggregations still retained, oldest first.
+    pub fn aggregations(&self) -> Vec<AggregationInfo> {
+        self.shared.aggregations.list()
+    }
+
+    /// Makes every token issued so far expired.
+    pub fn expire_tokens(&self) {
+        self.shared.tokens.expire_all();
+    }
+
+    /// Stops accepting connections, closes open ones and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
