@@ -94,14 +94,20 @@ async fn beta_import_accounts_sends_multipart_file_and_text_flag() {
 
     assert_eq!(task.success, Some(true));
     let inner = task.task.expect("task");
-    assert_eq!(inner.id.as_deref(), Some("ef38f94347e94562b5bb8424a56397d8"));
+    assert_eq!(
+        inner.id.as_deref(),
+        Some("ef38f94347e94562b5bb8424a56397d8")
+    );
     assert_eq!(inner.completion_status, None);
     assert_eq!(
         inner.created.map(|t| t.to_string()).as_deref(),
         Some("2020-09-07T12:14:00.364Z")
     );
     let attrs = inner.attributes.expect("attributes");
-    assert_eq!(attrs.app_id.as_deref(), Some("c31386cb18bb403cbb6df4c86294ff82"));
+    assert_eq!(
+        attrs.app_id.as_deref(),
+        Some("c31386cb18bb403cbb6df4c86294ff82")
+    );
     // `additionalProperties: {type: object}` in the spec, but ISC sends scalars: kept open.
     assert_eq!(attrs.extra.get("someCounter"), Some(&serde_json::json!(3)));
     assert_eq!(inner.returns.len(), 2);
@@ -258,11 +264,15 @@ async fn context_headers_are_sent_and_redacted_in_debug() {
 }
 
 /// Serves `body` with `status` for the v2025 status operation and returns the decoded error.
-async fn v2025_status_error(status: u16, body: &str) -> v2025::errors::GetAccountAggregationStatusError {
+async fn v2025_status_error(
+    status: u16,
+    body: &str,
+) -> v2025::errors::GetAccountAggregationStatusError {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/v2025/account-aggregations/x/status");
+            when.method(GET)
+                .path("/v2025/account-aggregations/x/status");
             then.status(status)
                 .header("content-type", "application/json")
                 .body(body);
@@ -287,17 +297,25 @@ async fn v2025_status_error_bodies_decode_by_status() {
     match v2025_status_error(400, ERR_400_EXPERIMENTAL).await {
         E::Status400(b) => assert_eq!(
             b.error,
-            Some(serde_json::json!("Experimental Header is missing or invalid."))
+            Some(serde_json::json!(
+                "Experimental Header is missing or invalid."
+            ))
         ),
         other => panic!("{other:?}"),
     }
     match v2025_status_error(401, ERR_401).await {
-        E::Status401(b) => assert_eq!(b.error, Some(serde_json::json!("JWT validation failed: JWT is expired"))),
+        E::Status401(b) => assert_eq!(
+            b.error,
+            Some(serde_json::json!("JWT validation failed: JWT is expired"))
+        ),
         other => panic!("{other:?}"),
     }
     match v2025_status_error(404, ERR_404).await {
         E::Status404(dto) => {
-            assert_eq!(dto.tracking_id.as_deref(), Some("b21b1f7ce4da4d639f2c62a57171b427"));
+            assert_eq!(
+                dto.tracking_id.as_deref(),
+                Some("b21b1f7ce4da4d639f2c62a57171b427")
+            );
             // `locale` and `localeOrigin` are null: accepted.
             assert_eq!(dto.messages[0].locale, None);
         }
@@ -313,7 +331,10 @@ async fn v2025_status_error_bodies_decode_by_status() {
         other => panic!("{other:?}"),
     }
     match v2025_status_error(403, ERR_400).await {
-        E::Status403(dto) => assert_eq!(dto.detail_code.as_deref(), Some("400.1 Bad Request Content")),
+        E::Status403(dto) => assert_eq!(
+            dto.detail_code.as_deref(),
+            Some("400.1 Bad Request Content")
+        ),
         other => panic!("{other:?}"),
     }
 }
@@ -321,7 +342,13 @@ async fn v2025_status_error_bodies_decode_by_status() {
 #[tokio::test]
 async fn import_accounts_error_bodies_decode_by_status() {
     use beta::errors::ImportAccountsError as E;
-    for (status, body) in [(400, ERR_400), (401, ERR_401), (403, ERR_400), (429, ERR_429), (500, ERR_500)] {
+    for (status, body) in [
+        (400, ERR_400),
+        (401, ERR_401),
+        (403, ERR_400),
+        (429, ERR_429),
+        (500, ERR_500),
+    ] {
         let server = MockServer::start_async().await;
         let mock = server
             .mock_async(|when, then| {
@@ -349,7 +376,9 @@ async fn import_accounts_error_bodies_decode_by_status() {
             .try_concat()
             .await
             .unwrap();
-        let decoded = E::decode(status, &bytes).expect("documented").expect("decodes");
+        let decoded = E::decode(status, &bytes)
+            .expect("documented")
+            .expect("decodes");
         let ok = matches!(
             (status, &decoded),
             (400, E::Status400(_))
@@ -369,7 +398,8 @@ async fn undocumented_status_and_malformed_body_are_distinct_errors() {
     let server = MockServer::start_async().await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/v2025/account-aggregations/gw/status");
+            when.method(GET)
+                .path("/v2025/account-aggregations/gw/status");
             then.status(502)
                 .header("content-type", "text/html")
                 .body("<html><body>Bad Gateway</body></html>");
@@ -377,7 +407,8 @@ async fn undocumented_status_and_malformed_body_are_distinct_errors() {
         .await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/v2025/account-aggregations/bad/status");
+            when.method(GET)
+                .path("/v2025/account-aggregations/bad/status");
             then.status(200)
                 .header("content-type", "application/json")
                 .body("{\"status\": ");
@@ -389,22 +420,32 @@ async fn undocumented_status_and_malformed_body_are_distinct_errors() {
         other => panic!("{other:?}"),
     }
     match client.get_account_aggregation_status("bad").await {
-        Err(v2025::Error::InvalidResponsePayload(bytes, _)) => assert_eq!(&bytes[..], b"{\"status\": "),
+        Err(v2025::Error::InvalidResponsePayload(bytes, _)) => {
+            assert_eq!(&bytes[..], b"{\"status\": ")
+        }
         other => panic!("{other:?}"),
     }
 }
 
 #[test]
 fn experimental_operations_come_from_the_spec() {
-    assert_eq!(v2025::operations::EXPERIMENTAL, &["getAccountAggregationStatus"]);
+    assert_eq!(
+        v2025::operations::EXPERIMENTAL,
+        &["getAccountAggregationStatus"]
+    );
     assert!(beta::operations::EXPERIMENTAL.is_empty());
-    assert!(v2025::operations::is_experimental("get_account_aggregation_status"));
+    assert!(v2025::operations::is_experimental(
+        "get_account_aggregation_status"
+    ));
     assert!(!v2025::operations::is_experimental("import_accounts"));
     let import = v2025::operations::OPERATIONS
         .iter()
         .find(|o| o.operation_id == "importAccounts")
         .unwrap();
-    assert_eq!((import.method, import.path), ("POST", "/sources/{id}/load-accounts"));
+    assert_eq!(
+        (import.method, import.path),
+        ("POST", "/sources/{id}/load-accounts")
+    );
 }
 
 #[test]
