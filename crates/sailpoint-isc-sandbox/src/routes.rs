@@ -266,6 +266,14 @@ async fn read_import_body(version: ApiVersion, req: Request) -> Result<ImportBod
 }
 
 async fn read_multipart(req: Request) -> Result<ImportBody, BadRequest> {
+    // Some clients (reqwest among them) send an empty body for a form without parts.
+    let empty = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
+    if empty {
+        return Ok(ImportBody::default());
+    }
     let bad = |e: axum::extract::multipart::MultipartError| BadRequest(e.body_text());
     let mut multipart = Multipart::from_request(req, &())
         .await
