@@ -1,1 +1,82 @@
-//! Ergonomic SailPoint ISC client (work in progress).
+//! Ergonomic client for SailPoint Identity Security Cloud (ISC) account aggregation.
+//!
+//! Build a client from the environment, start an aggregation on a source with a CSV file, wait
+//! for it with progress, and read the outcome:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use sailpoint_isc::{Client, Error};
+//!
+//! # async fn run() -> Result<(), Error> {
+//! // SAIL_BASE_URL, SAIL_CLIENT_ID, SAIL_CLIENT_SECRET, or ./config.json
+//! let client = Client::from_env()?;
+//!
+//! let started = client
+//!     .start_aggregation("2c9180835d2e5168015d32f890ca1581")
+//!     .file("accounts.csv")
+//!     .send()
+//!     .await?;
+//!
+//! let outcome = client
+//!     .wait_for_aggregation(&started.task_id)
+//!     .max_wait(Duration::from_secs(30 * 60))
+//!     .on_progress(|p| eprintln!("{}", p.status))
+//!     .send()
+//!     .await;
+//!
+//! match outcome {
+//!     Ok(status) => println!("completed: {status}"),
+//!     Err(Error::AggregationFailed { status, .. }) => eprintln!("failed: {status}"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! What it takes care of:
+//!
+//! - **Configuration** ([`config`]): `SAIL_*` variables or `config.json` like the official SDKs,
+//!   an https-only base URL (loopback excepted), `beta` or `v2025` per client or per call, your own
+//!   `reqwest::Client` if you want, and a `sailpoint-isc-rust/<version>` User-Agent.
+//! - **Authentication** ([`auth`](crate::ClientBuilder::client_credentials)): OAuth2 client
+//!   credentials with one cached token shared by all calls, refreshed before expiry and once on a
+//!   401. Secrets are [`Secret`]s and never printed or logged.
+//! - **Retries** ([`retry`]): plain-data [`RetryConfig`]; a pure classification that never repeats
+//!   an aggregation start unless it provably did not happen ([`Error::OutcomeUnknown`] otherwise);
+//!   `Retry-After` (seconds or HTTP-date, capped) and full-jitter backoff.
+//! - **Uploads** ([`upload`]): the CSV is checked before any request and streamed from disk with
+//!   a `Content-Length`, re-opened for each attempt.
+//! - **Status** ([`status`]): one lenient model for both versions with an open
+//!   [`AggregationState`].
+//! - **Waiting** ([`wait`]): an adaptive [`PollSchedule`], progress by callback or `Stream`, typed
+//!   outcomes.
+//! - **Errors** ([`error`]): one [`Error`] to match on, each HTTP failure with an
+//!   [`ErrorContext`] (status, `trackingId`, `SLPT-Request-ID`, messages, attempts).
+//!
+//! Every attempt is logged with `tracing` (operation, attempt, status, wait, duration).
+
+#![warn(missing_docs)]
+
+mod auth;
+mod client;
+pub mod config;
+pub mod error;
+pub mod retry;
+mod secret;
+pub mod status;
+pub mod upload;
+pub mod wait;
+
+pub use client::{Client, GetAggregationStatus, StartAggregation};
+pub use config::{ApiVersion, ClientBuilder};
+pub use error::{Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem};
+pub use retry::RetryConfig;
+pub use secret::Secret;
+pub use status::{
+    AggregationState, AggregationStatus, AggregationTask, StartedAggregation, TaskMessage,
+    TaskReturn,
+};
+pub use upload::AccountsFile;
+pub use wait::{AggregationProgress, PollSchedule, WaitForAggregation};
+
+/// The generated low-level client this crate builds on, for operations it does not wrap.
+pub use sailpoint_isc_api as api;

@@ -1,0 +1,339 @@
+//! Authentication: OAuth2 client credentials with a cached, single-flight refreshed token, or a
+//! fixed bearer token.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::config::Credentials;
+use crate::error::{Error, ErrorContext, Failure, read_capped};
+use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
+use crate::secret::Secret;
+
+/// The operation name used in errors and logs for the token request.
+pub(crate) const TOKEN_OPERATION: &str = "oauthToken";
+
+/// Token lifetime assumed when the token response has no `expires_in`.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// A bearer token and the cache generation it came from.
+#[derive(Clone)]
+pub(crate) struct AccessToken {
+    value: Secret,
+    generation: u64,
+}
+
+impl AccessToken {
+    /// `Authorization: Bearer ...`, marked sensitive so it is never printed by `reqwest`/`http`.
+    pub(crate) fn authorization(&self) -> Result<HeaderValue, Error> {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", self.value.expose())).map_err(|_| {
+                Error::Configuration {
+                    message: "the access token contains characters not allowed in an HTTP header"
+                        .to_owned(),
+                }
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("value", &self.value)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+struct CachedToken {
+    token: AccessToken,
+    refresh_at: Instant,
+}
+
+#[derive(Default)]
+struct TokenCache {
+    current: Option<CachedToken>,
+    generation: u64,
+}
+
+/// Hands out access tokens. With client credentials, one token is cached and shared; concurrent
+/// callers wait for a single refresh (the cache lock is held while fetching).
+pub(crate) struct Authenticator {
+    credentials: Credentials,
+    token_url: String,
+    http: reqwest::Client,
+    user_agent: HeaderValue,
+    retry: RetryConfig,
+    margin: Duration,
+    cache: Mutex<TokenCache>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.credentials {
+            Credentials::ClientCredentials { client_id, .. } => {
+                format!(
+                    "ClientCredentials {{ client_id: {client_id:?}, client_secret: [REDACTED] }}"
+                )
+            }
+            Credentials::AccessToken(_) => "AccessToken([REDACTED])".to_owned(),
+        };
+        f.debug_struct("Authenticator")
+            .field("credentials", &format_args!("{kind}"))
+            .field("token_url", &self.token_url)
+            .field("refresh_margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Option<String>,
+    expires_in: Option<Value>,
+}
+
+impl Authenticator {
+    pub(crate) fn new(
+        credentials: Credentials,
+        token_url: String,
+        http: reqwest::Client,
+        user_agent: HeaderValue,
+        retry: RetryConfig,
+        margin: Duration,
+    ) -> Self {
+        Authenticator {
+            credentials,
+            token_url,
+            http,
+            user_agent,
+            retry,
+            margin,
+            cache: Mutex::new(TokenCache::default()),
+        }
+    }
+
+    /// True when a rejected token can be replaced by fetching a new one.
+    pub(crate) fn can_refresh(&self) -> bool {
+        matches!(self.credentials, Credentials::ClientCredentials { .. })
+    }
+
+    /// A valid token: the cached one, or a freshly fetched one when it is missing or due for
+    /// refresh. Concurrent callers share one fetch.
+    pub(crate) async fn token(&self) -> Result<AccessToken, Error> {
+        let (client_id, client_secret) = match &self.credentials {
+            Credentials::AccessToken(token) => {
+                return Ok(AccessToken {
+                    value: token.clone(),
+                    generation: 0,
+                });
+            }
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            } => (client_id, client_secret),
+        };
+        let mut cache = self.cache.lock().await;
+        if let Some(cached) = &cache.current
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok(cached.token.clone());
+        }
+        let (value, lifetime) = self.fetch(client_id, client_secret).await?;
+        cache.generation += 1;
+        let margin = self.margin.min(lifetime / 2);
+        let token = AccessToken {
+            value,
+            generation: cache.generation,
+        };
+        cache.current = Some(CachedToken {
+            token: token.clone(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        tracing::debug!(
+            expires_in_s = lifetime.as_secs(),
+            refresh_in_s = lifetime.saturating_sub(margin).as_secs(),
+            generation = cache.generation,
+            "obtained access token"
+        );
+        Ok(token)
+    }
+
+    /// Drops the cached token if it is still the one that was rejected, so the next
+    /// [`token`](Self::token) fetches a new one (several concurrent 401s cause one refresh).
+    pub(crate) async fn invalidate(&self, rejected: &AccessToken) {
+        let mut cache = self.cache.lock().await;
+        if cache
+            .current
+            .as_ref()
+            .is_some_and(|c| c.token.generation == rejected.generation)
+        {
+            tracing::debug!(
+                generation = rejected.generation,
+                "access token rejected; it will be refreshed"
+            );
+            cache.current = None;
+        }
+    }
+
+    /// `POST {base}/oauth/token` with the client-credentials grant, retried like a read.
+    async fn fetch(
+        &self,
+        client_id: &str,
+        client_secret: &Secret,
+    ) -> Result<(Secret, Duration), Error> {
+        let mut budget = RetryBudget::new(&self.retry);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let started = Instant::now();
+            let result = self
+                .http
+                .post(&self.token_url)
+                .header(USER_AGENT, self.user_agent.clone())
+                .header(ACCEPT, "application/json")
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("client_secret", client_secret.expose()),
+                ])
+                .send()
+                .await;
+            let failure = match result {
+                Ok(response) if response.status().is_success() => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let body = read_capped(response.bytes_stream()).await;
+                    match parse_token_response(&body) {
+                        Ok(token) => {
+                            tracing::debug!(
+                                operation = TOKEN_OPERATION,
+                                attempt,
+                                status = status.as_u16(),
+                                duration_ms = started.elapsed().as_millis() as u64,
+                                "request succeeded"
+                            );
+                            return Ok(token);
+                        }
+                        // The body may hold a token: never keep a snippet of it.
+                        Err(reason) => Failure::Undecodable {
+                            status: Some(status),
+                            headers: Some(headers),
+                            body: None,
+                            reason,
+                        },
+                    }
+                }
+                Ok(response) => Failure::from_response(response).await,
+                Err(error) => Failure::Transport(error.without_url()),
+            };
+            let kind = failure.kind();
+            let decision = match decide(OperationKind::Read, kind) {
+                RetryDecision::RefreshCredentials => RetryDecision::DoNotRetry,
+                other => other,
+            };
+            let wait = (decision == RetryDecision::Retry)
+                .then(|| budget.next_wait(failure.retry_after()))
+                .flatten();
+            tracing::debug!(
+                operation = TOKEN_OPERATION,
+                attempt,
+                status = failure.status().map(|s| s.as_u16()),
+                failure = ?kind,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "request failed"
+            );
+            match wait {
+                Some(wait) => {
+                    tracing::warn!(
+                        operation = TOKEN_OPERATION,
+                        attempt,
+                        failure = ?kind,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                None => {
+                    let context = ErrorContext::new(TOKEN_OPERATION, None);
+                    tracing::debug!(
+                        operation = TOKEN_OPERATION,
+                        attempts = attempt,
+                        elapsed_ms = budget.elapsed().as_millis() as u64,
+                        "giving up"
+                    );
+                    return Err(failure.into_error(
+                        context,
+                        attempt,
+                        RetryDecision::DoNotRetry,
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn parse_token_response(body: &[u8]) -> Result<(Secret, Duration), String> {
+    let parsed: TokenResponse = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "token response is not the expected JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let token = parsed
+        .access_token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| "token response has no access_token".to_owned())?;
+    let lifetime = match parsed.expires_in {
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|secs| secs.is_finite() && *secs > 0.0)
+    .map_or(DEFAULT_TOKEN_LIFETIME, |secs| {
+        Duration::from_secs_f64(secs.min(1e7))
+    });
+    Ok((Secret::new(token), lifetime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_response_parsing() {
+        let (t, life) = parse_token_response(
+            br#"{"access_token":"abc","expires_in":749,"token_type":"bearer"}"#,
+        )
+        .unwrap();
+        assert_eq!(t.expose(), "abc");
+        assert_eq!(life, Duration::from_secs(749));
+        let (_, life) =
+            parse_token_response(br#"{"access_token":"abc","expires_in":"2"}"#).unwrap();
+        assert_eq!(life, Duration::from_secs(2));
+        let (_, life) = parse_token_response(br#"{"access_token":"abc"}"#).unwrap();
+        assert_eq!(life, DEFAULT_TOKEN_LIFETIME);
+        let err = parse_token_response(br#"{"access_token":"","x":"secret-ish"}"#).unwrap_err();
+        assert!(!err.contains("secret-ish"));
+        let err = parse_token_response(br#"{"access_token": "tok-123" oops"#).unwrap_err();
+        assert!(!err.contains("tok-123"));
+    }
+
+    #[test]
+    fn authorization_header_is_sensitive() {
+        let t = AccessToken {
+            value: Secret::new("tok"),
+            generation: 1,
+        };
+        let h = t.authorization().unwrap();
+        assert!(h.is_sensitive());
+        assert!(!format!("{t:?}").contains("tok\""));
+    }
+}

@@ -1,0 +1,581 @@
+//! Client configuration: API version, base URL, credentials, and the [`ClientBuilder`].
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::retry::RetryConfig;
+use crate::secret::Secret;
+use crate::wait::PollSchedule;
+
+/// Environment variable holding the tenant's API base URL (`https://{tenant}.api.identitynow.com`).
+pub const ENV_BASE_URL: &str = "SAIL_BASE_URL";
+/// Environment variable holding the OAuth2 client id (of a personal access token or API client).
+pub const ENV_CLIENT_ID: &str = "SAIL_CLIENT_ID";
+/// Environment variable holding the OAuth2 client secret.
+pub const ENV_CLIENT_SECRET: &str = "SAIL_CLIENT_SECRET";
+/// The configuration file [`ClientBuilder::from_env`] falls back to, relative to the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "config.json";
+/// The `User-Agent` sent on every request.
+pub const USER_AGENT: &str = concat!("sailpoint-isc-rust/", env!("CARGO_PKG_VERSION"));
+
+/// Default margin before a token's expiry at which it is refreshed.
+pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// Which ISC API version a call goes to. The version segment is added to the base URL per call.
+///
+/// ```
+/// use sailpoint_isc::ApiVersion;
+///
+/// assert_eq!(ApiVersion::default(), ApiVersion::V2025);
+/// assert_eq!("beta".parse::<ApiVersion>().unwrap(), ApiVersion::Beta);
+/// assert_eq!(ApiVersion::V2025.path_segment(), "v2025");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ApiVersion {
+    /// The `/beta` API.
+    Beta,
+    /// The `/v2025` API (the default).
+    #[default]
+    V2025,
+}
+
+impl ApiVersion {
+    /// The URL path segment of this version, without slashes (`"beta"`, `"v2025"`).
+    pub fn path_segment(self) -> &'static str {
+        match self {
+            ApiVersion::Beta => "beta",
+            ApiVersion::V2025 => "v2025",
+        }
+    }
+}
+
+impl fmt::Display for ApiVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.path_segment())
+    }
+}
+
+impl FromStr for ApiVersion {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().trim_matches('/').to_ascii_lowercase().as_str() {
+            "beta" => Ok(ApiVersion::Beta),
+            "v2025" | "2025" => Ok(ApiVersion::V2025),
+            other => Err(Error::Configuration {
+                message: format!("unknown API version {other:?}: expected \"beta\" or \"v2025\""),
+            }),
+        }
+    }
+}
+
+/// How the client authenticates.
+#[derive(Debug, Clone)]
+pub(crate) enum Credentials {
+    /// OAuth2 client credentials, exchanged at `{base}/oauth/token` and refreshed before expiry.
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
+    /// A fixed bearer token, used as is (never refreshed).
+    AccessToken(Secret),
+}
+
+/// Builds a [`Client`]. Start from [`Client::builder`] or [`ClientBuilder::from_env`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use sailpoint_isc::{ApiVersion, Client, RetryConfig};
+///
+/// # fn main() -> Result<(), sailpoint_isc::Error> {
+/// let client = Client::builder()
+///     .base_url("https://acme.api.identitynow.com")
+///     .client_credentials("my-client-id", "my-client-secret")
+///     .api_version(ApiVersion::V2025)
+///     .retry(RetryConfig::standard().with_max_attempts(5))
+///     .token_refresh_margin(Duration::from_secs(90))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    pub(crate) base_url: Option<String>,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) api_version: ApiVersion,
+    pub(crate) retry: RetryConfig,
+    pub(crate) poll_schedule: PollSchedule,
+    pub(crate) http_client: Option<reqwest::Client>,
+    pub(crate) token_refresh_margin: Duration,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            base_url: None,
+            credentials: None,
+            api_version: ApiVersion::default(),
+            retry: RetryConfig::standard(),
+            poll_schedule: PollSchedule::standard(),
+            http_client: None,
+            token_refresh_margin: DEFAULT_TOKEN_REFRESH_MARGIN,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with no base URL or credentials and default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder configured like SailPoint's official SDKs: from `SAIL_BASE_URL`, `SAIL_CLIENT_ID` and
+    /// `SAIL_CLIENT_SECRET` when all three are set, otherwise from `./config.json`
+    /// (`{"BaseURL": .., "ClientId": .., "ClientSecret": ..}`).
+    ///
+    /// Settings not covered by those sources (API version, retries, ...) keep their defaults and can
+    /// still be changed before [`build`](Self::build).
+    ///
+    /// ```no_run
+    /// use sailpoint_isc::{ApiVersion, ClientBuilder};
+    ///
+    /// # fn main() -> Result<(), sailpoint_isc::Error> {
+    /// let client = ClientBuilder::from_env()?.api_version(ApiVersion::Beta).build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_sources(
+            |name| std::env::var(name).ok(),
+            Path::new(DEFAULT_CONFIG_FILE),
+        )
+    }
+
+    /// A builder configured from a `config.json`-style file (`BaseURL`, `ClientId`, `ClientSecret`).
+    ///
+    /// ```no_run
+    /// use sailpoint_isc::ClientBuilder;
+    ///
+    /// # fn main() -> Result<(), sailpoint_isc::Error> {
+    /// let client = ClientBuilder::from_config_file("/etc/isc/config.json")?.build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let file = read_config_file(path)?.ok_or_else(|| Error::Configuration {
+            message: format!("configuration file {} does not exist", path.display()),
+        })?;
+        file.into_builder(path)
+    }
+
+    /// The lookup behind [`from_env`](Self::from_env), with the environment and file location injected.
+    pub(crate) fn from_sources(
+        env: impl Fn(&str) -> Option<String>,
+        config_path: &Path,
+    ) -> Result<Self, Error> {
+        let get = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let base_url = get(ENV_BASE_URL);
+        let client_id = get(ENV_CLIENT_ID);
+        let client_secret = get(ENV_CLIENT_SECRET);
+        if let (Some(base_url), Some(client_id), Some(client_secret)) =
+            (&base_url, &client_id, &client_secret)
+        {
+            return Ok(ClientBuilder::new()
+                .base_url(base_url.clone())
+                .client_credentials(client_id.clone(), client_secret.clone()));
+        }
+        let missing: Vec<&str> = [
+            (ENV_BASE_URL, base_url.is_none()),
+            (ENV_CLIENT_ID, client_id.is_none()),
+            (ENV_CLIENT_SECRET, client_secret.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, missing)| missing.then_some(name))
+        .collect();
+        match read_config_file(config_path)? {
+            Some(file) => {
+                if missing.len() < 3 {
+                    tracing::warn!(
+                        missing = ?missing,
+                        config_file = %config_path.display(),
+                        "some SAIL_* variables are set but not all; using the configuration file instead"
+                    );
+                }
+                file.into_builder(config_path)
+            }
+            None => Err(Error::Configuration {
+                message: format!(
+                    "no ISC configuration found: set {} (missing: {}) or create {}",
+                    [ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET].join(", "),
+                    missing.join(", "),
+                    config_path.display()
+                ),
+            }),
+        }
+    }
+
+    /// The tenant's API base URL, e.g. `https://acme.api.identitynow.com`, without a version segment.
+    /// It must be `https`, except for loopback hosts (`localhost`, `127.0.0.1`, `::1`) used in tests.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Authenticate with OAuth2 client credentials (a personal access token's or API client's id and
+    /// secret). Tokens are fetched on first use, cached, and refreshed before they expire.
+    pub fn client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Self {
+        self.credentials = Some(Credentials::ClientCredentials {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        });
+        self
+    }
+
+    /// Authenticate with a fixed bearer token obtained elsewhere. It is never refreshed, so a 401
+    /// surfaces as [`Error::Unauthorized`].
+    pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
+        self.credentials = Some(Credentials::AccessToken(token.into()));
+        self
+    }
+
+    /// The API version used by calls that do not choose one themselves (default [`ApiVersion::V2025`]).
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
+        self
+    }
+
+    /// How failed requests are retried (default [`RetryConfig::standard`]).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The default poll schedule and maximum wait of
+    /// [`Client::wait_for_aggregation`] (default [`PollSchedule::standard`]).
+    pub fn poll_schedule(mut self, schedule: PollSchedule) -> Self {
+        self.poll_schedule = schedule;
+        self
+    }
+
+    /// Use your own `reqwest::Client` (timeouts, proxy, TLS roots). The SDK still sends its own
+    /// `User-Agent` and `Authorization` headers on every request.
+    ///
+    /// Without one, the SDK builds a client with a 10 s connect timeout and a 120 s read timeout.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// How long before its expiry a cached token is refreshed (default 60 s). The margin used is at
+    /// most half the token's lifetime, so short-lived tokens are still reused.
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = margin;
+        self
+    }
+
+    /// Validates the configuration and builds the client. No request is made here.
+    ///
+    /// Fails with [`Error::Configuration`] when the base URL or credentials are missing or invalid.
+    pub fn build(self) -> Result<Client, Error> {
+        Client::from_builder(self)
+    }
+}
+
+/// The keys of the official SDKs' `config.json`.
+struct ConfigFile {
+    base_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<Secret>,
+}
+
+impl ConfigFile {
+    fn into_builder(self, path: &Path) -> Result<ClientBuilder, Error> {
+        match (self.base_url, self.client_id, self.client_secret) {
+            (Some(base_url), Some(client_id), Some(client_secret)) => Ok(ClientBuilder::new()
+                .base_url(base_url)
+                .client_credentials(client_id, client_secret)),
+            (base_url, client_id, client_secret) => {
+                let missing: Vec<&str> = [
+                    ("BaseURL", base_url.is_none()),
+                    ("ClientId", client_id.is_none()),
+                    ("ClientSecret", client_secret.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(name, missing)| missing.then_some(name))
+                .collect();
+                Err(Error::Configuration {
+                    message: format!(
+                        "configuration file {} lacks {}",
+                        path.display(),
+                        missing.join(", ")
+                    ),
+                })
+            }
+        }
+    }
+}
+
+/// Reads `config.json`; `Ok(None)` when it does not exist. Values are never echoed in errors.
+fn read_config_file(path: &Path) -> Result<Option<ConfigFile>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::Configuration {
+                message: format!("cannot read configuration file {}: {e}", path.display()),
+            });
+        }
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::Configuration {
+            message: format!(
+                "configuration file {} is not valid JSON (line {}, column {})",
+                path.display(),
+                e.line(),
+                e.column()
+            ),
+        })?;
+    let Some(object) = value.as_object() else {
+        return Err(Error::Configuration {
+            message: format!(
+                "configuration file {} must hold a JSON object",
+                path.display()
+            ),
+        });
+    };
+    let text_of = |key: &str| -> Result<Option<String>, Error> {
+        match object.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => {
+                let s = s.trim();
+                Ok((!s.is_empty()).then(|| s.to_owned()))
+            }
+            Some(_) => Err(Error::Configuration {
+                message: format!(
+                    "configuration file {}: {key} must be a string",
+                    path.display()
+                ),
+            }),
+        }
+    };
+    Ok(Some(ConfigFile {
+        base_url: text_of("BaseURL")?,
+        client_id: text_of("ClientId")?,
+        client_secret: text_of("ClientSecret")?.map(Secret::new),
+    }))
+}
+
+/// A validated tenant base URL, kept without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BaseUrl(String);
+
+impl BaseUrl {
+    /// Checks the scheme (https, or http on loopback), rejects credentials, query, fragment and a
+    /// trailing API version segment.
+    pub(crate) fn parse(raw: &str) -> Result<Self, Error> {
+        let invalid = |why: &str| Error::Configuration {
+            message: format!("invalid base URL {raw:?}: {why}"),
+        };
+        let url = reqwest::Url::parse(raw.trim()).map_err(|e| invalid(&e.to_string()))?;
+        let host = url.host_str().ok_or_else(|| invalid("it has no host"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(host) => {}
+            "http" => {
+                return Err(invalid(
+                    "plain http is only allowed for loopback hosts (localhost, 127.0.0.1, ::1); use https",
+                ));
+            }
+            other => return Err(invalid(&format!("unsupported scheme {other:?}; use https"))),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(invalid("it must not contain user credentials"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("it must not have a query or fragment"));
+        }
+        let path = url.path().trim_end_matches('/');
+        if let Some(last) = path.rsplit('/').next() {
+            let is_version = last.eq_ignore_ascii_case("beta")
+                || (last.len() > 1
+                    && last.starts_with(['v', 'V'])
+                    && last[1..].chars().all(|c| c.is_ascii_digit()));
+            if is_version {
+                return Err(invalid(&format!(
+                    "leave out the API version segment \"/{last}\"; it is added per call (see ApiVersion)"
+                )));
+            }
+        }
+        let mut base = url.as_str().trim_end_matches('/').to_owned();
+        if base.ends_with(':') {
+            base.push('/');
+        }
+        Ok(BaseUrl(base))
+    }
+
+    /// The base URL without a trailing slash.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `{base}/{version}`, the base URL the generated client expects.
+    pub(crate) fn versioned(&self, version: ApiVersion) -> String {
+        format!("{}/{}", self.0, version.path_segment())
+    }
+
+    /// `{base}/oauth/token`.
+    pub(crate) fn token_url(&self) -> String {
+        format!("{}/oauth/token", self.0)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn temp_file(name: &str, contents: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "sailpoint-isc-config-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[test]
+    fn base_url_accepts_https_and_loopback_http() {
+        assert_eq!(
+            BaseUrl::parse("https://acme.api.identitynow.com/")
+                .unwrap()
+                .as_str(),
+            "https://acme.api.identitynow.com"
+        );
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9000",
+            "http://127.1.2.3",
+        ] {
+            assert!(BaseUrl::parse(ok).is_ok(), "{ok}");
+        }
+        let b = BaseUrl::parse("https://acme.api.identitynow.com").unwrap();
+        assert_eq!(
+            b.versioned(ApiVersion::Beta),
+            "https://acme.api.identitynow.com/beta"
+        );
+        assert_eq!(
+            b.token_url(),
+            "https://acme.api.identitynow.com/oauth/token"
+        );
+    }
+
+    #[test]
+    fn base_url_rejects_bad_input() {
+        for bad in [
+            "http://acme.api.identitynow.com",
+            "http://10.0.0.1",
+            "ftp://acme",
+            "not a url",
+            "https://user:pw@acme.api.identitynow.com",
+            "https://acme.api.identitynow.com/v2025",
+            "https://acme.api.identitynow.com/beta/",
+            "https://acme.api.identitynow.com?x=1",
+        ] {
+            let err = BaseUrl::parse(bad).unwrap_err();
+            assert!(matches!(err, Error::Configuration { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_wins_when_complete() {
+        let env = env_of(&[
+            (ENV_BASE_URL, "https://a.api.identitynow.com"),
+            (ENV_CLIENT_ID, "id"),
+            (ENV_CLIENT_SECRET, "sec"),
+        ]);
+        let b = ClientBuilder::from_sources(env, Path::new("/nonexistent/config.json")).unwrap();
+        assert_eq!(b.base_url.as_deref(), Some("https://a.api.identitynow.com"));
+        assert!(matches!(
+            b.credentials,
+            Some(Credentials::ClientCredentials { ref client_id, .. }) if client_id == "id"
+        ));
+    }
+
+    #[test]
+    fn falls_back_to_config_json() {
+        let path = temp_file(
+            "config.json",
+            r#"{"BaseURL":"https://b.api.identitynow.com","ClientId":"cid","ClientSecret":"csecret","NermBaseUrl":"x"}"#,
+        );
+        let b = ClientBuilder::from_sources(env_of(&[(ENV_CLIENT_ID, "partial")]), &path).unwrap();
+        assert_eq!(b.base_url.as_deref(), Some("https://b.api.identitynow.com"));
+        let debug = format!("{b:?}");
+        assert!(!debug.contains("csecret"), "{debug}");
+    }
+
+    #[test]
+    fn missing_everything_names_the_variables() {
+        let err = ClientBuilder::from_sources(env_of(&[]), Path::new("/nonexistent/config.json"))
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("SAIL_CLIENT_SECRET"), "{msg}");
+    }
+
+    #[test]
+    fn incomplete_or_invalid_config_file_is_an_error_without_values() {
+        let path = temp_file(
+            "config.json",
+            r#"{"BaseURL":"https://b.api.identitynow.com","ClientSecret":"csecret"}"#,
+        );
+        let msg = ClientBuilder::from_config_file(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("ClientId"), "{msg}");
+        assert!(!msg.contains("csecret"), "{msg}");
+
+        let path = temp_file("config.json", r#"{"ClientSecret": "csecret", oops"#);
+        let msg = ClientBuilder::from_config_file(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("csecret"), "{msg}");
+    }
+
+    #[test]
+    fn api_version_parses() {
+        assert_eq!("/v2025/".parse::<ApiVersion>().unwrap(), ApiVersion::V2025);
+        assert_eq!("BETA".parse::<ApiVersion>().unwrap(), ApiVersion::Beta);
+        assert!("v3".parse::<ApiVersion>().is_err());
+    }
+}

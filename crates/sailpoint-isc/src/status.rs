@@ -1,0 +1,525 @@
+//! The aggregation model shared by both API versions: [`AggregationStatus`] with its open
+//! [`AggregationState`], and the started task ([`StartedAggregation`], [`AggregationTask`]).
+//!
+//! Decoding is lenient on purpose: every field is optional, `null` is accepted everywhere, unknown
+//! states are kept as [`AggregationState::Unknown`], counters may be numbers or numeric strings, and
+//! timestamps may be RFC 3339 strings or epoch milliseconds (ISC has been seen sending both).
+//!
+//! ```
+//! use sailpoint_isc::{AggregationState, AggregationStatus};
+//!
+//! let status: AggregationStatus = serde_json::from_str(
+//!     r#"{"start": 1713522033823, "status": "QUEUED", "totalAccounts": null}"#,
+//! ).unwrap();
+//! assert_eq!(status.state, Some(AggregationState::Unknown("QUEUED".into())));
+//! assert!(status.start.is_some());
+//! assert_eq!(status.total_accounts, None);
+//! ```
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::config::ApiVersion;
+
+/// The `status` of an account aggregation. Open: values this crate does not know are kept in
+/// [`Unknown`](AggregationState::Unknown).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AggregationState {
+    /// `STARTED`: iterating over the source's accounts.
+    Started,
+    /// `ACCOUNTS_COLLECTED`: iteration done; accounts and identities are being processed.
+    AccountsCollected,
+    /// `COMPLETED`: finished (possibly with errors in individual accounts).
+    Completed,
+    /// `CANCELLED`: cancelled by a user.
+    Cancelled,
+    /// `RETRIED`: retried after Virtual Appliance connectivity problems; it goes on.
+    Retried,
+    /// `TERMINATED`: marked failed after repeated Virtual Appliance connectivity problems.
+    Terminated,
+    /// `NOT_FOUND`: ISC does not know the id (or no longer keeps its status).
+    NotFound,
+    /// Any other value, as sent.
+    Unknown(String),
+}
+
+impl AggregationState {
+    /// Parses a status value (case-insensitively); unknown values become `Unknown(value)`.
+    pub fn parse(value: &str) -> Self {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "STARTED" => AggregationState::Started,
+            "ACCOUNTS_COLLECTED" => AggregationState::AccountsCollected,
+            "COMPLETED" => AggregationState::Completed,
+            "CANCELLED" | "CANCELED" => AggregationState::Cancelled,
+            "RETRIED" => AggregationState::Retried,
+            "TERMINATED" => AggregationState::Terminated,
+            "NOT_FOUND" => AggregationState::NotFound,
+            _ => AggregationState::Unknown(value.to_owned()),
+        }
+    }
+
+    /// The wire value (`"ACCOUNTS_COLLECTED"`, or the unknown value as sent).
+    pub fn as_str(&self) -> &str {
+        match self {
+            AggregationState::Started => "STARTED",
+            AggregationState::AccountsCollected => "ACCOUNTS_COLLECTED",
+            AggregationState::Completed => "COMPLETED",
+            AggregationState::Cancelled => "CANCELLED",
+            AggregationState::Retried => "RETRIED",
+            AggregationState::Terminated => "TERMINATED",
+            AggregationState::NotFound => "NOT_FOUND",
+            AggregationState::Unknown(value) => value,
+        }
+    }
+
+    /// True when the aggregation will not change any more: `COMPLETED`, `CANCELLED`, `TERMINATED`
+    /// or `NOT_FOUND`.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            AggregationState::Completed
+                | AggregationState::Cancelled
+                | AggregationState::Terminated
+                | AggregationState::NotFound
+        )
+    }
+
+    /// True for `CANCELLED` and `TERMINATED`.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            AggregationState::Cancelled | AggregationState::Terminated
+        )
+    }
+}
+
+impl fmt::Display for AggregationState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AggregationState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AggregationState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(deserializer)?;
+        Ok(AggregationState::parse(&value))
+    }
+}
+
+/// The status of an account aggregation, from `GET /{beta|v2025}/account-aggregations/{id}/status`.
+/// One type for both API versions; fields beta does not send stay `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AggregationStatus {
+    /// When the aggregation started.
+    #[serde(default, deserialize_with = "lenient::timestamp")]
+    pub start: Option<DateTime<Utc>>,
+    /// The state (`status` on the wire).
+    #[serde(rename = "status", default, deserialize_with = "lenient::state")]
+    pub state: Option<AggregationState>,
+    /// NEW, CHANGED and DELETED accounts to process (set in `ACCOUNTS_COLLECTED` and `COMPLETED`).
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub total_accounts: Option<u64>,
+    /// Accounts processed so far.
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub processed_accounts: Option<u64>,
+    /// Accounts marked for deletion (v2025).
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub total_accounts_marked_for_deletion: Option<u64>,
+    /// Accounts deleted so far (v2025).
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub deleted_accounts: Option<u64>,
+    /// Identities marked for refresh (v2025).
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub total_identities: Option<u64>,
+    /// Identities refreshed so far (v2025).
+    #[serde(default, deserialize_with = "lenient::count")]
+    pub processed_identities: Option<u64>,
+}
+
+impl AggregationStatus {
+    /// The state's wire name, or `"UNKNOWN"` when the response had none.
+    pub fn state_name(&self) -> &str {
+        self.state
+            .as_ref()
+            .map_or("UNKNOWN", AggregationState::as_str)
+    }
+
+    /// True when the state is terminal (see [`AggregationState::is_terminal`]).
+    pub fn is_terminal(&self) -> bool {
+        self.state
+            .as_ref()
+            .is_some_and(AggregationState::is_terminal)
+    }
+
+    /// Units of work (accounts + identities) done and in total, when ISC reports a non-zero total.
+    pub fn work(&self) -> Option<(u64, u64)> {
+        let total = self.total_accounts.unwrap_or(0) + self.total_identities.unwrap_or(0);
+        if total == 0 {
+            return None;
+        }
+        let done = self.processed_accounts.unwrap_or(0) + self.processed_identities.unwrap_or(0);
+        Some((done.min(total), total))
+    }
+
+    /// Fraction of the work done, from 0.0 to 1.0, when known.
+    pub fn progress_fraction(&self) -> Option<f64> {
+        self.work().map(|(done, total)| done as f64 / total as f64)
+    }
+}
+
+impl fmt::Display for AggregationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.state_name())?;
+        let pair = |done: Option<u64>, total: Option<u64>| match (done, total) {
+            (None, None) => None,
+            (done, total) => Some(format!(
+                "{}/{}",
+                done.unwrap_or(0),
+                total.map_or_else(|| "?".to_owned(), |t| t.to_string())
+            )),
+        };
+        if let Some(accounts) = pair(self.processed_accounts, self.total_accounts) {
+            write!(f, ", accounts {accounts}")?;
+        }
+        if let Some(identities) = pair(self.processed_identities, self.total_identities) {
+            write!(f, ", identities {identities}")?;
+        }
+        if let Some(deleted) = pair(
+            self.deleted_accounts,
+            self.total_accounts_marked_for_deletion,
+        ) {
+            write!(f, ", deleted {deleted}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The task ISC launched for an aggregation (`LoadAccountsTask.task`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AggregationTask {
+    /// The task id; also the id of the aggregation status.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub id: Option<String>,
+    /// The task kind, e.g. `QUARTZ`.
+    #[serde(rename = "type", default, deserialize_with = "lenient::string")]
+    pub task_type: Option<String>,
+    /// The task name, e.g. `Cloud Account Aggregation`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub name: Option<String>,
+    /// The task description.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub description: Option<String>,
+    /// Who launched it.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub launcher: Option<String>,
+    /// When the task was created.
+    #[serde(default, deserialize_with = "lenient::timestamp")]
+    pub created: Option<DateTime<Utc>>,
+    /// When it started.
+    #[serde(default, deserialize_with = "lenient::timestamp")]
+    pub launched: Option<DateTime<Utc>>,
+    /// When it finished.
+    #[serde(default, deserialize_with = "lenient::timestamp")]
+    pub completed: Option<DateTime<Utc>>,
+    /// `SUCCESS`, `WARNING`, `ERROR`, `TERMINATED`, `TEMP_ERROR` or another value, as sent.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub completion_status: Option<String>,
+    /// The parent task's name.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub parent_name: Option<String>,
+    /// Warnings and errors of the task.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub messages: Vec<TaskMessage>,
+    /// Progress text, e.g. `Initializing...`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub progress: Option<String>,
+    /// Extra attributes (`appId`, `optimizedAggregation`, ...), as JSON values.
+    #[serde(default, deserialize_with = "lenient::object")]
+    pub attributes: Map<String, Value>,
+    /// Labels of the task's output values.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub returns: Vec<TaskReturn>,
+}
+
+/// A message of an [`AggregationTask`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TaskMessage {
+    /// `INFO`, `WARN`, `ERROR` or another value.
+    #[serde(rename = "type", default, deserialize_with = "lenient::string")]
+    pub message_type: Option<String>,
+    /// Whether it is an error.
+    #[serde(default, deserialize_with = "lenient::boolean")]
+    pub error: Option<bool>,
+    /// Whether it is a warning.
+    #[serde(default, deserialize_with = "lenient::boolean")]
+    pub warning: Option<bool>,
+    /// The message key.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub key: Option<String>,
+    /// The localized text.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub localized_text: Option<String>,
+}
+
+/// An output label of an [`AggregationTask`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TaskReturn {
+    /// The display label, e.g. `TASK_OUT_ACCOUNT_AGGREGATION_TOTAL`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub display_label: Option<String>,
+    /// The attribute name, e.g. `total`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub attribute_name: Option<String>,
+}
+
+/// The `LoadAccountsTask` body as a whole: `{success, task}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct LoadAccountsTask {
+    #[serde(default, deserialize_with = "lenient::boolean")]
+    pub(crate) success: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::task")]
+    pub(crate) task: Option<AggregationTask>,
+}
+
+/// An aggregation ISC accepted (HTTP 202). Poll it with
+/// [`Client::wait_for_aggregation`](crate::Client::wait_for_aggregation)`(&started.task_id)`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StartedAggregation {
+    /// The id to poll: the task id (`task.id`).
+    pub task_id: String,
+    /// The source the aggregation runs on.
+    pub source_id: String,
+    /// The API version that started it.
+    pub api_version: ApiVersion,
+    /// `success` from the response.
+    pub success: Option<bool>,
+    /// The launched task.
+    pub task: AggregationTask,
+}
+
+/// Lenient field decoders: never fail on a wrong type, `null` or an unknown value.
+pub(crate) mod lenient {
+    use super::*;
+    use chrono::NaiveDateTime;
+
+    /// Epoch values below this are seconds, above it milliseconds (10^11 s is the year 5138).
+    const SECONDS_LIMIT: i64 = 100_000_000_000;
+
+    fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        Ok(Option::<Value>::deserialize(d)?.unwrap_or(Value::Null))
+    }
+
+    pub(crate) fn parse_timestamp(v: &Value) -> Option<DateTime<Utc>> {
+        match v {
+            Value::Number(n) => {
+                let raw = n
+                    .as_i64()
+                    .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))?;
+                from_epoch(raw)
+            }
+            Value::String(s) => {
+                let s = s.trim();
+                if let Ok(raw) = s.parse::<i64>() {
+                    return from_epoch(raw);
+                }
+                DateTime::parse_from_rfc3339(s)
+                    .map(|d| d.with_timezone(&Utc))
+                    .ok()
+                    .or_else(|| {
+                        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                            .ok()
+                            .map(|n| n.and_utc())
+                    })
+            }
+            _ => None,
+        }
+    }
+
+    fn from_epoch(raw: i64) -> Option<DateTime<Utc>> {
+        if raw.abs() < SECONDS_LIMIT {
+            DateTime::from_timestamp(raw, 0)
+        } else {
+            DateTime::from_timestamp_millis(raw)
+        }
+    }
+
+    pub(crate) fn timestamp<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Ok(parse_timestamp(&value(d)?))
+    }
+
+    pub(crate) fn state<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<AggregationState>, D::Error> {
+        Ok(match value(d)? {
+            Value::String(s) if !s.trim().is_empty() => Some(AggregationState::parse(&s)),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Ok(match value(d)? {
+            Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && *f >= 0.0)
+                    .map(|f| f as u64)
+            }),
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match value(d)? {
+            Value::Null => None,
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        })
+    }
+
+    pub(crate) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(match value(d)? {
+            Value::Bool(b) => Some(b),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        })
+    }
+
+    pub(crate) fn object<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+        Ok(match value(d)? {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        })
+    }
+
+    pub(crate) fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: serde::de::DeserializeOwned,
+    {
+        Ok(match value(d)? {
+            Value::Array(items) => items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value(item).ok())
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    pub(crate) fn task<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<AggregationTask>, D::Error> {
+        Ok(match value(d)? {
+            v @ Value::Object(_) => serde_json::from_value(v).ok(),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_and_unknown_is_kept() {
+        for s in [
+            "STARTED",
+            "ACCOUNTS_COLLECTED",
+            "COMPLETED",
+            "CANCELLED",
+            "RETRIED",
+            "TERMINATED",
+            "NOT_FOUND",
+        ] {
+            let state = AggregationState::parse(s);
+            assert!(!matches!(state, AggregationState::Unknown(_)), "{s}");
+            assert_eq!(state.as_str(), s);
+        }
+        assert_eq!(
+            AggregationState::parse("QUEUED"),
+            AggregationState::Unknown("QUEUED".into())
+        );
+        assert_eq!(
+            AggregationState::parse("completed"),
+            AggregationState::Completed
+        );
+        assert!(AggregationState::Terminated.is_failure());
+        assert!(!AggregationState::Retried.is_terminal());
+    }
+
+    #[test]
+    fn full_v2025_status() {
+        let s: AggregationStatus = serde_json::from_str(
+            r#"{"start":"2021-01-31T14:30:05.104Z","status":"ACCOUNTS_COLLECTED","totalAccounts":520,
+                "processedAccounts":150,"totalAccountsMarkedForDeletion":10,"deletedAccounts":5,
+                "totalIdentities":300,"processedIdentities":250}"#,
+        )
+        .unwrap();
+        assert_eq!(s.state, Some(AggregationState::AccountsCollected));
+        assert_eq!(s.start.unwrap().timestamp_millis(), 1_612_103_405_104);
+        assert_eq!(s.work(), Some((400, 820)));
+        assert_eq!(
+            s.to_string(),
+            "ACCOUNTS_COLLECTED, accounts 150/520, identities 250/300, deleted 5/10"
+        );
+    }
+
+    #[test]
+    fn lenient_values() {
+        let s: AggregationStatus = serde_json::from_str(
+            r#"{"start":1713522033823,"status":null,"totalAccounts":"12","processedAccounts":-1,
+                "totalIdentities":3.0,"extra":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.start.unwrap().timestamp_millis(), 1_713_522_033_823);
+        assert_eq!(s.state, None);
+        assert_eq!(s.total_accounts, Some(12));
+        assert_eq!(s.processed_accounts, None);
+        assert_eq!(s.total_identities, Some(3));
+        assert_eq!(s.state_name(), "UNKNOWN");
+
+        let s: AggregationStatus =
+            serde_json::from_str(r#"{"start":"not a date","status":"STARTED"}"#).unwrap();
+        assert_eq!(s.start, None);
+        let s: AggregationStatus = serde_json::from_str(r#"{"start":"1713522033"}"#).unwrap();
+        assert_eq!(s.start.unwrap().timestamp(), 1_713_522_033);
+    }
+
+    #[test]
+    fn load_accounts_task_with_quirks() {
+        let t: LoadAccountsTask = serde_json::from_str(
+            r#"{"success":"true","task":{"id":"ef38","type":"QUARTZ","created":1713522033823,
+                "launched":"2020-09-07T42:14:00.521Z","completed":null,"completionStatus":null,
+                "messages":[],"returns":[{"displayLabel":"TASK_OUT_ACCOUNT_AGGREGATION_TOTAL","attributeName":"total"}],
+                "attributes":{"appId":"c313","optimizedAggregation":"enabled","n":5}}}"#,
+        )
+        .unwrap();
+        assert_eq!(t.success, Some(true));
+        let task = t.task.unwrap();
+        assert_eq!(task.id.as_deref(), Some("ef38"));
+        assert!(task.created.is_some());
+        assert_eq!(task.launched, None, "hour 42 is not a time");
+        assert_eq!(task.returns[0].attribute_name.as_deref(), Some("total"));
+        assert_eq!(task.attributes["n"], 5);
+    }
+}

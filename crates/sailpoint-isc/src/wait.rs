@@ -1,0 +1,617 @@
+//! Waiting for an aggregation: an adaptive poll schedule, progress by callback or `Stream`, typed
+//! outcomes.
+//!
+//! The waiter polls the status endpoint on a schedule that starts short (1 s), grows by ×1.5 up to
+//! a cap (10 s), starts again from the short delay whenever the state changes, and, once ISC reports
+//! processed/total counters that move, times the next poll for the predicted completion (clamped
+//! between `min_delay` and `max_delay`). Compared with polling every 5 s this makes fewer calls on
+//! a typical multi-minute aggregation while noticing its completion sooner.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use futures_util::Stream;
+
+use crate::client::Client;
+use crate::config::ApiVersion;
+use crate::error::Error;
+use crate::status::{AggregationState, AggregationStatus};
+
+/// When to poll while waiting, and for how long at most. Plain data.
+///
+/// ```
+/// use std::time::Duration;
+/// use sailpoint_isc::PollSchedule;
+///
+/// let schedule = PollSchedule::standard().with_max_wait(Duration::from_secs(15 * 60));
+/// assert_eq!(schedule.initial_delay, Duration::from_secs(1));
+///
+/// // The classic "every 5 seconds", e.g. to compare against.
+/// let fixed = PollSchedule::fixed(Duration::from_secs(5));
+/// assert!(!fixed.predict_completion);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PollSchedule {
+    /// Delay before the first poll, and after every state change.
+    pub initial_delay: Duration,
+    /// Growth factor of the delay while nothing changes (1.0 keeps it fixed).
+    pub multiplier: f64,
+    /// The longest delay between two polls.
+    pub max_delay: Duration,
+    /// The shortest delay between two polls (also the floor of predicted polls).
+    pub min_delay: Duration,
+    /// Time the next poll for the completion predicted from the processed/total counters.
+    pub predict_completion: bool,
+    /// Give up with [`Error::WaitTimeout`] after this long (a last poll is made at the deadline).
+    pub max_wait: Duration,
+}
+
+impl PollSchedule {
+    /// The defaults: first poll after 1 s, ×1.5 per unchanged poll up to 10 s, at least 500 ms
+    /// apart, completion prediction on, give up after 1 hour.
+    pub fn standard() -> Self {
+        PollSchedule {
+            initial_delay: Duration::from_secs(1),
+            multiplier: 1.5,
+            max_delay: Duration::from_secs(10),
+            min_delay: Duration::from_millis(500),
+            predict_completion: true,
+            max_wait: Duration::from_secs(60 * 60),
+        }
+    }
+
+    /// Polls every `interval`, with no growth and no prediction (max wait 1 hour).
+    pub fn fixed(interval: Duration) -> Self {
+        PollSchedule {
+            initial_delay: interval,
+            multiplier: 1.0,
+            max_delay: interval,
+            min_delay: interval,
+            predict_completion: false,
+            max_wait: Duration::from_secs(60 * 60),
+        }
+    }
+
+    /// Sets the delay before the first poll and after state changes.
+    pub fn with_initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = delay;
+        self
+    }
+
+    /// Sets the growth factor (values below 1.0 are treated as 1.0).
+    pub fn with_multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = if multiplier.is_finite() {
+            multiplier.max(1.0)
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// Sets the shortest and longest delay between polls.
+    pub fn with_delay_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.min_delay = min;
+        self.max_delay = max.max(min);
+        self
+    }
+
+    /// Turns completion prediction on or off.
+    pub fn with_prediction(mut self, predict: bool) -> Self {
+        self.predict_completion = predict;
+        self
+    }
+
+    /// Sets the maximum wait.
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+}
+
+impl Default for PollSchedule {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
+/// One observed status while waiting, passed to the progress callback and yielded by the stream.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AggregationProgress {
+    /// The status returned by this poll.
+    pub status: AggregationStatus,
+    /// How many polls have been made, this one included.
+    pub polls: u32,
+    /// Time since waiting began.
+    pub elapsed: Duration,
+    /// True when the state or a counter differs from the previous poll (always true for the first).
+    pub changed: bool,
+}
+
+/// Decides the delay before each poll from what the previous polls saw. Pure apart from the
+/// times it is given.
+#[derive(Debug, Clone)]
+pub(crate) struct PollPlanner {
+    schedule: PollSchedule,
+    delay: Duration,
+    last: Option<Observation>,
+    /// First observation of the current phase (same state and total), for the rate estimate.
+    phase_start: Option<Observation>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Observation {
+    at: Duration,
+    state: Option<AggregationState>,
+    work: Option<(u64, u64)>,
+    counters: [Option<u64>; 6],
+}
+
+impl Observation {
+    fn of(at: Duration, status: &AggregationStatus) -> Self {
+        Observation {
+            at,
+            state: status.state.clone(),
+            work: status.work(),
+            counters: [
+                status.total_accounts,
+                status.processed_accounts,
+                status.total_accounts_marked_for_deletion,
+                status.deleted_accounts,
+                status.total_identities,
+                status.processed_identities,
+            ],
+        }
+    }
+
+    fn same_phase(&self, other: &Observation) -> bool {
+        self.state == other.state && self.work.map(|w| w.1) == other.work.map(|w| w.1)
+    }
+}
+
+impl PollPlanner {
+    pub(crate) fn new(schedule: PollSchedule) -> Self {
+        PollPlanner {
+            delay: schedule.initial_delay,
+            schedule,
+            last: None,
+            phase_start: None,
+        }
+    }
+
+    /// The delay before the first poll.
+    pub(crate) fn first_delay(&self) -> Duration {
+        self.schedule.initial_delay
+    }
+
+    /// Records a poll made `at` (time since waiting began) and returns whether anything changed
+    /// and the delay before the next poll.
+    pub(crate) fn observe(&mut self, at: Duration, status: &AggregationStatus) -> (bool, Duration) {
+        let s = &self.schedule;
+        let now = Observation::of(at, status);
+        let changed = self
+            .last
+            .as_ref()
+            .is_none_or(|l| l.state != now.state || l.counters != now.counters);
+        let state_changed = self.last.as_ref().is_none_or(|l| l.state != now.state);
+        if self
+            .phase_start
+            .as_ref()
+            .is_none_or(|p| !p.same_phase(&now))
+        {
+            self.phase_start = Some(now.clone());
+        }
+        self.delay = if state_changed {
+            s.initial_delay
+        } else {
+            self.delay.mul_f64(s.multiplier.max(1.0))
+        };
+        if s.predict_completion
+            && let Some(eta) = self.predicted_remaining(&now)
+        {
+            // Aim just after the predicted completion.
+            self.delay = eta + eta / 20 + Duration::from_millis(100);
+        }
+        self.delay = self.delay.clamp(s.min_delay, s.max_delay.max(s.min_delay));
+        self.last = Some(now);
+        (changed, self.delay)
+    }
+
+    /// Remaining time at the rate observed since the current phase began, when work is moving.
+    fn predicted_remaining(&self, now: &Observation) -> Option<Duration> {
+        let start = self.phase_start.as_ref()?;
+        let (done_then, _) = start.work?;
+        let (done_now, total) = now.work?;
+        let elapsed = now.at.checked_sub(start.at)?.as_secs_f64();
+        if done_now <= done_then || elapsed <= 0.0 || done_now >= total {
+            return None;
+        }
+        let rate = (done_now - done_then) as f64 / elapsed;
+        let remaining = (total - done_now) as f64 / rate;
+        remaining
+            .is_finite()
+            .then(|| Duration::from_secs_f64(remaining.min(86_400.0)))
+    }
+}
+
+/// Progress callback type.
+type ProgressCallback = Box<dyn FnMut(&AggregationProgress) + Send + 'static>;
+
+/// Waits for an aggregation to finish. Created by [`Client::wait_for_aggregation`].
+///
+/// Ends with `Ok(final status)` on `COMPLETED`; [`Error::AggregationFailed`] on `CANCELLED` or
+/// `TERMINATED`; [`Error::AggregationExpired`] on `NOT_FOUND` or a 404; [`Error::WaitTimeout`] after
+/// the maximum wait; or the error of a status request that still failed after its retries.
+/// `RETRIED` and unknown states keep it waiting.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use sailpoint_isc::Client;
+///
+/// # async fn demo(client: Client, task_id: String) -> Result<(), sailpoint_isc::Error> {
+/// let status = client
+///     .wait_for_aggregation(&task_id)
+///     .max_wait(Duration::from_secs(30 * 60))
+///     .on_progress(|p| eprintln!("[{:?}] {}", p.elapsed, p.status))
+///     .send()
+///     .await?;
+/// println!("done: {status}");
+/// # Ok(()) }
+/// ```
+#[must_use = "a waiter does nothing until `.send()` is awaited or `.into_stream()` is polled"]
+pub struct WaitForAggregation {
+    client: Client,
+    task_id: String,
+    api_version: ApiVersion,
+    schedule: PollSchedule,
+    on_progress: Option<ProgressCallback>,
+}
+
+impl fmt::Debug for WaitForAggregation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForAggregation")
+            .field("task_id", &self.task_id)
+            .field("api_version", &self.api_version)
+            .field("schedule", &self.schedule)
+            .field("on_progress", &self.on_progress.is_some())
+            .finish()
+    }
+}
+
+impl WaitForAggregation {
+    pub(crate) fn new(
+        client: Client,
+        task_id: String,
+        api_version: ApiVersion,
+        schedule: PollSchedule,
+    ) -> Self {
+        WaitForAggregation {
+            client,
+            task_id,
+            api_version,
+            schedule,
+            on_progress: None,
+        }
+    }
+
+    /// Polls this API version instead of the client's default.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
+        self
+    }
+
+    /// Replaces the poll schedule (including its maximum wait).
+    pub fn schedule(mut self, schedule: PollSchedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Sets the maximum wait, keeping the rest of the schedule.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.schedule.max_wait = max_wait;
+        self
+    }
+
+    /// Calls `callback` with every status polled, in order (used by [`send`](Self::send)).
+    pub fn on_progress(
+        mut self,
+        callback: impl FnMut(&AggregationProgress) + Send + 'static,
+    ) -> Self {
+        self.on_progress = Some(Box::new(callback));
+        self
+    }
+
+    /// Waits until the aggregation ends; see the type's documentation for the outcomes.
+    pub async fn send(mut self) -> Result<AggregationStatus, Error> {
+        use futures_util::StreamExt;
+        let mut callback = self.on_progress.take();
+        let task_id = self.task_id.clone();
+        let stream = self.into_stream();
+        futures_util::pin_mut!(stream);
+        let mut last = None;
+        while let Some(item) = stream.next().await {
+            let progress = item?;
+            if let Some(cb) = callback.as_mut() {
+                cb(&progress);
+            }
+            last = Some(progress.status);
+        }
+        // The stream only ends without an error after COMPLETED.
+        last.ok_or(Error::WaitTimeout {
+            task_id,
+            waited: Duration::ZERO,
+            last_status: None,
+        })
+    }
+
+    /// The statuses as a stream: one `Ok` item per poll (including the final status), then the
+    /// stream ends after `COMPLETED`, or yields one `Err` (failure, expiry, timeout, request error)
+    /// and ends. The progress callback is not called by the stream.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// use sailpoint_isc::Client;
+    ///
+    /// # async fn demo(client: Client) -> Result<(), sailpoint_isc::Error> {
+    /// let updates = client.wait_for_aggregation("2c9180835d2e5168015d32f890ca1581").into_stream();
+    /// futures_util::pin_mut!(updates);
+    /// while let Some(update) = updates.next().await {
+    ///     let update = update?;
+    ///     println!("poll {}: {}", update.polls, update.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn into_stream(self) -> impl Stream<Item = Result<AggregationProgress, Error>> + Send {
+        let planner = PollPlanner::new(self.schedule.clone());
+        let state = WaitState {
+            next_delay: planner.first_delay(),
+            planner,
+            client: self.client,
+            task_id: self.task_id,
+            api_version: self.api_version,
+            max_wait: self.schedule.max_wait,
+            started: None,
+            last: None,
+            polls: 0,
+            pending_error: None,
+            done: false,
+        };
+        futures_util::stream::unfold(state, |mut st| async move {
+            let item = st.step().await?;
+            Some((item, st))
+        })
+    }
+}
+
+struct WaitState {
+    client: Client,
+    task_id: String,
+    api_version: ApiVersion,
+    planner: PollPlanner,
+    next_delay: Duration,
+    max_wait: Duration,
+    started: Option<Instant>,
+    last: Option<AggregationStatus>,
+    polls: u32,
+    pending_error: Option<Error>,
+    done: bool,
+}
+
+impl WaitState {
+    /// Sleeps, polls once and returns the next stream item; `None` when the stream is over.
+    async fn step(&mut self) -> Option<Result<AggregationProgress, Error>> {
+        if self.done {
+            return None;
+        }
+        if let Some(error) = self.pending_error.take() {
+            self.done = true;
+            return Some(Err(error));
+        }
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let deadline = started + self.max_wait;
+        let now = Instant::now();
+        if self.polls > 0 && now >= deadline {
+            self.done = true;
+            return Some(Err(self.timeout(started)));
+        }
+        let wait = self.next_delay.min(deadline.saturating_duration_since(now));
+        tokio::time::sleep(wait).await;
+        self.polls += 1;
+        let result = self
+            .client
+            .fetch_status(&self.task_id, self.api_version)
+            .await;
+        let status = match result {
+            Ok(status) => status,
+            Err(error) => {
+                self.done = true;
+                tracing::debug!(task_id = %self.task_id, polls = self.polls, error = %error, "stopped waiting");
+                return Some(Err(error));
+            }
+        };
+        let elapsed = started.elapsed();
+        let (changed, next_delay) = self.planner.observe(elapsed, &status);
+        self.next_delay = next_delay;
+        tracing::info!(
+            task_id = %self.task_id,
+            poll = self.polls,
+            state = status.state_name(),
+            processed_accounts = status.processed_accounts,
+            total_accounts = status.total_accounts,
+            processed_identities = status.processed_identities,
+            total_identities = status.total_identities,
+            elapsed_ms = elapsed.as_millis() as u64,
+            next_poll_ms = next_delay.as_millis() as u64,
+            "aggregation status"
+        );
+        self.last = Some(status.clone());
+        match &status.state {
+            Some(AggregationState::Completed) => self.done = true,
+            Some(AggregationState::Cancelled | AggregationState::Terminated) => {
+                self.pending_error = Some(Error::AggregationFailed {
+                    task_id: self.task_id.clone(),
+                    status: Box::new(status.clone()),
+                });
+            }
+            Some(AggregationState::NotFound) => {
+                let mut context = crate::error::ErrorContext::new(
+                    crate::client::STATUS_OPERATION,
+                    Some(self.api_version),
+                );
+                context.status = Some(reqwest::StatusCode::OK);
+                context.attempts = 1;
+                self.pending_error = Some(Error::AggregationExpired {
+                    task_id: self.task_id.clone(),
+                    context: Box::new(context),
+                });
+            }
+            _ if Instant::now() >= deadline => {
+                self.pending_error = Some(self.timeout(started));
+            }
+            _ => {}
+        }
+        Some(Ok(AggregationProgress {
+            status,
+            polls: self.polls,
+            elapsed,
+            changed,
+        }))
+    }
+
+    fn timeout(&self, started: Instant) -> Error {
+        Error::WaitTimeout {
+            task_id: self.task_id.clone(),
+            waited: started.elapsed(),
+            last_status: self.last.clone().map(Box::new),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: &str, done: Option<u64>, total: Option<u64>) -> AggregationStatus {
+        AggregationStatus {
+            state: Some(AggregationState::parse(state)),
+            processed_accounts: done,
+            total_accounts: total,
+            ..Default::default()
+        }
+    }
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn backoff_grows_and_resets_on_state_change() {
+        let mut p = PollPlanner::new(PollSchedule::standard());
+        assert_eq!(p.first_delay(), secs(1.0));
+        let (changed, d) = p.observe(secs(1.0), &status("STARTED", None, None));
+        assert!(changed);
+        assert_eq!(d, secs(1.0));
+        let (changed, d) = p.observe(secs(2.0), &status("STARTED", None, None));
+        assert!(!changed);
+        assert_eq!(d, secs(1.5));
+        let (_, d) = p.observe(secs(3.5), &status("STARTED", None, None));
+        assert_eq!(d, secs(2.25));
+        for i in 0..20 {
+            p.observe(secs(10.0 + i as f64), &status("STARTED", None, None));
+        }
+        let (_, d) = p.observe(secs(40.0), &status("STARTED", None, None));
+        assert_eq!(d, secs(10.0), "capped");
+        let (changed, d) = p.observe(secs(50.0), &status("RETRIED", None, None));
+        assert!(changed);
+        assert_eq!(d, secs(1.0), "reset on state change");
+    }
+
+    #[test]
+    fn predicts_completion_from_moving_counters() {
+        let mut p = PollPlanner::new(PollSchedule::standard());
+        p.observe(
+            secs(20.0),
+            &status("ACCOUNTS_COLLECTED", Some(0), Some(1000)),
+        );
+        // 100 accounts per second: 900 remaining → 9 s, aimed slightly after.
+        let (_, d) = p.observe(
+            secs(21.0),
+            &status("ACCOUNTS_COLLECTED", Some(100), Some(1000)),
+        );
+        assert!(d >= secs(9.0) && d <= secs(9.6), "{d:?}");
+        // Far away: capped at max_delay.
+        let mut p = PollPlanner::new(PollSchedule::standard());
+        p.observe(
+            secs(0.0),
+            &status("ACCOUNTS_COLLECTED", Some(0), Some(100_000)),
+        );
+        let (_, d) = p.observe(
+            secs(1.0),
+            &status("ACCOUNTS_COLLECTED", Some(10), Some(100_000)),
+        );
+        assert_eq!(d, secs(10.0));
+        // Close: floored at min_delay.
+        let mut p = PollPlanner::new(PollSchedule::standard());
+        p.observe(
+            secs(0.0),
+            &status("ACCOUNTS_COLLECTED", Some(0), Some(1000)),
+        );
+        let (_, d) = p.observe(
+            secs(10.0),
+            &status("ACCOUNTS_COLLECTED", Some(999), Some(1000)),
+        );
+        assert_eq!(d, secs(0.5));
+    }
+
+    #[test]
+    fn fixed_schedule_never_changes() {
+        let mut p = PollPlanner::new(PollSchedule::fixed(secs(5.0)));
+        assert_eq!(p.first_delay(), secs(5.0));
+        for (i, st) in ["STARTED", "STARTED", "ACCOUNTS_COLLECTED"]
+            .iter()
+            .enumerate()
+        {
+            let (_, d) = p.observe(
+                secs(5.0 * (i + 1) as f64),
+                &status(st, Some(i as u64), Some(10)),
+            );
+            assert_eq!(d, secs(5.0));
+        }
+    }
+
+    /// A simulated 2-minute aggregation: STARTED for 20 s, then ACCOUNTS_COLLECTED with linear
+    /// progress until 118.3 s. The adaptive schedule must use fewer polls than every-5-s polling and
+    /// notice completion no later.
+    #[test]
+    fn adaptive_beats_fixed_five_seconds_on_a_two_minute_run() {
+        fn sim(at: f64) -> AggregationStatus {
+            if at < 20.0 {
+                status("STARTED", None, None)
+            } else if at < 118.3 {
+                let done = ((at - 20.0) / 98.3 * 5000.0) as u64;
+                status("ACCOUNTS_COLLECTED", Some(done), Some(5000))
+            } else {
+                status("COMPLETED", Some(5000), Some(5000))
+            }
+        }
+        fn run(schedule: PollSchedule) -> (u32, f64) {
+            let mut p = PollPlanner::new(schedule);
+            let mut t = p.first_delay().as_secs_f64();
+            let mut polls = 0;
+            loop {
+                polls += 1;
+                let s = sim(t);
+                if s.is_terminal() {
+                    return (polls, t - 118.3);
+                }
+                let (_, d) = p.observe(secs(t), &s);
+                t += d.as_secs_f64();
+            }
+        }
+        let (fixed_polls, fixed_delay) = run(PollSchedule::fixed(secs(5.0)));
+        let (polls, delay) = run(PollSchedule::standard());
+        assert!(polls < fixed_polls, "{polls} vs {fixed_polls}");
+        assert!(delay <= fixed_delay.max(0.5), "{delay} vs {fixed_delay}");
+    }
+}
