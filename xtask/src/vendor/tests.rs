@@ -1,0 +1,467 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::Value;
+
+use super::changelog::changelog;
+use super::*;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vendor")
+}
+
+fn entry(operations: &[&str]) -> ApiEntry {
+    ApiEntry {
+        name: "v9".into(),
+        spec: "v9.yaml".into(),
+        module: "v9".into(),
+        operations: operations.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+const ALLOWLIST: &[&str] = &["importWidgets", "getJobStatus"];
+
+fn vendor(from: &str, operations: &[&str]) -> Result<String> {
+    vendor_document(&fixtures().join(from), &entry(operations)).map(|v| v.text)
+}
+
+/// The document without its comment header (which names the source file).
+fn body(text: &str) -> String {
+    text.lines()
+        .skip_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn parse(text: &str) -> Value {
+    serde_yaml::from_str(text).expect("vendored output is YAML")
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_mapping()
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn all_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v.as_str()) {
+                    (Some("$ref"), Some(r)) => out.push(r.to_owned()),
+                    _ => all_refs(v, out),
+                }
+            }
+        }
+        Value::Sequence(s) => s.iter().for_each(|v| all_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn bundle_keeps_exactly_the_allowlisted_closure() {
+    let text = vendor("bundle.yaml", ALLOWLIST).expect("vendors");
+    let doc = parse(&text);
+
+    assert_eq!(
+        keys(&doc),
+        [
+            "openapi",
+            "info",
+            "servers",
+            "paths",
+            "components",
+            "security",
+            "tags"
+        ]
+    );
+    assert_eq!(
+        keys(&doc["paths"]),
+        ["/jobs/{id}/status", "/widgets/{id}/start"]
+    );
+    assert_eq!(keys(&doc["paths"]["/jobs/{id}/status"]), ["get"]);
+    // getWidget shares the path item and is dropped; the path-level parameter stays.
+    assert_eq!(
+        keys(&doc["paths"]["/widgets/{id}/start"]),
+        ["parameters", "post"]
+    );
+    let tags: Vec<&str> = doc["tags"]
+        .as_sequence()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(tags, ["Widgets", "Jobs"]);
+
+    let components: BTreeMap<String, Vec<String>> = keys(&doc["components"])
+        .into_iter()
+        .map(|kind| {
+            let names = keys(&doc["components"][kind.as_str()]);
+            (kind, names)
+        })
+        .collect();
+    let expected: BTreeMap<String, Vec<String>> = [
+        (
+            "schemas",
+            &["ErrorDto", "Job", "JobState", "LocaleOrigin", "Message"][..],
+        ),
+        ("responses", &["400", "401"]),
+        ("parameters", &["WidgetId"]),
+        ("examples", &["JobExample"]),
+        ("requestBodies", &["WidgetUpload"]),
+        ("headers", &["RateLimit"]),
+        ("securitySchemes", &["appAuth", "userAuth"]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
+    .collect();
+    assert_eq!(components, expected);
+
+    // Quirks survive verbatim: a `null` enum member, an inline 401 body, an example that
+    // looks like a reference, an operation extension.
+    let locale_enum = doc["components"]["schemas"]["LocaleOrigin"]["enum"]
+        .as_sequence()
+        .expect("enum");
+    assert!(locale_enum.contains(&Value::Null));
+    assert!(
+        doc["components"]["responses"]["401"]["content"]["application/json"]["schema"]
+            ["properties"]["error"]
+            .get("type")
+            .is_none()
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Job"]["properties"]["attributes"]["properties"]["note"]
+            ["example"]["$ref"]
+            .as_str(),
+        Some("not a reference, an example value")
+    );
+    assert_eq!(
+        doc["paths"]["/widgets/{id}/start"]["post"]["x-internal-note"].as_str(),
+        Some("kept verbatim")
+    );
+
+    // Every reference is internal and resolves (the example value above aside).
+    let mut refs = Vec::new();
+    all_refs(&doc, &mut refs);
+    for r in refs.iter().filter(|r| r.starts_with('#')) {
+        let pointer = load::parse_pointer(&r[1..]).expect("pointer");
+        assert!(load::lookup(&doc, &pointer).is_some(), "dangling {r}");
+    }
+    assert_eq!(
+        refs.iter().filter(|r| !r.starts_with('#')).count(),
+        1,
+        "{refs:?}"
+    );
+}
+
+/// `expected.yaml` is the vendored fixture; after an intended change to the output, rewrite it
+/// with `BLESS=1 cargo test -p xtask vendor::tests::matches_the_golden_document` and review.
+#[test]
+fn matches_the_golden_document() {
+    let text = vendor("bundle.yaml", ALLOWLIST).expect("vendors");
+    assert!(text.starts_with("# Vendored by `cargo xtask vendor --api v9` from bundle.yaml."));
+    let golden_path = fixtures().join("expected.yaml");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&golden_path, &text).expect("write golden file");
+    }
+    let golden = std::fs::read_to_string(golden_path).expect("golden file");
+    assert_eq!(body(&text), body(&golden));
+}
+
+#[test]
+fn split_form_vendors_to_the_same_document() {
+    let bundle = vendor("bundle.yaml", ALLOWLIST).expect("bundle vendors");
+    let split = vendor("split/root.yaml", ALLOWLIST).expect("split vendors");
+    assert_eq!(body(&split), body(&bundle));
+}
+
+#[test]
+fn vendoring_is_deterministic_and_a_fixpoint() {
+    let first = vendor("bundle.yaml", ALLOWLIST).expect("vendors");
+    let second = vendor("bundle.yaml", ALLOWLIST).expect("vendors again");
+    assert_eq!(first, second);
+
+    // The output is itself a bundle; vendoring it again changes nothing.
+    let dir = temp_dir("fixpoint");
+    let path = dir.join("v9.yaml");
+    std::fs::write(&path, &first).expect("write");
+    let again = vendor_document(&path, &entry(ALLOWLIST)).expect("re-vendors");
+    assert_eq!(body(&again.text), body(&first));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn missing_operations_are_named() {
+    let err = format!(
+        "{:#}",
+        vendor("bundle.yaml", &["importWidgets", "nope", "alsoMissing"]).expect_err("missing")
+    );
+    assert!(err.contains("nope, alsoMissing"), "{err}");
+
+    // In split form, path items whose files are missing are mentioned.
+    let err = format!(
+        "{:#}",
+        vendor("split/root.yaml", &["nope"]).expect_err("missing")
+    );
+    assert!(err.contains("not found in root.yaml: nope"), "{err}");
+    assert!(err.contains("1 path item(s) could not be read"), "{err}");
+    assert!(err.contains("/other (./v9/paths/other.yaml"), "{err}");
+}
+
+#[test]
+fn unresolvable_refs_are_named_with_their_location() {
+    let err = format!(
+        "{:#}",
+        vendor("bundle.yaml", &["brokenOp"]).expect_err("broken")
+    );
+    assert!(
+        err.contains(
+            "unresolvable $ref `#/components/schemas/DoesNotExist` at bundle.yaml#/paths/~1broken/get/responses/200/content/application~1json/schema"
+        ),
+        "{err}"
+    );
+
+    let err = format!(
+        "{:#}",
+        vendor("split/root.yaml", &["brokenOp"]).expect_err("broken")
+    );
+    assert!(
+        err.contains(
+            "unresolvable $ref `../schemas/DoesNotExist.yaml` at v9/paths/broken.yaml#/get/responses/200/content/application~1json/schema"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("v9/schemas/DoesNotExist.yaml not found"),
+        "{err}"
+    );
+
+    // getWidget's schema file is missing too; importWidgets, in the same file, is fine.
+    let err = format!(
+        "{:#}",
+        vendor("split/root.yaml", &["getWidget"]).expect_err("broken")
+    );
+    assert!(err.contains("../schemas/Widget.yaml"), "{err}");
+}
+
+#[test]
+fn same_stem_files_get_distinct_names_and_recursion_terminates() {
+    let dir = temp_dir("collision");
+    let files = [
+        (
+            "root.yaml",
+            "openapi: 3.0.1\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    $ref: ./paths/a.yaml\n",
+        ),
+        (
+            "paths/a.yaml",
+            "get:\n  operationId: a\n  responses:\n    '200':\n      description: ok\n      content:\n        application/json:\n          schema: {$ref: ../one/Node.yaml}\n    '500':\n      description: err\n      content:\n        application/json:\n          schema: {$ref: ../two/Node.yaml}\n",
+        ),
+        (
+            "one/Node.yaml",
+            "type: object\nproperties:\n  children: {type: array, items: {$ref: ./Node.yaml}}\n",
+        ),
+        ("two/Node.yaml", "type: string\n"),
+    ];
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let vendored = vendor_document(&dir.join("root.yaml"), &entry(&["a"])).expect("vendors");
+    let doc = parse(&vendored.text);
+    assert_eq!(keys(&doc["components"]["schemas"]), ["Node", "Node2"]);
+    assert_eq!(
+        doc["components"]["schemas"]["Node"]["properties"]["children"]["items"]["$ref"].as_str(),
+        Some("#/components/schemas/Node")
+    );
+    assert_eq!(vendored.warnings.len(), 1, "{:?}", vendored.warnings);
+    assert!(
+        vendored.warnings[0].contains("two/Node.yaml"),
+        "{:?}",
+        vendored.warnings
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A copy of the vendored fixture with: an enum value added (JobState QUEUED), a property
+/// removed (Job.legacyId), a new required header (X-SailPoint-Experimental) on getJobStatus, a
+/// new response code, a request media type removed and a property retyped.
+fn changed(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["JobState"]["enum"]
+        .as_sequence_mut()
+        .expect("enum")
+        .push("QUEUED".into());
+    schemas["Job"]["properties"]
+        .as_mapping_mut()
+        .expect("properties")
+        .remove("legacyId");
+    schemas["Message"]["properties"]["text"]["type"] = "integer".into();
+    let header: Value = serde_yaml::from_str(
+        "{name: X-SailPoint-Experimental, in: header, required: true, schema: {type: string, default: true}}",
+    )
+    .expect("yaml");
+    doc["paths"]["/jobs/{id}/status"]["get"]["parameters"]
+        .as_sequence_mut()
+        .expect("parameters")
+        .push(header);
+    doc["paths"]["/jobs/{id}/status"]["get"]["responses"]
+        .as_mapping_mut()
+        .expect("responses")
+        .insert(
+            "404".into(),
+            serde_yaml::from_str("{description: gone}").expect("yaml"),
+        );
+    let body = &mut doc["components"]["requestBodies"]["WidgetUpload"]["content"];
+    let multipart = body["multipart/form-data"].clone();
+    body.as_mapping_mut()
+        .expect("content")
+        .insert("application/x-www-form-urlencoded".into(), multipart);
+    body["multipart/form-data"]["schema"]["properties"]["mode"]["enum"]
+        .as_sequence_mut()
+        .expect("enum")
+        .retain(|v| v.as_str() != Some("false"));
+    doc
+}
+
+#[test]
+fn changelog_reports_contract_changes() {
+    let old = parse(&vendor("bundle.yaml", ALLOWLIST).expect("vendors"));
+    let new = changed(&old);
+    assert_eq!(
+        changelog("v9", Some(&old), &new),
+        [
+            "v9 getJobStatus: parameter X-SailPoint-Experimental (header, required) added — experimental header added",
+            "v9 getJobStatus: response 404 added",
+            "v9 importWidgets: request body media type application/x-www-form-urlencoded added",
+            "v9 importWidgets: request body multipart/form-data.mode: enum value \"false\" removed",
+            "v9 schema Job: property legacyId removed",
+            "v9 schema JobState: enum value QUEUED added",
+            "v9 schema Message.text: type changed from string to integer",
+        ]
+    );
+    assert_eq!(
+        changelog("v9", Some(&new), &old),
+        [
+            "v9 getJobStatus: parameter X-SailPoint-Experimental (header) removed — experimental header removed",
+            "v9 getJobStatus: response 404 removed",
+            "v9 importWidgets: request body media type application/x-www-form-urlencoded removed",
+            "v9 importWidgets: request body multipart/form-data.mode: enum value \"false\" added",
+            "v9 schema Job: property legacyId added (integer, int32)",
+            "v9 schema JobState: enum value QUEUED removed",
+            "v9 schema Message.text: type changed from integer to string",
+        ]
+    );
+    assert!(changelog("v9", Some(&old), &old).is_empty());
+}
+
+#[test]
+fn changelog_compares_through_references() {
+    let old = parse(&vendor("bundle.yaml", ALLOWLIST).expect("vendors"));
+    // The same operation with its response schema inlined instead of referenced, but with a
+    // changed property: reported against the operation.
+    let mut new = old.clone();
+    let mut job = new["components"]["schemas"]["Job"].clone();
+    job["properties"]["id"]["format"] = "uuid".into();
+    new["paths"]["/jobs/{id}/status"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] =
+        job;
+    new["paths"]["/jobs/{id}/status"]["get"]["parameters"][0]["in"] = "query".into();
+    new["paths"]["/jobs/{id}/status"]["get"]["tags"][0] = "Queues".into();
+    assert_eq!(
+        changelog("v9", Some(&old), &new),
+        [
+            "v9 getJobStatus: tags changed from [Jobs] to [Queues]",
+            "v9 getJobStatus: parameter id: location changed from path to query",
+            "v9 getJobStatus: response 200 application/json.id: format uuid added",
+        ]
+    );
+}
+
+#[test]
+fn changelog_without_a_previous_document_lists_the_operations() {
+    let new = parse(&vendor("bundle.yaml", ALLOWLIST).expect("vendors"));
+    let lines = changelog("v9", None, &new);
+    assert_eq!(
+        lines[0],
+        "v9 getJobStatus: operation added (GET /jobs/{id}/status)"
+    );
+    assert_eq!(
+        lines[1],
+        "v9 importWidgets: operation added (POST /widgets/{id}/start)"
+    );
+    assert!(
+        lines[2..].iter().all(|l| l.ends_with(": added")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn parses_arguments() {
+    let args = |s: &[&str]| -> Vec<String> { s.iter().map(|a| (*a).to_owned()).collect() };
+    let parsed = parse_args(&args(&["--from", "a.yaml", "--api=v2025", "--dry-run"])).expect("ok");
+    assert_eq!(parsed.from, PathBuf::from("a.yaml"));
+    assert_eq!(parsed.api, "v2025");
+    assert!(parsed.dry_run);
+    assert!(parsed.root.join("openapi").is_dir());
+    let parsed = parse_args(&args(&["--api", "b", "--from", "x", "--root", "/r"])).expect("ok");
+    assert_eq!((parsed.dry_run, parsed.root), (false, PathBuf::from("/r")));
+
+    for bad in [
+        &["--from", "x"][..],
+        &["--api", "b"],
+        &["--from"],
+        &["--from", "x", "--api", "b", "--bogus"],
+    ] {
+        assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn run_writes_only_without_dry_run() {
+    let root = temp_dir("run");
+    std::fs::create_dir_all(root.join("openapi")).expect("mkdir");
+    std::fs::write(
+        root.join("openapi/apis.yaml"),
+        "apis:\n  - name: v9\n    spec: v9.yaml\n    module: v9\n    operations: [importWidgets, getJobStatus]\n",
+    )
+    .expect("config");
+    let args = VendorArgs {
+        from: fixtures().join("split/root.yaml"),
+        api: "v9".into(),
+        dry_run: true,
+        root: root.clone(),
+    };
+    run(args.clone()).expect("dry run");
+    assert!(!root.join("openapi/v9.yaml").exists());
+
+    run(VendorArgs {
+        dry_run: false,
+        ..args.clone()
+    })
+    .expect("run");
+    let written = std::fs::read_to_string(root.join("openapi/v9.yaml")).expect("written");
+    assert_eq!(
+        body(&written),
+        body(&vendor("bundle.yaml", ALLOWLIST).expect("vendors"))
+    );
+
+    let err = run(VendorArgs {
+        api: "v8".into(),
+        ..args
+    })
+    .expect_err("unknown api");
+    assert!(err.to_string().contains("no API named `v8`"));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-vendor-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
