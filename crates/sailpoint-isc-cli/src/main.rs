@@ -1,1 +1,233 @@
-fn main() {}
+//! `isc-aggregate`: upload a CSV of accounts to a SailPoint ISC source and follow the aggregation.
+//!
+//! See `isc-aggregate --help` for the commands, configuration and exit codes.
+
+mod cli;
+mod logging;
+mod outcome;
+mod report;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::StreamExt;
+use sailpoint_isc::config::{ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use sailpoint_isc::{
+    AccountsFile, ApiVersion, Client, ClientBuilder, Error, PollSchedule, RetryConfig,
+};
+use sailpoint_isc_sandbox::Sandbox;
+
+use crate::cli::{Cli, Command, GlobalArgs, ImportArgs, StatusArgs};
+use crate::logging::ActiveBar;
+use crate::outcome::{Exit, exit_for_state};
+use crate::report::Reporter;
+
+/// Test-only (not part of the interface): a fixed poll interval in milliseconds, so the test
+/// suite does not wait for the adaptive schedule.
+const ENV_TEST_POLL_MS: &str = "ISC_AGGREGATE_TEST_POLL_MS";
+/// Test-only (not part of the interface): the retry backoff (and `Retry-After` cap) in
+/// milliseconds, so retried requests do not slow the test suite down.
+const ENV_TEST_RETRY_MS: &str = "ISC_AGGREGATE_TEST_RETRY_MS";
+
+/// `--sandbox`: how long the simulated aggregation stays `STARTED`, then `ACCOUNTS_COLLECTED`.
+const SANDBOX_COLLECT: Duration = Duration::from_millis(1500);
+const SANDBOX_PROCESS: Duration = Duration::from_millis(3000);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let active_bar = ActiveBar::default();
+    logging::init(cli.global.verbose, active_bar.clone());
+    let mut reporter = Reporter::new(cli.global.json, active_bar);
+    let exit = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run(cli, &mut reporter)),
+        Err(e) => reporter.local_failure(
+            Exit::Usage,
+            "runtime",
+            &format!("cannot start the async runtime: {e}"),
+        ),
+    };
+    ExitCode::from(exit.code())
+}
+
+async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
+    // Check the file before anything else: a bad file is reported even without configuration,
+    // and never costs a request.
+    let file = match &cli.command {
+        Command::Import(ImportArgs {
+            file: Some(path), ..
+        }) => match AccountsFile::open(path).await {
+            Ok(file) => Some(file),
+            Err(e) => return reporter.failure(&e),
+        },
+        _ => None,
+    };
+    // Kept alive until the command is done; dropping it stops the simulated tenant.
+    let mut _sandbox = None;
+    let builder = if cli.global.sandbox {
+        match start_sandbox().await {
+            Ok(sandbox) => {
+                reporter.note(format!(
+                    "note: --sandbox: using a simulated ISC tenant at {} in this process; \
+                     nothing is sent to SailPoint",
+                    sandbox.base_url()
+                ));
+                let builder = Client::builder()
+                    .base_url(sandbox.base_url())
+                    .client_credentials(sandbox.client_id(), sandbox.client_secret())
+                    .poll_schedule(
+                        PollSchedule::standard()
+                            .with_initial_delay(Duration::from_millis(250))
+                            .with_delay_bounds(Duration::from_millis(100), Duration::from_millis(500)),
+                    );
+                _sandbox = Some(sandbox);
+                builder
+            }
+            Err(e) => {
+                return reporter.local_failure(
+                    Exit::Usage,
+                    "sandbox",
+                    &format!("cannot start the sandbox: {e}"),
+                );
+            }
+        }
+    } else {
+        match configured_builder(&cli.global) {
+            Ok(builder) => builder,
+            Err(e) => return reporter.failure(&e),
+        }
+    };
+    let client = match with_test_overrides(builder)
+        .api_version(ApiVersion::from(cli.global.api))
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => return reporter.failure(&e),
+    };
+    match cli.command {
+        Command::Import(args) => import(&client, args, file, reporter).await,
+        Command::Status(args) => status(&client, args, reporter).await,
+    }
+}
+
+/// The client configuration from `SAIL_*` or `./config.json`, with `--base-url` overriding the
+/// base URL (credentials then still come from `SAIL_CLIENT_ID`/`SAIL_CLIENT_SECRET` or the file).
+fn configured_builder(global: &GlobalArgs) -> Result<ClientBuilder, Error> {
+    let Some(base_url) = &global.base_url else {
+        return ClientBuilder::from_env();
+    };
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    };
+    let builder = match (env(ENV_CLIENT_ID), env(ENV_CLIENT_SECRET)) {
+        (Some(id), Some(secret)) => ClientBuilder::new().client_credentials(id, secret),
+        _ => ClientBuilder::from_env()?,
+    };
+    Ok(builder.base_url(base_url.clone()))
+}
+
+/// Applies the test-only timing overrides, when set.
+fn with_test_overrides(mut builder: ClientBuilder) -> ClientBuilder {
+    let millis = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
+    if let Some(interval) = millis(ENV_TEST_POLL_MS) {
+        builder = builder.poll_schedule(PollSchedule::fixed(interval));
+    }
+    if let Some(backoff) = millis(ENV_TEST_RETRY_MS) {
+        builder = builder.retry(
+            RetryConfig::standard()
+                .with_backoff(backoff, backoff)
+                .with_max_retry_after(backoff),
+        );
+    }
+    builder
+}
+
+async fn start_sandbox() -> Result<Sandbox, sailpoint_isc_sandbox::Error> {
+    Sandbox::builder()
+        .collect_duration(SANDBOX_COLLECT)
+        .process_duration(SANDBOX_PROCESS)
+        .start()
+        .await
+}
+
+async fn import(
+    client: &Client,
+    args: ImportArgs,
+    file: Option<AccountsFile>,
+    reporter: &mut Reporter,
+) -> Exit {
+    reporter.subject.source_id = Some(args.source_id.clone());
+    let mut request = client
+        .start_aggregation(&args.source_id)
+        .disable_optimization(args.disable_optimization);
+    if let Some(file) = file {
+        request = request.accounts_file(file);
+    }
+    let started = match request.send().await {
+        Ok(started) => started,
+        Err(e) => return reporter.failure(&e),
+    };
+    reporter.accepted(
+        &started,
+        args.file.as_deref(),
+        args.disable_optimization,
+        args.wait,
+    );
+    if !args.wait {
+        return reporter.result(Exit::Done, "accepted");
+    }
+    wait(client, &started.task_id, args.timeout, reporter).await
+}
+
+async fn status(client: &Client, args: StatusArgs, reporter: &mut Reporter) -> Exit {
+    reporter.subject.aggregation_id = Some(args.aggregation_id.clone());
+    if args.watch {
+        return wait(client, &args.aggregation_id, args.timeout, reporter).await;
+    }
+    match client.aggregation_status(&args.aggregation_id).send().await {
+        Ok(status) => {
+            let exit = exit_for_state(status.state.as_ref());
+            let state = status.state_name().to_owned();
+            reporter.subject.last_status = Some(status);
+            reporter.result(exit, &state)
+        }
+        Err(e) => reporter.failure(&e),
+    }
+}
+
+/// Polls until the aggregation ends, reporting each status.
+async fn wait(
+    client: &Client,
+    aggregation_id: &str,
+    timeout: Option<Duration>,
+    reporter: &mut Reporter,
+) -> Exit {
+    let mut waiter = client.wait_for_aggregation(aggregation_id);
+    if let Some(timeout) = timeout {
+        waiter = waiter.max_wait(timeout);
+    }
+    reporter.start_waiting(aggregation_id);
+    let updates = waiter.into_stream();
+    futures_util::pin_mut!(updates);
+    while let Some(update) = updates.next().await {
+        match update {
+            Ok(progress) => reporter.progress(&progress),
+            Err(e) => {
+                reporter.stop_waiting(false);
+                return reporter.failure(&e);
+            }
+        }
+    }
+    reporter.stop_waiting(true);
+    reporter.result(Exit::Done, "COMPLETED")
+}

@@ -1,0 +1,197 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Shown after `--help`: configuration and exit codes.
+const AFTER_HELP: &str = "\
+Configuration (unless --sandbox):
+  SAIL_BASE_URL, SAIL_CLIENT_ID and SAIL_CLIENT_SECRET, or ./config.json
+  ({\"BaseURL\": .., \"ClientId\": .., \"ClientSecret\": ..}). --base-url overrides the base URL.
+  Without any of them the command fails with exit code 2; it never falls back to the sandbox.
+
+Output:
+  The result goes to stdout, progress and messages to stderr. With --json, stdout carries only
+  NDJSON: one object per event (\"accepted\", \"status\") and a final \"result\" object.
+
+Exit codes:
+  0  done: the aggregation COMPLETED (without --wait/--watch: the request succeeded)
+  1  the aggregation ended unsuccessfully (CANCELLED or TERMINATED)
+  2  usage, configuration or input error (e.g. a missing or empty file); nothing was sent
+  3  ISC API error after retries (status, message and tracking id on stderr), including an
+     unknown or expired aggregation id
+  4  timed out waiting (the aggregation may still be running)
+  5  outcome unknown: the upload may have started an aggregation; check before retrying";
+
+/// Upload a CSV to a SailPoint Identity Security Cloud source and follow the account aggregation.
+#[derive(Debug, Parser)]
+#[command(name = "isc-aggregate", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// ISC API version to call
+    #[arg(long, value_enum, default_value_t = Api::V2025, global = true)]
+    pub api: Api,
+
+    /// Tenant API base URL, e.g. https://acme.api.identitynow.com (overrides SAIL_BASE_URL and
+    /// config.json)
+    #[arg(long, value_name = "URL", global = true, conflicts_with = "sandbox")]
+    pub base_url: Option<String>,
+
+    /// Print NDJSON on stdout: one object per status change and a final result object
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Run against a simulated tenant started in this process (for demos; nothing leaves the machine)
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+
+    /// Log requests and retries to stderr (-v: debug for the SDK, -vv: trace)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// The API version, as a command-line value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Api {
+    /// /beta
+    Beta,
+    /// /v2025
+    V2025,
+}
+
+impl From<Api> for sailpoint_isc::ApiVersion {
+    fn from(api: Api) -> Self {
+        match api {
+            Api::Beta => sailpoint_isc::ApiVersion::Beta,
+            Api::V2025 => sailpoint_isc::ApiVersion::V2025,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start an account aggregation on a source, uploading a CSV for delimited-file sources
+    Import(ImportArgs),
+    /// Show (or follow) the status of an aggregation
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The source's id
+    #[arg(value_name = "SOURCE_ID")]
+    pub source_id: String,
+
+    /// CSV of accounts to upload (delimited-file sources); omit for direct-connect sources
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// Process every account, not only new, changed and deleted ones
+    #[arg(long)]
+    pub disable_optimization: bool,
+
+    /// Wait until the aggregation ends, showing its progress
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Give up waiting after this long, e.g. 90s, 5m, 1h, 500ms (default 1h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "wait")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The aggregation id (the task id printed by `import`)
+    #[arg(value_name = "AGGREGATION_ID")]
+    pub aggregation_id: String,
+
+    /// Keep polling until the aggregation ends, showing its progress
+    #[arg(long)]
+    pub watch: bool,
+
+    /// Give up watching after this long, e.g. 90s, 5m, 1h, 500ms (default 1h)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "watch")]
+    pub timeout: Option<Duration>,
+}
+
+/// Parses `500ms`, `90s`, `5m`, `1h`, or a sequence of them such as `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration; use e.g. 90s, 5m, 1h or 500ms".to_owned());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "invalid duration {text:?}: expected a number followed by ms, s, m or h"
+            ));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let part = match unit {
+            "ms" => Duration::from_millis(number),
+            "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number.saturating_mul(60)),
+            "h" => Duration::from_secs(number.saturating_mul(3600)),
+            "" => {
+                return Err(format!(
+                    "invalid duration {text:?}: add a unit (ms, s, m or h), e.g. {number}s"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)"
+                ));
+            }
+        };
+        total = total.saturating_add(part);
+    }
+    if total.is_zero() {
+        return Err(format!("invalid duration {text:?}: it must be more than zero"));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration(" 1h30m "), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2m5s"), Ok(Duration::from_secs(125)));
+        for bad in ["", "90", "s", "5 m", "1d", "-5s", "0s", "1.5s", "ms5"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_duration("90").unwrap_err().contains("90s"));
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,327 @@
+//! What the command prints: the result on stdout (human text or NDJSON), progress and messages on
+//! stderr (a progress bar on a terminal, otherwise one line per status change).
+
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sailpoint_isc::{AggregationProgress, AggregationStatus, Error, StartedAggregation};
+use serde_json::{Value, json};
+
+use crate::logging::ActiveBar;
+use crate::outcome::{Classified, Exit, classify};
+
+/// Spinner frames; the last one is shown when the bar finishes.
+const TICKS_OK: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✔"];
+const TICKS_FAILED: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✖"];
+
+/// Everything known about the aggregation being reported on.
+#[derive(Debug, Default)]
+pub struct Subject {
+    pub aggregation_id: Option<String>,
+    pub source_id: Option<String>,
+    pub last_status: Option<AggregationStatus>,
+}
+
+/// Prints events and results in the chosen format.
+pub struct Reporter {
+    json: bool,
+    progress_bar: bool,
+    active_bar: ActiveBar,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    pub subject: Subject,
+}
+
+impl Reporter {
+    /// A reporter; the progress bar is used when stderr is a terminal.
+    pub fn new(json: bool, active_bar: ActiveBar) -> Self {
+        Reporter {
+            json,
+            progress_bar: io::stderr().is_terminal(),
+            active_bar,
+            bar: None,
+            started: Instant::now(),
+            subject: Subject::default(),
+        }
+    }
+
+    /// A message for humans on stderr (never on stdout).
+    pub fn note(&self, message: impl AsRef<str>) {
+        let message = message.as_ref();
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{message}")),
+            None => eprintln!("{message}"),
+        }
+    }
+
+    fn emit(&self, value: Value) {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{value}");
+        let _ = out.flush();
+    }
+
+    /// ISC accepted the import.
+    pub fn accepted(
+        &mut self,
+        started: &StartedAggregation,
+        file: Option<&Path>,
+        disable_optimization: bool,
+        waiting: bool,
+    ) {
+        self.subject.aggregation_id = Some(started.task_id.clone());
+        self.subject.source_id = Some(started.source_id.clone());
+        if self.json {
+            self.emit(json!({
+                "type": "accepted",
+                "aggregationId": started.task_id,
+                "sourceId": started.source_id,
+                "apiVersion": started.api_version.to_string(),
+                "file": file.map(|f| f.display().to_string()),
+                "disableOptimization": disable_optimization,
+            }));
+        }
+        let what = match file {
+            Some(f) => format!("upload of {} accepted", f.display()),
+            None => "aggregation request accepted".to_owned(),
+        };
+        self.note(format!(
+            "{what}: aggregation {} on source {}",
+            started.task_id, started.source_id
+        ));
+        if !waiting && !self.json {
+            self.note(format!(
+                "follow it with: isc-aggregate status {} --watch",
+                started.task_id
+            ));
+        }
+    }
+
+    /// Waiting begins.
+    pub fn start_waiting(&mut self, aggregation_id: &str) {
+        self.started = Instant::now();
+        self.subject.aggregation_id = Some(aggregation_id.to_owned());
+        if self.progress_bar {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(spinner_style(TICKS_OK));
+            bar.set_prefix("waiting");
+            bar.set_message(format!("for aggregation {aggregation_id}"));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            self.active_bar.set(Some(bar.clone()));
+            self.bar = Some(bar);
+        } else if !self.json {
+            self.note(format!("waiting for aggregation {aggregation_id}"));
+        }
+    }
+
+    /// One polled status.
+    pub fn progress(&mut self, progress: &AggregationProgress) {
+        let status = &progress.status;
+        self.subject.last_status = Some(status.clone());
+        if let Some(bar) = &self.bar {
+            update_bar(bar, status);
+        }
+        if !progress.changed {
+            return;
+        }
+        if self.json {
+            self.emit(json!({
+                "type": "status",
+                "aggregationId": self.subject.aggregation_id,
+                "poll": progress.polls,
+                "elapsedMs": duration_ms(progress.elapsed),
+                "status": status_json(status),
+            }));
+        } else if self.bar.is_none() {
+            self.note(format!(
+                "[{:>6.1}s] {status}",
+                progress.elapsed.as_secs_f64()
+            ));
+        }
+    }
+
+    /// Waiting is over; the bar keeps its last frame with a final mark.
+    pub fn stop_waiting(&mut self, ok: bool) {
+        if let Some(bar) = self.bar.take() {
+            let ticks = if ok { TICKS_OK } else { TICKS_FAILED };
+            let counted = self.subject.last_status.as_ref().is_some_and(counted);
+            bar.set_style(if counted {
+                bar_style(ticks)
+            } else {
+                spinner_style(ticks)
+            });
+            bar.finish();
+            self.active_bar.set(None);
+        }
+    }
+
+    /// The final result of a run that did not fail with an error.
+    pub fn result(&self, exit: Exit, outcome: &str) -> Exit {
+        let status = self.subject.last_status.as_ref();
+        if self.json {
+            self.emit(self.result_json(exit, outcome, None));
+        } else if let Some(status) = status {
+            self.print_summary(status);
+        } else if let Some(id) = &self.subject.aggregation_id {
+            // Accepted, not waited for: the id alone, for scripts.
+            println!("{id}");
+        }
+        exit
+    }
+
+    /// The final result of a failed run: stderr message, summary or JSON result.
+    pub fn failure(&mut self, error: &Error) -> Exit {
+        let classified = classify(error);
+        if let Error::AggregationFailed { status, .. } = error {
+            self.subject.last_status = Some((**status).clone());
+        }
+        self.note(format!("error: {error}"));
+        if let Some(hint) = &classified.hint {
+            self.note(format!("hint: {hint}"));
+        }
+        if self.json {
+            self.emit(self.result_json(
+                classified.exit,
+                classified.kind,
+                Some(error_json(error, &classified)),
+            ));
+        } else if let Some(status) = &self.subject.last_status
+            && matches!(classified.exit, Exit::Unsuccessful | Exit::Timeout)
+        {
+            self.print_summary(status);
+        }
+        classified.exit
+    }
+
+    /// A local failure that is not an SDK error (e.g. the sandbox could not start).
+    pub fn local_failure(&self, exit: Exit, kind: &'static str, message: &str) -> Exit {
+        self.note(format!("error: {message}"));
+        if self.json {
+            let error = json!({ "kind": kind, "message": message });
+            self.emit(self.result_json(exit, kind, Some(error)));
+        }
+        exit
+    }
+
+    fn result_json(&self, exit: Exit, outcome: &str, error: Option<Value>) -> Value {
+        json!({
+            "type": "result",
+            "outcome": outcome,
+            "exitCode": exit.code(),
+            "aggregationId": self.subject.aggregation_id,
+            "sourceId": self.subject.source_id,
+            "status": self.subject.last_status.as_ref().map(status_json),
+            "elapsedMs": duration_ms(self.started.elapsed()),
+            "error": error,
+        })
+    }
+
+    fn print_summary(&self, status: &AggregationStatus) {
+        let mut lines = Vec::new();
+        let id = self.subject.aggregation_id.as_deref().unwrap_or("?");
+        lines.push(format!("aggregation {id}: {}", status.state_name()));
+        if let Some(source) = &self.subject.source_id {
+            lines.push(format!("  source       {source}"));
+        }
+        if let Some(start) = status.start {
+            lines.push(format!("  started      {}", start.format("%Y-%m-%d %H:%M:%S UTC")));
+        }
+        let pair = |label: &str, done: Option<u64>, total: Option<u64>, verb: &str| {
+            total.map(|total| format!("  {label:<12} {} of {total} {verb}", done.unwrap_or(0)))
+        };
+        lines.extend(pair(
+            "accounts",
+            status.processed_accounts,
+            status.total_accounts,
+            "processed",
+        ));
+        lines.extend(pair(
+            "identities",
+            status.processed_identities,
+            status.total_identities,
+            "refreshed",
+        ));
+        lines.extend(pair(
+            "deletions",
+            status.deleted_accounts,
+            status.total_accounts_marked_for_deletion,
+            "done",
+        ));
+        if status.total_accounts.is_none() && !status.is_terminal() {
+            lines.push("  accounts     not counted yet".to_owned());
+        }
+        let mut out = io::stdout().lock();
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn status_json(status: &AggregationStatus) -> Value {
+    serde_json::to_value(status).unwrap_or(Value::Null)
+}
+
+fn error_json(error: &Error, classified: &Classified) -> Value {
+    json!({
+        "kind": classified.kind,
+        "message": error.to_string(),
+        "httpStatus": error.status().map(|s| s.as_u16()),
+        "trackingId": error.tracking_id(),
+        "requestId": error.request_id(),
+        "attempts": error.attempts(),
+        "hint": classified.hint,
+    })
+}
+
+fn spinner_style(ticks: &[&str]) -> ProgressStyle {
+    ProgressStyle::with_template("{spinner:.green} {prefix:.bold} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .tick_strings(ticks)
+}
+
+fn bar_style(ticks: &[&str]) -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner:.green} {prefix:.bold} [{bar:32.cyan/blue}] {pos}/{len} accounts{msg} ({elapsed})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .tick_strings(ticks)
+    .progress_chars("=> ")
+}
+
+/// True when ISC reports a non-zero account total to draw a bar for.
+fn counted(status: &AggregationStatus) -> bool {
+    status.total_accounts.is_some_and(|t| t > 0)
+}
+
+fn update_bar(bar: &ProgressBar, status: &AggregationStatus) {
+    bar.set_prefix(status.state_name().to_owned());
+    let mut extra = String::new();
+    if let (Some(done), Some(total)) = (status.processed_identities, status.total_identities) {
+        extra.push_str(&format!(", identities {done}/{total}"));
+    }
+    if let Some(total) = status.total_accounts_marked_for_deletion.filter(|t| *t > 0) {
+        let done = status.deleted_accounts.unwrap_or(0);
+        extra.push_str(&format!(", deletions {done}/{total}"));
+    }
+    if counted(status) {
+        let total = status.total_accounts.unwrap_or(0);
+        if bar.length() != Some(total) {
+            bar.set_style(bar_style(TICKS_OK));
+            bar.set_length(total);
+        }
+        bar.set_position(status.processed_accounts.unwrap_or(0).min(total));
+        bar.set_message(extra);
+    } else {
+        let message = match status.total_accounts {
+            Some(0) => format!("no new or changed accounts{extra}"),
+            _ => "collecting accounts".to_owned(),
+        };
+        bar.set_message(message);
+    }
+}
