@@ -2,6 +2,7 @@
 
 mod apis_config;
 mod generate;
+mod vendor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,14 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let result = match args.first().map(String::as_str) {
         Some("generate") => generate::parse_args(&args[1..]).and_then(|a| generate::run(&root, &a)),
+        Some("vendor") if args[1..].iter().any(|a| a == "-h" || a == "--help") => {
+            println!("{}", vendor::USAGE);
+            Ok(())
+        }
+        Some("vendor") => vendor::parse_args(&args[1..]).and_then(|mut a| {
+            a.root = root.clone();
+            vendor::run(a)
+        }),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

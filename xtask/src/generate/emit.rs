@@ -37,9 +37,11 @@ fn settings() -> progenitor::GenerationSettings {
         .with_hooks(progenitor_impl::HooksMode::Expected)
         .with_inner_type(CONTEXT_TYPE.parse().expect("constant type path"))
         .with_derive("PartialEq");
-    let mut date_time = schemars::schema::SchemaObject::default();
-    date_time.instance_type = Some(schemars::schema::InstanceType::String.into());
-    date_time.format = Some("date-time".into());
+    let date_time = schemars::schema::SchemaObject {
+        instance_type: Some(schemars::schema::InstanceType::String.into()),
+        format: Some("date-time".into()),
+        ..Default::default()
+    };
     settings.with_conversion(date_time, TIMESTAMP_TYPE, std::iter::empty());
     settings
 }

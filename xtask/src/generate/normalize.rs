@@ -801,14 +801,12 @@ fn walk_schema_in(
 
     // A default makes typify generate a non-optional field, and then a `null` from the
     // server fails the whole response. Optional properties stay `Option`.
-    if optional_property {
-        if let Some(default) = obj.remove("default") {
-            n.log(
-                loc,
-                format!("default {default} dropped"),
-                "the property is optional; with a default a null from the server would fail decoding",
-            );
-        }
+    if optional_property && let Some(default) = obj.remove("default") {
+        n.log(
+            loc,
+            format!("default {default} dropped"),
+            "the property is optional; with a default a null from the server would fail decoding",
+        );
     }
 
     // typify panics or errors on a default whose type does not match the schema.
