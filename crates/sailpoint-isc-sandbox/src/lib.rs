@@ -87,6 +87,8 @@
 //! }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod aggregation;
 mod auth;
 mod config;

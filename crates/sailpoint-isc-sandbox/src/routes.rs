@@ -112,6 +112,7 @@ async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: N
     state.recorder.count(operation);
     let conn = req.extensions().get::<ConnHandle>().cloned();
     let finish = |status: Option<u16>| {
+        tracing::debug!(%operation, ?version, ?status, "request handled");
         state.recorder.finish(RequestRecord {
             operation,
             api_version: version,
