@@ -1,6 +1,7 @@
 //! Workspace tasks: `cargo xtask generate [--check]`, `cargo xtask vendor ...`.
 
 mod apis_config;
+mod bench;
 mod generate;
 mod vendor;
 
@@ -16,7 +17,9 @@ tasks:
   vendor --from <spec> --api <name> [--dry-run]
                                  extract the allowlisted operations of a published bundle
                                  (or split root file) into openapi/<name>.yaml and print
-                                 the contract changelog";
+                                 the contract changelog
+  bench [--smoke] [options]      run the benchmarks (release build; --smoke: quick dev-profile
+                                 run for CI), write target/bench/report.json (--help: options)";
 
 /// The workspace root (the xtask crate's parent directory).
 fn workspace_root() -> PathBuf {
@@ -35,10 +38,9 @@ fn main() -> ExitCode {
             println!("{}", vendor::USAGE);
             Ok(())
         }
-        Some("vendor") => vendor::parse_args(&args[1..]).and_then(|mut a| {
-            a.root = root.clone();
-            vendor::run(a)
-        }),
+        // `vendor` defaults its root to this workspace and honours `--root <dir>`.
+        Some("vendor") => vendor::parse_args(&args[1..]).and_then(vendor::run),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
