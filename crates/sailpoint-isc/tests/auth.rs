@@ -119,7 +119,10 @@ async fn unauthorized_after_refresh_is_an_error() {
     match &err {
         Error::Unauthorized { context } => {
             assert_eq!(context.attempts, 2);
-            assert_eq!(context.messages(), vec!["JWT validation failed: JWT is expired"]);
+            assert_eq!(
+                context.messages(),
+                vec!["JWT validation failed: JWT is expired"]
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -213,8 +216,9 @@ async fn rejected_credentials_are_unauthorized_without_the_secret() {
     let token = server
         .mock_async(|when, then| {
             when.method(POST).path("/oauth/token");
-            then.status(401)
-                .json_body(json!({"error": "invalid_client", "error_description": "Bad credentials"}));
+            then.status(401).json_body(
+                json!({"error": "invalid_client", "error_description": "Bad credentials"}),
+            );
         })
         .await;
     let any = catch_all(&server).await;
@@ -226,7 +230,10 @@ async fn rejected_credentials_are_unauthorized_without_the_secret() {
     match &err {
         Error::Unauthorized { context } => {
             assert_eq!(context.operation, "oauthToken");
-            assert_eq!(context.messages(), vec!["invalid_client", "Bad credentials"]);
+            assert_eq!(
+                context.messages(),
+                vec!["invalid_client", "Bad credentials"]
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -386,14 +393,17 @@ async fn secrets_and_tokens_are_absent_from_trace_logs() {
     server
         .mock_async(|when, then| {
             when.method(GET).path(status_path("v2025"));
-            then.status(200)
-                .json_body(json!({"status": "COMPLETED", "totalAccounts": 1, "processedAccounts": 1}));
+            then.status(200).json_body(
+                json!({"status": "COMPLETED", "totalAccounts": 1, "processedAccounts": 1}),
+            );
         })
         .await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path("/v2025/account-aggregations/gone/status");
-            then.status(404).json_body(json!({"messages": [{"text": "gone"}]}));
+            when.method(GET)
+                .path("/v2025/account-aggregations/gone/status");
+            then.status(404)
+                .json_body(json!({"messages": [{"text": "gone"}]}));
         })
         .await;
 
@@ -417,8 +427,14 @@ async fn secrets_and_tokens_are_absent_from_trace_logs() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("retrying"), "attempts are logged:\n{logs}");
-    assert!(logs.contains("importAccounts"), "operations are logged:\n{logs}");
+    assert!(
+        logs.contains("importAccounts"),
+        "operations are logged:\n{logs}"
+    );
     for secret in [CLIENT_SECRET, TOKEN, TOKEN2] {
-        assert!(!logs.contains(secret), "{secret} leaked into the logs:\n{logs}");
+        assert!(
+            !logs.contains(secret),
+            "{secret} leaked into the logs:\n{logs}"
+        );
     }
 }

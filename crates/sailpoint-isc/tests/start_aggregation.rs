@@ -10,7 +10,8 @@ use httpmock::prelude::*;
 use sailpoint_isc::{AccountsFile, ApiVersion, Client, Error, FileProblem, RetryConfig};
 use serde_json::json;
 
-const CSV: &[u8] = b"id,name,email\n1,Ada Lovelace,ada@example.com\n2,Alan Turing,alan@example.com\n";
+const CSV: &[u8] =
+    b"id,name,email\n1,Ada Lovelace,ada@example.com\n2,Alan Turing,alan@example.com\n";
 
 #[tokio::test]
 async fn uploads_file_bytes_exactly_with_text_disable_optimization_and_content_length() {
@@ -21,13 +22,20 @@ async fn uploads_file_bytes_exactly_with_text_disable_optimization_and_content_l
             when.method(POST)
                 .path(load_accounts_path("v2025"))
                 .header("authorization", format!("Bearer {TOKEN}"))
-                .header("user-agent", format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")))
+                .header(
+                    "user-agent",
+                    format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")),
+                )
                 .header_prefix("content-type", "multipart/form-data; boundary=")
                 .header_missing("x-sailpoint-experimental")
-                .body_includes("Content-Disposition: form-data; name=\"file\"; filename=\"accounts.csv\"")
+                .body_includes(
+                    "Content-Disposition: form-data; name=\"file\"; filename=\"accounts.csv\"",
+                )
                 .body_includes("Content-Type: text/csv")
                 .body_includes(String::from_utf8(CSV.to_vec()).unwrap())
-                .body_includes("Content-Disposition: form-data; name=\"disableOptimization\"\r\n\r\ntrue\r\n")
+                .body_includes(
+                    "Content-Disposition: form-data; name=\"disableOptimization\"\r\n\r\ntrue\r\n",
+                )
                 .is_true(|req| {
                     let len = req
                         .headers()
@@ -220,7 +228,10 @@ async fn server_error_on_post_is_not_retried_and_reports_outcome_unknown() {
             assert_eq!(source_id, SOURCE_ID);
             assert_eq!(context.status.map(|s| s.as_u16()), Some(500));
             assert_eq!(context.attempts, 1);
-            assert_eq!(context.tracking_id(), Some("b21b1f7ce4da4d639f2c62a57171b427"));
+            assert_eq!(
+                context.tracking_id(),
+                Some("b21b1f7ce4da4d639f2c62a57171b427")
+            );
             assert_eq!(context.request_id.as_deref(), Some("req-500"));
         }
         other => panic!("{other:?}"),
@@ -251,7 +262,11 @@ async fn html_502_on_post_is_outcome_unknown_with_snippet() {
     let context = err.context().unwrap();
     assert!(err.is_outcome_unknown());
     assert!(
-        context.body_snippet.as_deref().unwrap().contains("502 Bad Gateway"),
+        context
+            .body_snippet
+            .as_deref()
+            .unwrap()
+            .contains("502 Bad Gateway"),
         "{context:?}"
     );
 }
@@ -263,7 +278,9 @@ async fn timeout_after_sending_post_is_not_retried() {
     let slow = server
         .mock_async(|when, then| {
             when.method(POST).path(load_accounts_path("v2025"));
-            then.status(202).json_body(task_body()).delay(Duration::from_millis(800));
+            then.status(202)
+                .json_body(task_body())
+                .delay(Duration::from_millis(800));
         })
         .await;
     let http = reqwest::Client::builder()
@@ -386,7 +403,13 @@ async fn missing_file_and_directory_are_refused_before_any_request() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&missing, Error::InvalidFile { problem: FileProblem::NotFound, .. }),
+        matches!(
+            &missing,
+            Error::InvalidFile {
+                problem: FileProblem::NotFound,
+                ..
+            }
+        ),
         "{missing:?}"
     );
     assert!(missing.to_string().contains("does-not-exist.csv"));
@@ -398,7 +421,13 @@ async fn missing_file_and_directory_are_refused_before_any_request() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&directory, Error::InvalidFile { problem: FileProblem::NotAFile, .. }),
+        matches!(
+            &directory,
+            Error::InvalidFile {
+                problem: FileProblem::NotAFile,
+                ..
+            }
+        ),
         "{directory:?}"
     );
 
@@ -425,7 +454,13 @@ async fn unreadable_file_is_refused_before_any_request() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidFile { problem: FileProblem::Unreadable(_), .. }),
+        matches!(
+            &err,
+            Error::InvalidFile {
+                problem: FileProblem::Unreadable(_),
+                ..
+            }
+        ),
         "{err:?}"
     );
     any.assert_calls_async(0).await;
@@ -438,7 +473,10 @@ async fn invalid_source_ids_are_refused_before_any_request() {
     let client = client(&server);
     for bad in ["", "   ", "abc/def", "../x", "a b"] {
         let err = client.start_aggregation(bad).send().await.unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { .. }), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidInput { .. }),
+            "{bad:?}: {err:?}"
+        );
     }
     any.assert_calls_async(0).await;
 }
@@ -467,7 +505,10 @@ async fn bad_request_carries_isc_messages() {
     match &err {
         Error::BadRequest { context } => {
             assert_eq!(context.messages(), vec!["The CSV header is missing."]);
-            assert_eq!(context.tracking_id(), Some("e7eab60924f64aa284175b9fa3309599"));
+            assert_eq!(
+                context.tracking_id(),
+                Some("e7eab60924f64aa284175b9fa3309599")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -481,7 +522,8 @@ async fn malformed_202_body_is_undecodable_with_snippet() {
     let accepted = server
         .mock_async(|when, then| {
             when.method(POST).path(load_accounts_path("v2025"));
-            then.status(202).body("{\"success\": true, \"task\": {\"id\": ");
+            then.status(202)
+                .body("{\"success\": true, \"task\": {\"id\": ");
         })
         .await;
     let err = client(&server)
@@ -492,7 +534,13 @@ async fn malformed_202_body_is_undecodable_with_snippet() {
     accepted.assert_calls_async(1).await;
     match &err {
         Error::UndecodableBody { context, .. } => {
-            assert!(context.body_snippet.as_deref().unwrap().contains("\"success\""));
+            assert!(
+                context
+                    .body_snippet
+                    .as_deref()
+                    .unwrap()
+                    .contains("\"success\"")
+            );
         }
         other => panic!("{other:?}"),
     }

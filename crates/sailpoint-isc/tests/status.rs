@@ -44,7 +44,9 @@ async fn experimental_header_is_absent_on_beta_status() {
             when.method(GET)
                 .path(status_path("beta"))
                 .header_missing("x-sailpoint-experimental");
-            then.status(200).json_body(json!({"status": "COMPLETED", "totalAccounts": 2, "processedAccounts": 2}));
+            then.status(200).json_body(
+                json!({"status": "COMPLETED", "totalAccounts": 2, "processedAccounts": 2}),
+            );
         })
         .await;
     let any = catch_all(&server).await;
@@ -77,7 +79,10 @@ async fn experimental_header_missing_answer_is_its_own_error() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::ExperimentalHeaderMissing { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::ExperimentalHeaderMissing { .. }),
+        "{err:?}"
+    );
     assert_eq!(err.attempts(), 1);
 }
 
@@ -86,17 +91,20 @@ async fn user_agent_is_sent_with_a_user_supplied_client() {
     let server = MockServer::start_async().await;
     let token = server
         .mock_async(|when, then| {
-            when.method(POST)
-                .path("/oauth/token")
-                .header("user-agent", format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")));
-            then.status(200).json_body(json!({"access_token": TOKEN, "expires_in": 749}));
+            when.method(POST).path("/oauth/token").header(
+                "user-agent",
+                format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")),
+            );
+            then.status(200)
+                .json_body(json!({"access_token": TOKEN, "expires_in": 749}));
         })
         .await;
     let status = server
         .mock_async(|when, then| {
-            when.method(GET)
-                .path(status_path("v2025"))
-                .header("user-agent", format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")));
+            when.method(GET).path(status_path("v2025")).header(
+                "user-agent",
+                format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")),
+            );
             then.status(200).json_body(json!({"status": "STARTED"}));
         })
         .await;
@@ -131,7 +139,10 @@ async fn unknown_status_value_is_kept() {
         .send()
         .await
         .unwrap();
-    assert_eq!(s.state, Some(AggregationState::Unknown("QUEUED".to_owned())));
+    assert_eq!(
+        s.state,
+        Some(AggregationState::Unknown("QUEUED".to_owned()))
+    );
     assert_eq!(s.state_name(), "QUEUED");
 }
 
@@ -142,13 +153,15 @@ async fn timestamps_as_epoch_millis_and_rfc3339() {
     server
         .mock_async(|when, then| {
             when.method(GET).path(status_path("v2025"));
-            then.status(200).json_body(json!({"status": "STARTED", "start": 1713522033823u64}));
+            then.status(200)
+                .json_body(json!({"status": "STARTED", "start": 1713522033823u64}));
         })
         .await;
     server
         .mock_async(|when, then| {
             when.method(GET).path(status_path("beta"));
-            then.status(200).json_body(json!({"status": "STARTED", "start": "2024-04-19T10:20:33.823Z"}));
+            then.status(200)
+                .json_body(json!({"status": "STARTED", "start": "2024-04-19T10:20:33.823Z"}));
         })
         .await;
     let client = client(&server);
@@ -260,7 +273,9 @@ async fn http_date_retry_after_is_honoured() {
     let limited = server
         .mock_async(|when, then| {
             when.method(GET).path(status_path("v2025"));
-            then.status(429).header("Retry-After", date).up_to_n_times(1);
+            then.status(429)
+                .header("Retry-After", date)
+                .up_to_n_times(1);
         })
         .await;
     let ok = server
@@ -289,7 +304,9 @@ async fn retry_after_above_the_cap_is_capped() {
     let limited = server
         .mock_async(|when, then| {
             when.method(GET).path(status_path("v2025"));
-            then.status(429).header("Retry-After", "3600").up_to_n_times(1);
+            then.status(429)
+                .header("Retry-After", "3600")
+                .up_to_n_times(1);
         })
         .await;
     let ok = server
@@ -335,7 +352,10 @@ async fn total_deadline_stops_retries_early() {
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
     match err {
-        Error::RateLimited { retry_after, context } => {
+        Error::RateLimited {
+            retry_after,
+            context,
+        } => {
             assert_eq!(retry_after, Some(Duration::from_secs(2)));
             assert_eq!(context.attempts, 1);
         }
@@ -369,7 +389,10 @@ async fn html_502_after_retries_is_a_server_error_with_snippet() {
             assert_eq!(context.attempts, 3);
             assert_eq!(context.request_id.as_deref(), Some("req-502"));
             let snippet = context.body_snippet.as_deref().unwrap();
-            assert!(snippet.contains("<title>502 Bad Gateway</title>"), "{snippet}");
+            assert!(
+                snippet.contains("<title>502 Bad Gateway</title>"),
+                "{snippet}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -394,7 +417,10 @@ async fn malformed_200_body_is_undecodable_with_snippet() {
     ok.assert_calls_async(1).await;
     match &err {
         Error::UndecodableBody { context, .. } => {
-            assert_eq!(context.body_snippet.as_deref(), Some("<html>maintenance</html>"));
+            assert_eq!(
+                context.body_snippet.as_deref(),
+                Some("<html>maintenance</html>")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -423,7 +449,10 @@ async fn not_found_is_expired_or_unknown() {
     match &err {
         Error::AggregationExpired { task_id, context } => {
             assert_eq!(task_id, TASK_ID);
-            assert_eq!(context.tracking_id(), Some("b21b1f7ce4da4d639f2c62a57171b427"));
+            assert_eq!(
+                context.tracking_id(),
+                Some("b21b1f7ce4da4d639f2c62a57171b427")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -436,7 +465,8 @@ async fn forbidden_is_not_retried() {
     let forbidden = server
         .mock_async(|when, then| {
             when.method(GET).path(status_path("v2025"));
-            then.status(403).json_body(json!({"detailCode": "403 Forbidden", "messages": [{"text": "no"}]}));
+            then.status(403)
+                .json_body(json!({"detailCode": "403 Forbidden", "messages": [{"text": "no"}]}));
         })
         .await;
     let err = client(&server)
@@ -492,11 +522,7 @@ async fn connection_refused_on_get_is_retried_then_transport_error() {
         .retry(fast_retry())
         .build()
         .unwrap();
-    let err = client
-        .aggregation_status(TASK_ID)
-        .send()
-        .await
-        .unwrap_err();
+    let err = client.aggregation_status(TASK_ID).send().await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.attempts(), 3);
 }

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use httpmock::prelude::*;
 use httpmock::Mock;
+use httpmock::prelude::*;
 use sailpoint_isc::{Client, ClientBuilder, PollSchedule, RetryConfig};
 use serde_json::json;
 
