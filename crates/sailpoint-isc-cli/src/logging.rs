@@ -42,7 +42,8 @@ pub fn filter_for(verbosity: u8) -> String {
 /// Installs the subscriber. Secrets are never logged by the SDK (they are redacted types, and the
 /// `Authorization` header is marked sensitive).
 pub fn init(verbosity: u8, bar: ActiveBar) {
-    let filter = EnvFilter::try_new(filter_for(verbosity)).unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_new(filter_for(verbosity)).unwrap_or_else(|_| EnvFilter::new("warn"));
     let ansi = std::io::IsTerminal::is_terminal(&io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

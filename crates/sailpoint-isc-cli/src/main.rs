@@ -81,7 +81,10 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
                     .poll_schedule(
                         PollSchedule::standard()
                             .with_initial_delay(Duration::from_millis(250))
-                            .with_delay_bounds(Duration::from_millis(100), Duration::from_millis(500)),
+                            .with_delay_bounds(
+                                Duration::from_millis(200),
+                                Duration::from_millis(500),
+                            ),
                     );
                 _sandbox = Some(sandbox);
                 builder

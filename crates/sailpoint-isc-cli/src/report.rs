@@ -152,6 +152,10 @@ impl Reporter {
                 spinner_style(ticks)
             });
             bar.finish();
+            // The bar's last frame stays; end its line so what follows starts on a new one.
+            if !bar.is_hidden() {
+                eprintln!();
+            }
             self.active_bar.set(None);
         }
     }
@@ -225,7 +229,10 @@ impl Reporter {
             lines.push(format!("  source       {source}"));
         }
         if let Some(start) = status.start {
-            lines.push(format!("  started      {}", start.format("%Y-%m-%d %H:%M:%S UTC")));
+            lines.push(format!(
+                "  started      {}",
+                start.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
         }
         let pair = |label: &str, done: Option<u64>, total: Option<u64>, verb: &str| {
             total.map(|total| format!("  {label:<12} {} of {total} {verb}", done.unwrap_or(0)))
@@ -287,7 +294,7 @@ fn spinner_style(ticks: &[&str]) -> ProgressStyle {
 
 fn bar_style(ticks: &[&str]) -> ProgressStyle {
     ProgressStyle::with_template(
-        "{spinner:.green} {prefix:.bold} [{bar:32.cyan/blue}] {pos}/{len} accounts{msg} ({elapsed})",
+        "{spinner:.green} {prefix:.bold} [{wide_bar:.cyan/blue}] {pos}/{len} accounts{msg} ({elapsed})",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .tick_strings(ticks)
@@ -300,7 +307,6 @@ fn counted(status: &AggregationStatus) -> bool {
 }
 
 fn update_bar(bar: &ProgressBar, status: &AggregationStatus) {
-    bar.set_prefix(status.state_name().to_owned());
     let mut extra = String::new();
     if let (Some(done), Some(total)) = (status.processed_identities, status.total_identities) {
         extra.push_str(&format!(", identities {done}/{total}"));
@@ -324,4 +330,5 @@ fn update_bar(bar: &ProgressBar, status: &AggregationStatus) {
         };
         bar.set_message(message);
     }
+    bar.set_prefix(status.state_name().to_owned());
 }

@@ -1,0 +1,680 @@
+//! End-to-end tests of the `isc-aggregate` binary against a simulated tenant running in the test
+//! process (the binary is a child process talking to it over loopback).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use sailpoint_isc_sandbox::{ApiVersion, Fault, Operation, Outcome, Sandbox, SandboxBuilder};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const CLIENT_ID: &str = "cli-test-client";
+const CLIENT_SECRET: &str = "cli-test-secret-9f8e7d6c5b4a";
+const SOURCE: &str = "src-cli-test";
+
+/// A sandbox on its own runtime, so tests can run the binary synchronously. The sandbox is dropped
+/// (and stops) before its runtime.
+struct Tenant {
+    sandbox: Sandbox,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Tenant {
+    fn start() -> Self {
+        Self::with(|b| b)
+    }
+
+    fn with(configure: impl FnOnce(SandboxBuilder) -> SandboxBuilder) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let builder = Sandbox::builder()
+            .client(CLIENT_ID, CLIENT_SECRET)
+            .collect_duration(Duration::from_millis(100))
+            .process_duration(Duration::from_millis(300))
+            .no_rate_limit();
+        let sandbox = runtime
+            .block_on(configure(builder).start())
+            .expect("sandbox starts");
+        Tenant {
+            sandbox,
+            _runtime: runtime,
+        }
+    }
+
+    /// The binary, configured for this tenant through `--base-url` and `SAIL_CLIENT_*`, with fast
+    /// test-only poll and retry timings, in an empty working directory (no `config.json`).
+    fn cmd(&self) -> Command {
+        let mut cmd = bare_cmd();
+        cmd.env("SAIL_CLIENT_ID", CLIENT_ID)
+            .env("SAIL_CLIENT_SECRET", CLIENT_SECRET)
+            .args(["--base-url", &self.sandbox.base_url()]);
+        cmd
+    }
+
+    fn total_requests(&self) -> usize {
+        [
+            Operation::Token,
+            Operation::ImportAccounts,
+            Operation::GetStatus,
+        ]
+        .into_iter()
+        .map(|op| self.sandbox.request_count(op))
+        .sum()
+    }
+}
+
+/// The binary with no configuration at all, in an empty directory, with fast test timings.
+fn bare_cmd() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_isc-aggregate"));
+    cmd.current_dir(empty_dir())
+        .env_remove("SAIL_BASE_URL")
+        .env_remove("SAIL_CLIENT_ID")
+        .env_remove("SAIL_CLIENT_SECRET")
+        .env_remove("RUST_LOG")
+        .env("ISC_AGGREGATE_TEST_POLL_MS", "20")
+        .env("ISC_AGGREGATE_TEST_RETRY_MS", "10")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+fn empty_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "isc-aggregate-test-{}-{:x}",
+        std::process::id(),
+        fastrand_u64()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+fn example_csv() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/accounts.csv")
+}
+
+fn file_arg(path: &Path) -> String {
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let output = cmd.output().expect("binary runs");
+    Run {
+        code: output.status.code().expect("exit code"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+impl Run {
+    fn expect_code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// stdout as NDJSON: every line must be a JSON object with a `type`.
+    fn ndjson(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|line| {
+                let value: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\n{}", self.stdout));
+                assert!(value["type"].is_string(), "no type: {line}");
+                value
+            })
+            .collect()
+    }
+
+    fn result(&self) -> Value {
+        let lines = self.ndjson();
+        let last = lines.last().expect("a result line").clone();
+        assert_eq!(last["type"], "result", "{}", self.stdout);
+        last
+    }
+}
+
+/// True when `text` holds a run of at least `len` hex digits (the sandbox's tokens and generated
+/// secrets are 64 hex digits).
+fn has_hex_run(text: &str, len: usize) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+        if run >= len {
+            return true;
+        }
+    }
+    false
+}
+
+fn write_temp(name: &str, contents: &[u8]) -> PathBuf {
+    let path = empty_dir().join(name);
+    std::fs::write(&path, contents).expect("write temp file");
+    path
+}
+
+#[test]
+fn import_and_wait_completes_and_uploads_the_exact_file() {
+    let tenant = Tenant::start();
+    let csv = example_csv();
+    let out = run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&csv), "--wait"]))
+    .expect_code(0);
+
+    let uploads = tenant.sandbox.uploads();
+    assert_eq!(uploads.len(), 1);
+    let file = uploads[0].file.as_ref().expect("a file part");
+    let bytes = std::fs::read(&csv).unwrap();
+    assert_eq!(file.sha256, sha256_hex(&bytes));
+    assert_eq!(file.bytes, bytes.len() as u64);
+    assert_eq!(file.rows, 300);
+    assert_eq!(file.file_name.as_deref(), Some("accounts.csv"));
+    assert_eq!(uploads[0].source_id, SOURCE);
+    assert_eq!(uploads[0].api_version, ApiVersion::V2025);
+
+    let id = &uploads[0].aggregation_id;
+    assert!(
+        out.stdout.contains(&format!("aggregation {id}: COMPLETED")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("300 of 300 processed"),
+        "{}",
+        out.stdout
+    );
+    // Not a terminal: one plain progress line per change on stderr, never on stdout.
+    assert!(out.stderr.contains("ACCOUNTS_COLLECTED"), "{}", out.stderr);
+    assert!(!out.stdout.contains("ACCOUNTS_COLLECTED"), "{}", out.stdout);
+}
+
+#[test]
+fn unchanged_reimport_processes_nothing_unless_optimization_is_disabled() {
+    let tenant = Tenant::start();
+    let csv = file_arg(&example_csv());
+    let total_accounts = |extra: &[&str]| -> Value {
+        let out = run(tenant
+            .cmd()
+            .args(["--json", "import", SOURCE, "--file", &csv, "--wait"])
+            .args(extra))
+        .expect_code(0);
+        let result = out.result();
+        assert_eq!(result["outcome"], "COMPLETED");
+        assert_eq!(result["status"]["status"], "COMPLETED");
+        result["status"]["totalAccounts"].clone()
+    };
+    assert_eq!(total_accounts(&[]), 300);
+    assert_eq!(total_accounts(&[]), 0, "unchanged file: nothing to process");
+    assert_eq!(total_accounts(&["--disable-optimization"]), 300);
+
+    let uploads = tenant.sandbox.uploads();
+    assert_eq!(uploads.len(), 3);
+    assert_eq!(uploads[1].disable_optimization.as_deref(), Some("false"));
+    assert_eq!(uploads[2].disable_optimization.as_deref(), Some("true"));
+}
+
+#[test]
+fn import_without_wait_prints_the_aggregation_id() {
+    let tenant = Tenant::start();
+    let out = run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&example_csv())]))
+    .expect_code(0);
+    let uploads = tenant.sandbox.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(out.stdout, format!("{}\n", uploads[0].aggregation_id));
+    assert!(
+        out.stderr.contains("isc-aggregate status"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tenant.sandbox.request_count(Operation::GetStatus), 0);
+
+    // Then follow it with `status --watch`, and read it once with `status`.
+    let id = uploads[0].aggregation_id.clone();
+    let watched = run(tenant.cmd().args(["status", &id, "--watch"])).expect_code(0);
+    assert!(watched.stdout.contains("COMPLETED"), "{}", watched.stdout);
+    let once = run(tenant.cmd().args(["status", &id])).expect_code(0);
+    assert!(
+        once.stdout
+            .contains(&format!("aggregation {id}: COMPLETED")),
+        "{}",
+        once.stdout
+    );
+}
+
+#[test]
+fn beta_api_and_direct_connect_import() {
+    let tenant = Tenant::start();
+    run(tenant
+        .cmd()
+        .args(["--api", "beta", "import", SOURCE, "--wait"]))
+    .expect_code(0);
+    let uploads = tenant.sandbox.uploads();
+    assert_eq!(uploads[0].api_version, ApiVersion::Beta);
+    assert!(uploads[0].file.is_none());
+}
+
+#[test]
+fn exit_1_when_the_aggregation_is_terminated_or_cancelled() {
+    for (outcome, state) in [
+        (Outcome::Terminated, "TERMINATED"),
+        (Outcome::Cancelled, "CANCELLED"),
+    ] {
+        let tenant = Tenant::start();
+        tenant.sandbox.set_outcome(SOURCE, outcome);
+        let out = run(tenant.cmd().args([
+            "import",
+            SOURCE,
+            "--file",
+            &file_arg(&example_csv()),
+            "--wait",
+        ]))
+        .expect_code(1);
+        assert!(
+            out.stderr.contains(&format!("ended {state}")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stdout.contains(state), "{}", out.stdout);
+
+        // `status` of that aggregation: read once, it is also exit 1.
+        let id = tenant.sandbox.uploads()[0].aggregation_id.clone();
+        run(tenant.cmd().args(["status", &id])).expect_code(1);
+    }
+}
+
+#[test]
+fn exit_2_for_empty_or_missing_files_without_any_request() {
+    let tenant = Tenant::start();
+    let empty = write_temp("empty.csv", b"");
+    let out = run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&empty), "--wait"]))
+    .expect_code(2);
+    assert!(out.stderr.contains("empty"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+
+    let missing = empty.with_file_name("does-not-exist.csv");
+    let out = run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&missing)]))
+    .expect_code(2);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+
+    let out = run(tenant
+        .cmd()
+        .args(["--json", "import", SOURCE, "--file", &file_arg(&missing)]))
+    .expect_code(2);
+    assert_eq!(out.result()["error"]["kind"], "invalid_file");
+
+    assert_eq!(tenant.total_requests(), 0, "no request may be sent");
+    assert!(tenant.sandbox.uploads().is_empty());
+}
+
+#[test]
+fn exit_2_without_configuration_and_no_sandbox_fallback() {
+    let out = run(bare_cmd().args(["import", SOURCE, "--file", &file_arg(&example_csv())]))
+        .expect_code(2);
+    assert!(out.stderr.contains("SAIL_BASE_URL"), "{}", out.stderr);
+    assert!(out.stderr.contains("config.json"), "{}", out.stderr);
+    assert!(!out.stderr.contains("sandbox: using"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn exit_2_for_usage_errors() {
+    for args in [
+        vec!["import", SOURCE, "--wait", "--timeout", "90"],
+        vec!["import", SOURCE, "--wait", "--timeout", "5 parsecs"],
+        vec!["import", SOURCE, "--timeout", "5m"],
+        vec!["--api", "v1999", "status", "abc"],
+        vec![
+            "--sandbox",
+            "--base-url",
+            "http://127.0.0.1:1",
+            "status",
+            "abc",
+        ],
+        vec!["frobnicate"],
+    ] {
+        run(bare_cmd().args(&args)).expect_code(2);
+    }
+}
+
+#[test]
+fn exit_3_on_403_with_status_message_and_tracking_id() {
+    let tenant = Tenant::start();
+    tenant.sandbox.inject(
+        Operation::ImportAccounts,
+        Fault::Status {
+            status: 403,
+            retry_after: None,
+            body: Some(
+                r#"{"detailCode":"403 Forbidden","trackingId":"trk-403-5f1e2d",
+                    "messages":[{"locale":"en-US","localeOrigin":"DEFAULT","text":"Insufficient scope."}]}"#
+                    .to_owned(),
+            ),
+        },
+        1,
+    );
+    let out = run(tenant.cmd().args([
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+        "--wait",
+    ]))
+    .expect_code(3);
+    assert!(out.stderr.contains("403"), "{}", out.stderr);
+    assert!(out.stderr.contains("Insufficient scope."), "{}", out.stderr);
+    assert!(out.stderr.contains("trk-403-5f1e2d"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert_eq!(
+        tenant.sandbox.request_count(Operation::ImportAccounts),
+        1,
+        "403 is not retried"
+    );
+}
+
+#[test]
+fn exit_3_on_400_and_on_persistent_server_errors_while_waiting() {
+    let tenant = Tenant::start();
+    tenant
+        .sandbox
+        .inject(Operation::ImportAccounts, Fault::status(400), 1);
+    let out = run(tenant.cmd().args([
+        "--json",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+    ]))
+    .expect_code(3);
+    let result = out.result();
+    assert_eq!(result["exitCode"], 3);
+    assert_eq!(result["error"]["httpStatus"], 400);
+    assert!(result["error"]["trackingId"].is_string(), "{result}");
+    let tracking_id = result["error"]["trackingId"].as_str().unwrap();
+    assert!(out.stderr.contains(tracking_id), "{}", out.stderr);
+
+    // Status polls keep failing with 503: retried, then exit 3.
+    tenant
+        .sandbox
+        .inject(Operation::GetStatus, Fault::status(503), 100);
+    let out = run(tenant.cmd().args([
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+        "--wait",
+    ]))
+    .expect_code(3);
+    assert!(out.stderr.contains("503"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("retrying"),
+        "retries are shown: {}",
+        out.stderr
+    );
+    assert!(tenant.sandbox.request_count(Operation::GetStatus) > 1);
+}
+
+#[test]
+fn exit_3_for_an_unknown_or_expired_aggregation() {
+    let tenant = Tenant::start();
+    let out = run(tenant
+        .cmd()
+        .args(["status", "2c9180835d2e5168015d32f890ca1581", "--watch"]))
+    .expect_code(3);
+    assert!(
+        out.stderr.contains("unknown or its status has expired"),
+        "{}",
+        out.stderr
+    );
+
+    let expiring = Tenant::with(|b| b.retention(Duration::from_millis(1)));
+    let id = run(expiring
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&example_csv())]))
+    .expect_code(0)
+    .stdout;
+    std::thread::sleep(Duration::from_millis(600));
+    let out = run(expiring.cmd().args(["status", id.trim()])).expect_code(3);
+    assert!(out.stderr.contains("expired"), "{}", out.stderr);
+}
+
+#[test]
+fn exit_4_when_waiting_times_out() {
+    let tenant = Tenant::start();
+    tenant.sandbox.set_outcome(SOURCE, Outcome::Stalled);
+    let out = run(tenant.cmd().args([
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+        "--wait",
+        "--timeout",
+        "300ms",
+    ]))
+    .expect_code(4);
+    let id = &tenant.sandbox.uploads()[0].aggregation_id;
+    assert!(
+        out.stderr
+            .contains(&format!("isc-aggregate status {id} --watch")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("STARTED"),
+        "last status summary: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn exit_5_when_the_upload_outcome_is_unknown() {
+    for fault in [
+        Fault::status(500),
+        Fault::DropConnection,
+        Fault::DropAfterProcessing,
+    ] {
+        let tenant = Tenant::start();
+        tenant
+            .sandbox
+            .inject(Operation::ImportAccounts, fault.clone(), 1);
+        let out = run(tenant.cmd().args([
+            "import",
+            SOURCE,
+            "--file",
+            &file_arg(&example_csv()),
+            "--wait",
+        ]))
+        .expect_code(5);
+        assert!(
+            out.stderr.contains("may or may not have started"),
+            "{fault:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(SOURCE), "{}", out.stderr);
+        assert_eq!(
+            tenant.sandbox.request_count(Operation::ImportAccounts),
+            1,
+            "{fault:?}: the upload must not be retried"
+        );
+    }
+}
+
+#[test]
+fn json_output_is_ndjson_only() {
+    let tenant = Tenant::start();
+    let out = run(tenant.cmd().args([
+        "--json",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+        "--wait",
+    ]))
+    .expect_code(0);
+    let lines = out.ndjson();
+    assert!(lines.len() >= 4, "{}", out.stdout);
+    let id = tenant.sandbox.uploads()[0].aggregation_id.clone();
+    assert_eq!(lines[0]["type"], "accepted");
+    assert_eq!(lines[0]["aggregationId"], id.as_str());
+    assert_eq!(lines[0]["sourceId"], SOURCE);
+    let statuses: Vec<&Value> = lines[1..lines.len() - 1].iter().collect();
+    assert!(
+        statuses.iter().all(|l| l["type"] == "status"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(statuses[0]["status"]["status"], "STARTED");
+    assert!(
+        statuses
+            .iter()
+            .any(|l| l["status"]["status"] == "ACCOUNTS_COLLECTED")
+    );
+    let result = out.result();
+    assert_eq!(result["exitCode"], 0);
+    assert_eq!(result["aggregationId"], id.as_str());
+    assert_eq!(result["status"]["processedAccounts"], 300);
+    assert!(result["error"].is_null());
+
+    // Errors too: stdout holds only the result object, the message goes to stderr.
+    tenant
+        .sandbox
+        .inject(Operation::ImportAccounts, Fault::status(500), 1);
+    let out = run(tenant.cmd().args([
+        "--json",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+    ]))
+    .expect_code(5);
+    assert_eq!(out.ndjson().len(), 1, "{}", out.stdout);
+    assert_eq!(out.result()["error"]["kind"], "outcome_unknown");
+    assert!(out.stderr.contains("error:"), "{}", out.stderr);
+}
+
+#[test]
+fn verbose_logs_show_requests_and_retries_but_never_secrets() {
+    let tenant = Tenant::start();
+    tenant.sandbox.inject(
+        Operation::GetStatus,
+        Fault::status_with_retry_after(503, 1),
+        2,
+    );
+    let out = run(tenant.cmd().args([
+        "-vv",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+        "--wait",
+    ]))
+    .expect_code(0);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("retrying"), "{}", out.stderr);
+    assert!(out.stderr.contains("importAccounts"), "{}", out.stderr);
+    assert!(!all.contains(CLIENT_SECRET), "the client secret leaked");
+    assert!(!has_hex_run(&all, 64), "an access token leaked:\n{all}");
+    assert!(tenant.sandbox.request_count(Operation::Token) >= 1);
+
+    // -v: the SDK's debug lines.
+    let out = run(tenant
+        .cmd()
+        .args(["-v", "import", SOURCE, "--file", &file_arg(&example_csv())]))
+    .expect_code(0);
+    assert!(out.stderr.contains("request succeeded"), "{}", out.stderr);
+    assert!(!out.stderr.contains(CLIENT_SECRET));
+}
+
+#[test]
+fn sandbox_run_verbose_leaks_no_secrets() {
+    // The sandbox's generated client secret and tokens are 64 hex digits.
+    let out = run(bare_cmd().args([
+        "-vv",
+        "--sandbox",
+        "import",
+        "demo-source",
+        "--file",
+        &file_arg(&example_csv()),
+    ]))
+    .expect_code(0);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("issued access token"), "{}", out.stderr);
+    assert!(!has_hex_run(&all, 64), "a secret or token leaked:\n{all}");
+}
+
+#[test]
+fn readme_sandbox_command_completes() {
+    // The README's command, from the workspace root, with a safety timeout.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut cmd = bare_cmd();
+    cmd.env_remove("ISC_AGGREGATE_TEST_POLL_MS")
+        .env_remove("ISC_AGGREGATE_TEST_RETRY_MS");
+    let out = run(cmd.current_dir(root).args([
+        "--sandbox",
+        "import",
+        "demo-source",
+        "--file",
+        "examples/accounts.csv",
+        "--wait",
+        "--timeout",
+        "60s",
+    ]))
+    .expect_code(0);
+    assert!(
+        out.stderr.contains("simulated ISC tenant"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.contains("COMPLETED"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("300 of 300 processed"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let out = run(bare_cmd().arg("--help")).expect_code(0);
+    for needle in [
+        "Exit codes:",
+        "0  done",
+        "1  the aggregation ended unsuccessfully",
+        "2  usage, configuration or input error",
+        "3  ISC API error",
+        "4  timed out waiting",
+        "5  outcome unknown",
+        "SAIL_CLIENT_SECRET",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle:?} in\n{}", out.stdout);
+    }
+}
