@@ -282,11 +282,19 @@ impl Client {
                     match version {
                         ApiVersion::V2025 => {
                             let api = v2025::Client::new_with_client(&base, http, ctx);
-                            decode_success(api.get_account_aggregation_status(&task_id).await).await
+                            decode_success(
+                                api.get_account_aggregation_status(&task_id).await,
+                                StatusCode::OK,
+                            )
+                            .await
                         }
                         ApiVersion::Beta => {
                             let api = beta::Client::new_with_client(&base, http, ctx);
-                            decode_success(api.get_account_aggregation_status(&task_id).await).await
+                            decode_success(
+                                api.get_account_aggregation_status(&task_id).await,
+                                StatusCode::OK,
+                            )
+                            .await
                         }
                     }
                 }
@@ -514,6 +522,7 @@ impl StartAggregation {
                             };
                             decode_success::<_, LoadAccountsTask>(
                                 api.import_accounts(&source_id, form).await,
+                                StatusCode::ACCEPTED,
                             )
                             .await
                         }
@@ -525,13 +534,26 @@ impl StartAggregation {
                             };
                             decode_success::<_, LoadAccountsTask>(
                                 api.import_accounts(&source_id, form).await,
+                                StatusCode::ACCEPTED,
                             )
                             .await
                         }
                     }
                 }
             })
-            .await?;
+            .await
+            .map_err(|error| match error {
+                Error::UndecodableBody { reason, context } if context.operation == IMPORT_OPERATION => {
+                    Error::UndecodableBody {
+                        reason: format!(
+                            "ISC accepted the aggregation, but its response could not be read ({reason}); \
+                             look up the source's recent tasks for its id"
+                        ),
+                        context,
+                    }
+                }
+                other => other,
+            })?;
         let body = task;
         let task = body.task.unwrap_or_default();
         let Some(task_id) = task.id.clone().filter(|id| !id.trim().is_empty()) else {
@@ -624,9 +646,11 @@ fn validate_id(what: &str, id: &str) -> Result<(), Error> {
 /// Turns a generated call's result into the lenient model, or a [`Failure`].
 ///
 /// Success bodies are re-read through this crate's lenient types. If the generated (stricter)
-/// decoding failed, the raw body is decoded leniently before giving up.
+/// decoding failed, the raw body of the documented `success` status is decoded leniently before
+/// giving up.
 async fn decode_success<G, T>(
     result: Result<ResponseValue<G>, v2025::Error<ByteStream>>,
+    success: StatusCode,
 ) -> Result<(T, StatusCode), Failure>
 where
     G: Serialize,
@@ -656,9 +680,9 @@ where
         Err(ApiError::InvalidResponsePayload(bytes, error)) => {
             match serde_json::from_slice::<T>(&bytes) {
                 // A documented success status whose body the generated types rejected.
-                Ok(value) => Ok((value, StatusCode::OK)),
+                Ok(value) => Ok((value, success)),
                 Err(_) => Err(Failure::Undecodable {
-                    status: None,
+                    status: Some(success),
                     headers: None,
                     body: Some(bytes),
                     reason: format!("success response is not the expected JSON: {error}"),

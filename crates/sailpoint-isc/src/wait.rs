@@ -433,7 +433,7 @@ impl WaitState {
         let elapsed = started.elapsed();
         let (changed, next_delay) = self.planner.observe(elapsed, &status);
         self.next_delay = next_delay;
-        tracing::info!(
+        tracing::debug!(
             task_id = %self.task_id,
             poll = self.polls,
             state = status.state_name(),

@@ -533,14 +533,11 @@ async fn malformed_202_body_is_undecodable_with_snippet() {
         .unwrap_err();
     accepted.assert_calls_async(1).await;
     match &err {
-        Error::UndecodableBody { context, .. } => {
-            assert!(
-                context
-                    .body_snippet
-                    .as_deref()
-                    .unwrap()
-                    .contains("\"success\"")
-            );
+        Error::UndecodableBody { context, reason } => {
+            let snippet = context.body_snippet.as_deref().unwrap();
+            assert!(snippet.contains("\"success\""), "{snippet}");
+            assert_eq!(context.status.map(|s| s.as_u16()), Some(202));
+            assert!(reason.contains("accepted the aggregation"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
