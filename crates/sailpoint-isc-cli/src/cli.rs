@@ -64,9 +64,7 @@ pub struct GlobalArgs {
 /// The API version, as a command-line value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Api {
-    /// /beta
     Beta,
-    /// /v2025
     V2025,
 }
 

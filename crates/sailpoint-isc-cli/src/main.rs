@@ -87,6 +87,7 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
                             ),
                     );
                 _sandbox = Some(sandbox);
+                reporter.sandbox = true;
                 builder
             }
             Err(e) => {

@@ -29,7 +29,7 @@ impl Exit {
 /// aggregation is a successful read; one that ended unsuccessfully is 1; `NOT_FOUND` is an API error.
 pub fn exit_for_state(state: Option<&AggregationState>) -> Exit {
     match state {
-        Some(AggregationState::Cancelled | AggregationState::Terminated) => Exit::Unsuccessful,
+        Some(state) if state.is_failure() => Exit::Unsuccessful,
         Some(AggregationState::NotFound) => Exit::Api,
         _ => Exit::Done,
     }
@@ -49,11 +49,7 @@ pub fn classify(error: &Error) -> Classified {
         Error::Configuration { .. } => (
             Exit::Usage,
             "configuration",
-            Some(
-                "set SAIL_BASE_URL, SAIL_CLIENT_ID and SAIL_CLIENT_SECRET, create ./config.json, \
-                 or try the simulated tenant with --sandbox"
-                    .to_owned(),
-            ),
+            Some("to try the command without a tenant, add --sandbox (a simulated one)".to_owned()),
         ),
         Error::InvalidInput { .. } => (Exit::Usage, "invalid_input", None),
         Error::InvalidFile { .. } => (

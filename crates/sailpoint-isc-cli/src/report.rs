@@ -31,6 +31,8 @@ pub struct Reporter {
     active_bar: ActiveBar,
     bar: Option<ProgressBar>,
     started: Instant,
+    /// True with `--sandbox`: the tenant stops with this process.
+    pub sandbox: bool,
     pub subject: Subject,
 }
 
@@ -43,6 +45,7 @@ impl Reporter {
             active_bar,
             bar: None,
             started: Instant::now(),
+            sandbox: false,
             subject: Subject::default(),
         }
     }
@@ -91,10 +94,17 @@ impl Reporter {
             started.task_id, started.source_id
         ));
         if !waiting && !self.json {
-            self.note(format!(
-                "follow it with: isc-aggregate status {} --watch",
-                started.task_id
-            ));
+            if self.sandbox {
+                self.note(
+                    "the simulated tenant stops when this command exits; use --wait to follow \
+                     the aggregation",
+                );
+            } else {
+                self.note(format!(
+                    "follow it with: isc-aggregate status {} --watch",
+                    started.task_id
+                ));
+            }
         }
     }
 
