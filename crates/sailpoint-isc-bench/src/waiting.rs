@@ -20,6 +20,29 @@ const COLLECT: Duration = Duration::from_secs(20);
 const PROCESS: Duration = Duration::from_secs(100);
 /// The baseline: poll every 5 s.
 const FIXED_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How much repetition `rep` of `reps` lengthens (or, negative, shortens) the aggregation:
+/// evenly spread over one fixed interval, -2.5 s to +2.5 s, so the median is 120 s.
+///
+/// 120 s is a multiple of 5 s: with one fixed length, fixed polling would be phase-locked with
+/// the aggregation and see COMPLETED a few milliseconds after it happens, every time. Real
+/// aggregations last any length, so over a spread of lengths fixed polling shows its true
+/// average delay (half an interval).
+fn spread(rep: usize, reps: usize) -> SignedDuration {
+    let fraction = (rep as f64 + 0.5) / reps as f64 - 0.5;
+    SignedDuration(FIXED_INTERVAL.as_secs_f64() * fraction)
+}
+
+/// Seconds that may be negative, added to a [`Duration`].
+#[derive(Debug, Clone, Copy)]
+struct SignedDuration(f64);
+
+impl std::ops::Add<SignedDuration> for Duration {
+    type Output = Duration;
+    fn add(self, rhs: SignedDuration) -> Duration {
+        Duration::from_secs_f64((self.as_secs_f64() + rhs.0).max(0.0))
+    }
+}
 /// Rows of the CSV each aggregation loads.
 const ROWS: u64 = 2_000;
 
@@ -80,31 +103,39 @@ pub fn run(params: &Params) -> Result<(Value, Vec<String>)> {
     ensure!(params.scale >= 1.0, "the wait scale must be at least 1");
     let csv = write_small_csv(&params.dir)?;
     let collect = COLLECT.div_f64(params.scale);
-    let process = PROCESS.div_f64(params.scale);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let schedules = [Schedule::Adaptive, Schedule::Fixed];
     let runs: Vec<Vec<Run>> = runtime.block_on(async {
-        let sandbox = Arc::new(
-            Sandbox::builder()
-                .client(CLIENT_ID, CLIENT_SECRET)
-                .no_rate_limit()
-                .collect_duration(collect)
-                .process_duration(process)
-                .start()
-                .await?,
-        );
-        let client = sailpoint_isc::Client::builder()
-            .base_url(sandbox.base_url())
-            .client_credentials(CLIENT_ID, CLIENT_SECRET)
-            .build()?;
         let mut runs: Vec<Vec<Run>> = vec![Vec::new(), Vec::new()];
         for rep in 0..params.reps {
+            // One sandbox per repetition, with this repetition's aggregation length.
+            let process = (PROCESS + spread(rep, params.reps)).div_f64(params.scale);
+            let sandbox = Arc::new(
+                Sandbox::builder()
+                    .client(CLIENT_ID, CLIENT_SECRET)
+                    .no_rate_limit()
+                    .collect_duration(collect)
+                    .process_duration(process)
+                    .start()
+                    .await?,
+            );
+            let client = sailpoint_isc::Client::builder()
+                .base_url(sandbox.base_url())
+                .client_credentials(CLIENT_ID, CLIENT_SECRET)
+                .build()?;
             for i in rotated(&[0usize, 1], rep) {
-                let run = one_run(&sandbox, &client, &csv, schedules[i], params.scale, rep)
-                    .await
-                    .with_context(|| format!("{} wait, rep {rep}", schedules[i].key()))?;
+                let run = one_run(
+                    &sandbox,
+                    &client,
+                    &csv,
+                    schedules[i].schedule(params.scale),
+                    format!("bench-wait-{rep}-{}", schedules[i].key()),
+                    collect + process,
+                )
+                .await
+                .with_context(|| format!("{} wait, rep {rep}", schedules[i].key()))?;
                 runs[i].push(run);
             }
         }
@@ -138,8 +169,10 @@ pub fn run(params: &Params) -> Result<(Value, Vec<String>)> {
     }
     let json = json!({
         "aggregation_unscaled_s": { "started": COLLECT.as_secs_f64(), "accounts_collected": PROCESS.as_secs_f64(), "total": (COLLECT + PROCESS).as_secs_f64() },
+        "aggregation_lengths_unscaled_s": (0..params.reps).map(|r| ((COLLECT + PROCESS) + spread(r, params.reps)).as_secs_f64()).collect::<Vec<_>>(),
+        "length_spread": "repetition r of n lasts 120 s + 5 s x ((r + 0.5) / n - 0.5), so fixed 5 s polling is not phase-locked with a length that is a multiple of its interval",
         "scale_factor": params.scale,
-        "aggregation_scaled_s": (collect + process).as_secs_f64(),
+        "aggregation_scaled_s": (COLLECT + PROCESS).div_f64(params.scale).as_secs_f64(),
         "rows": ROWS,
         "repetitions": params.reps,
         "detection_delay": "time from the sandbox's COMPLETED instant to the waiter returning",
@@ -150,12 +183,12 @@ pub fn run(params: &Params) -> Result<(Value, Vec<String>)> {
 
     let mut lines = vec![
         format!(
-            "### Waiting (sandbox aggregation of {:.0} s: {:.0} s STARTED + {:.0} s ACCOUNTS_COLLECTED, time scaled 1/{} → {:.2} s; median of {} interleaved reps)",
+            "### Waiting (sandbox aggregation of {:.0} s: {:.0} s STARTED + {:.0} s ACCOUNTS_COLLECTED, time scaled 1/{} → {:.2} s; lengths spread ±2.5 s over {} interleaved reps, median)",
             (COLLECT + PROCESS).as_secs_f64(),
             COLLECT.as_secs_f64(),
             PROCESS.as_secs_f64(),
             params.scale,
-            (collect + process).as_secs_f64(),
+            (COLLECT + PROCESS).div_f64(params.scale).as_secs_f64(),
             params.reps
         ),
         String::new(),
@@ -184,17 +217,12 @@ async fn one_run(
     sandbox: &Arc<Sandbox>,
     client: &sailpoint_isc::Client,
     csv: &Path,
-    schedule: Schedule,
-    scale: f64,
-    rep: usize,
+    poll: PollSchedule,
+    source_id: String,
+    total: Duration,
 ) -> Result<Run> {
-    let total = (COLLECT + PROCESS).div_f64(scale);
     let sent = Instant::now();
-    let started = client
-        .start_aggregation(format!("bench-wait-{rep}-{}", schedule.key()))
-        .file(csv)
-        .send()
-        .await?;
+    let started = client.start_aggregation(source_id).file(csv).send().await?;
     let calls_before = sandbox.request_count(Operation::GetStatus);
 
     // Ask the sandbox itself when the aggregation turns COMPLETED: sleep until just before it
@@ -226,7 +254,7 @@ async fn one_run(
 
     let status = client
         .wait_for_aggregation(&started.task_id)
-        .schedule(schedule.schedule(scale))
+        .schedule(poll)
         .send()
         .await?;
     let returned = Instant::now();
