@@ -539,3 +539,55 @@ async fn invalid_task_id_is_refused_before_any_request() {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     any.assert_calls_async(0).await;
 }
+
+#[tokio::test]
+async fn persistent_read_timeouts_end_in_a_timeout_error() {
+    let server = MockServer::start_async().await;
+    token_mock(&server, TOKEN, 749).await;
+    let slow = server
+        .mock_async(|when, then| {
+            when.method(GET).path(status_path("v2025"));
+            then.status(200)
+                .json_body(json!({"status": "STARTED"}))
+                .delay(Duration::from_millis(400));
+        })
+        .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let err = builder(&server)
+        .http_client(http)
+        .build()
+        .unwrap()
+        .aggregation_status(TASK_ID)
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Timeout { context, source } => {
+            assert!(source.is_timeout());
+            assert_eq!(context.attempts, 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    slow.assert_calls_async(3).await;
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<Client>();
+    send_sync::<Error>();
+    send_sync::<sailpoint_isc::AggregationStatus>();
+    let client = Client::builder()
+        .base_url("https://acme.api.identitynow.com")
+        .access_token("t")
+        .build()
+        .unwrap();
+    send(&client.start_aggregation(SOURCE_ID).file("a.csv").send());
+    send(&client.aggregation_status(TASK_ID).send());
+    send(&client.wait_for_aggregation(TASK_ID).send());
+    send(&client.wait_for_aggregation(TASK_ID).into_stream());
+}
