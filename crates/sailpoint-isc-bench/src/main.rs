@@ -65,8 +65,8 @@ impl Options {
             sections: ["overhead", "upload", "wait", "codegen"]
                 .map(String::from)
                 .to_vec(),
-            reps: 7,
-            calls: 3_000,
+            reps: 15,
+            calls: 1_000,
             concurrency: 32,
             upload_mib: vec![100, 1024],
             upload_reps: 3,
@@ -212,12 +212,13 @@ fn run(opts: &Options, args: &[String]) -> Result<bool> {
         ),
         String::new(),
         format!(
-            "Machine: {} × {}, {} MiB RAM, {} {}. Date: {date}.",
+            "Machine: {} × {}, {} MiB RAM, {} {}; load average {} at start. Date: {date}.",
             machine["nproc"],
             machine["cpu_model"].as_str().unwrap_or("?"),
             machine["mem_total_mib"],
             machine["os"].as_str().unwrap_or("?"),
             machine["kernel"].as_str().unwrap_or(""),
+            machine["loadavg_1min_at_start"],
         ),
         String::new(),
     ];

@@ -72,8 +72,12 @@ pub fn machine() -> Value {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
+    let loadavg = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse::<f64>().ok());
     json!({
         "nproc": nproc,
+        "loadavg_1min_at_start": loadavg,
         "cpu_model": model,
         "mem_total_mib": mem_kib.map(|k| k / 1024),
         "os": std::env::consts::OS,
