@@ -102,6 +102,19 @@ async fn drop_connection(conn: Option<ConnHandle>) -> Response {
     }
 }
 
+/// Reads and discards a request body before an early answer (fault, 401, 429), as a gateway in
+/// front of ISC does. Answering while the client is still uploading would make the client see a
+/// reset connection instead of the status, depending on timing.
+async fn drain_body(req: Request) {
+    use futures_util::StreamExt;
+    let mut body = req.into_body().into_data_stream();
+    while let Some(chunk) = body.next().await {
+        if chunk.is_err() {
+            break;
+        }
+    }
+}
+
 /// Per-operation handling around the handler: count, inject faults, authenticate, rate-limit, record.
 async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: Next) -> Response {
     let OpContext {
@@ -138,6 +151,7 @@ async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: N
             if let Some(secs) = retry_after {
                 responses::set_retry_after(&mut resp, secs);
             }
+            drain_body(req).await;
             finish(Some(code.as_u16()));
             return resp;
         }
@@ -158,12 +172,14 @@ async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: N
         let client_id = match state.tokens.authenticate(req.headers()) {
             Ok(client_id) => client_id,
             Err(failure) => {
+                drain_body(req).await;
                 finish(Some(401));
                 return auth::reject(failure);
             }
         };
         if let Err(retry_after) = state.limiter.check(&client_id, version) {
             tracing::debug!(%client_id, %version, retry_after, "rate limited");
+            drain_body(req).await;
             finish(Some(429));
             return responses::rate_limited(retry_after);
         }
