@@ -69,7 +69,8 @@ impl Options {
             calls: 1_000,
             concurrency: 32,
             upload_mib: vec![100, 1024],
-            upload_reps: 3,
+            // A multiple of 3, so each client uploads first, second and third equally often.
+            upload_reps: 6,
             wait_scale: 20.0,
             wait_reps: 5,
         }
