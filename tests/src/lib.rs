@@ -1,1 +1,2 @@
 //! Cross-crate integration tests live in `tests/tests/`.
+#![forbid(unsafe_code)]

@@ -1,4 +1,5 @@
 //! Workspace tasks: `cargo xtask generate [--check]`, `cargo xtask vendor ...`.
+#![forbid(unsafe_code)]
 
 mod apis_config;
 mod bench;

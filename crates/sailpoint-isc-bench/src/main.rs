@@ -12,6 +12,7 @@
 //! Prints Markdown tables and writes `target/bench/report.json` (and `report.md`). Performance
 //! targets are reported, never asserted: the exit status is non-zero only if the harness itself
 //! fails (an error, a wrong hash, a request the server did not see).
+#![forbid(unsafe_code)]
 
 mod codegen;
 mod overhead;

@@ -1,6 +1,7 @@
 //! `isc-aggregate`: upload a CSV of accounts to a SailPoint ISC source and follow the aggregation.
 //!
 //! See `isc-aggregate --help` for the commands, configuration and exit codes.
+#![forbid(unsafe_code)]
 
 mod cli;
 mod logging;

@@ -1,4 +1,5 @@
 //! `sailpoint-isc-sandbox`: runs a simulated ISC tenant until Ctrl-C.
+#![forbid(unsafe_code)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;

@@ -2,6 +2,7 @@
 //! fixed bearer token.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
@@ -28,6 +29,11 @@ pub(crate) struct AccessToken {
 }
 
 impl AccessToken {
+    /// The token itself, for redaction.
+    pub(crate) fn expose(&self) -> &str {
+        self.value.expose()
+    }
+
     /// `Authorization: Bearer ...`, marked sensitive so it is never printed by `reqwest`/`http`.
     pub(crate) fn authorization(&self) -> Result<HeaderValue, Error> {
         let mut value =
@@ -60,10 +66,14 @@ struct CachedToken {
 struct TokenCache {
     current: Option<CachedToken>,
     generation: u64,
+    /// The error of the last fetch, when it failed; handed to the callers that waited for it.
+    last_failure: Option<Error>,
 }
 
 /// Hands out access tokens. With client credentials, one token is cached and shared; concurrent
-/// callers wait for a single refresh (the cache lock is held while fetching).
+/// callers wait for a single refresh (the cache lock is held while fetching). When that refresh
+/// fails, every caller that was waiting for it gets the same error instead of trying again one
+/// after the other; the next call after that tries afresh.
 pub(crate) struct Authenticator {
     credentials: Credentials,
     token_url: String,
@@ -72,6 +82,9 @@ pub(crate) struct Authenticator {
     retry: RetryConfig,
     margin: Duration,
     cache: Mutex<TokenCache>,
+    /// Completed fetches, successful or not. Read before waiting for the cache lock, it tells a
+    /// caller whether a fetch finished while it waited.
+    fetches: AtomicU64,
 }
 
 impl fmt::Debug for Authenticator {
@@ -115,6 +128,7 @@ impl Authenticator {
             retry,
             margin,
             cache: Mutex::new(TokenCache::default()),
+            fetches: AtomicU64::new(0),
         }
     }
 
@@ -138,13 +152,32 @@ impl Authenticator {
                 client_secret,
             } => (client_id, client_secret),
         };
+        let fetches_before = self.fetches.load(Ordering::Acquire);
         let mut cache = self.cache.lock().await;
         if let Some(cached) = &cache.current
             && Instant::now() < cached.refresh_at
         {
             return Ok(cached.token.clone());
         }
-        let (value, lifetime) = self.fetch(client_id, client_secret).await?;
+        if self.fetches.load(Ordering::Acquire) != fetches_before
+            && let Some(error) = &cache.last_failure
+        {
+            // A refresh finished while this caller waited, and failed: share its outcome.
+            tracing::debug!("the token refresh this call waited for failed; returning its error");
+            return Err(error.clone());
+        }
+        let fetched = self.fetch(client_id, client_secret).await;
+        self.fetches.fetch_add(1, Ordering::AcqRel);
+        let (value, lifetime) = match fetched {
+            Ok(fetched) => {
+                cache.last_failure = None;
+                fetched
+            }
+            Err(error) => {
+                cache.last_failure = Some(error.clone());
+                return Err(error);
+            }
+        };
         cache.generation += 1;
         let margin = self.margin.min(lifetime / 2);
         let token = AccessToken {
@@ -267,12 +300,11 @@ impl Authenticator {
                         elapsed_ms = budget.elapsed().as_millis() as u64,
                         "giving up"
                     );
-                    return Err(failure.into_error(
-                        context,
-                        attempt,
-                        RetryDecision::DoNotRetry,
-                        None,
-                    ));
+                    let mut error =
+                        failure.into_error(context, attempt, RetryDecision::DoNotRetry, None);
+                    // A server that echoes the form back must not put the secret in the error.
+                    error.redact(client_secret.expose());
+                    return Err(error);
                 }
             }
         }

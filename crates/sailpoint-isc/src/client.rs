@@ -27,11 +27,8 @@ pub(crate) const IMPORT_OPERATION: &str = "importAccounts";
 /// ISC's operationId for reading an aggregation's status.
 pub(crate) const STATUS_OPERATION: &str = "getAccountAggregationStatus";
 
-/// Connect timeout of the client the SDK builds when none is supplied.
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Read timeout of the client the SDK builds when none is supplied. It also bounds the time from
-/// sending a request (an upload included) to its response headers.
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// Most redirects followed (same origin only) by the client the SDK builds.
+const MAX_REDIRECTS: usize = 5;
 
 /// A SailPoint ISC client for account aggregations. Cheap to clone (clones share the HTTP
 /// connection pool and the token cache).
@@ -148,8 +145,9 @@ impl Client {
             Some(client) => client,
             None => reqwest::Client::builder()
                 .user_agent(config::USER_AGENT)
-                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
-                .read_timeout(DEFAULT_READ_TIMEOUT)
+                .connect_timeout(builder.timeouts.connect)
+                .read_timeout(builder.timeouts.read)
+                .redirect(same_origin_redirects())
                 .build()
                 .map_err(|e| Error::Configuration {
                     message: format!("cannot build the HTTP client: {e}"),
@@ -329,14 +327,34 @@ impl Client {
             let mut budget = RetryBudget::new(&inner.retry);
             let mut attempt = 0u32;
             let mut refreshed = false;
+            let deadline = inner.retry.total_deadline;
+            let mut last_status = None;
             loop {
                 attempt += 1;
-                let token = inner.auth.token().await?;
+                let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
+                // Nothing has been sent for this attempt yet: a deadline passing here is plain.
+                let token = match within(remaining, inner.auth.token()).await {
+                    Some(token) => token?,
+                    None => {
+                        return Err(self.deadline_exceeded(&spec, attempt - 1, last_status));
+                    }
+                };
                 let context = RequestContext::new()
                     .with_header(USER_AGENT, inner.user_agent.clone())
                     .with_header(AUTHORIZATION, token.authorization()?);
                 let started = Instant::now();
-                let failure = match attempt_fn(context).await {
+                let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
+                let Some(outcome) = within(remaining, attempt_fn(context)).await else {
+                    // The request may be on the wire: for the start, its outcome is unknown.
+                    tracing::debug!(
+                        operation = spec.name,
+                        attempt,
+                        elapsed_ms = budget.elapsed().as_millis() as u64,
+                        "total deadline passed with the request in flight"
+                    );
+                    return Err(self.deadline_exceeded(&spec, attempt, last_status));
+                };
+                let failure = match outcome {
                     Ok((value, status)) => {
                         tracing::debug!(
                             operation = spec.name,
@@ -351,6 +369,7 @@ impl Client {
                 };
                 let kind = failure.kind();
                 let decision = decide(spec.kind, kind);
+                last_status = failure.status().or(last_status);
                 tracing::debug!(
                     operation = spec.name,
                     attempt,
@@ -394,11 +413,75 @@ impl Client {
                     "giving up"
                 );
                 let context = ErrorContext::new(spec.name, Some(spec.version));
-                return Err(failure.into_error(context, attempt, decision, spec.source_id));
+                let mut error = failure.into_error(context, attempt, decision, spec.source_id);
+                // A gateway that echoes request headers must not put the token in the error.
+                error.redact(token.expose());
+                return Err(error);
             }
         }
         .instrument(span)
         .await
+    }
+
+    /// The error for an operation cut by its total deadline after `attempts` attempts. For the
+    /// aggregation start with a request sent, that is [`Error::OutcomeUnknown`].
+    fn deadline_exceeded(
+        &self,
+        spec: &OperationSpec<'_>,
+        attempts: u32,
+        last_status: Option<StatusCode>,
+    ) -> Error {
+        let deadline = self.inner.retry.total_deadline.unwrap_or_default();
+        let mut context = ErrorContext::new(spec.name, Some(spec.version));
+        context.attempts = attempts;
+        context.status = last_status;
+        let context = Box::new(context);
+        match spec.source_id {
+            Some(source_id) if attempts > 0 && spec.kind == OperationKind::StartAggregation => {
+                Error::OutcomeUnknown {
+                    source_id: source_id.to_owned(),
+                    reason: format!(
+                        "the total deadline of {deadline:?} passed while the request was in flight"
+                    ),
+                    context,
+                    source: None,
+                }
+            }
+            _ => Error::DeadlineExceeded { deadline, context },
+        }
+    }
+}
+
+/// Follows redirects only within the origin of the request (scheme, host and port), so neither
+/// a token nor the client secret can be carried to another host. A cross-origin redirect is
+/// returned as the response it is (an [`Error::UnexpectedStatus`]).
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first();
+        let same_origin = first.is_some_and(|first| {
+            first.scheme() == attempt.url().scheme()
+                && first.host_str() == attempt.url().host_str()
+                && first.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if !same_origin {
+            tracing::warn!(
+                to = %attempt.url().origin().ascii_serialization(),
+                "not following a redirect to another origin"
+            );
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Runs `future` to completion, or until `limit` passes (`None`: no limit).
+async fn within<F: Future>(limit: Option<Duration>, future: F) -> Option<F::Output> {
+    match limit {
+        None => Some(future.await),
+        Some(limit) => tokio::time::timeout(limit, future).await.ok(),
     }
 }
 

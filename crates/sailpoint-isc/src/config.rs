@@ -26,6 +26,56 @@ pub const USER_AGENT: &str = concat!("sailpoint-isc-rust/", env!("CARGO_PKG_VERS
 /// Default margin before a token's expiry at which it is refreshed.
 pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
+/// Timeouts of the HTTP client the SDK builds (plain data). They bound each attempt; the whole
+/// operation, retries included, is bounded by [`RetryConfig::total_deadline`].
+///
+/// Ignored when you supply your own client with [`ClientBuilder::http_client`].
+///
+/// ```
+/// use std::time::Duration;
+/// use sailpoint_isc::config::TimeoutConfig;
+///
+/// let timeouts = TimeoutConfig::standard().with_read_timeout(Duration::from_secs(300));
+/// assert_eq!(timeouts.connect, Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TimeoutConfig {
+    /// Longest time to establish a connection (TCP and TLS).
+    pub connect: Duration,
+    /// Longest silence while waiting for or reading a response, reset by every read. It also
+    /// bounds the time from sending a request (an upload included) to its response headers.
+    pub read: Duration,
+}
+
+impl TimeoutConfig {
+    /// 10 s to connect, 120 s of read inactivity.
+    pub fn standard() -> Self {
+        TimeoutConfig {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(120),
+        }
+    }
+
+    /// Sets the connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect = timeout;
+        self
+    }
+
+    /// Sets the read timeout.
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read = timeout;
+        self
+    }
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
 /// Which ISC API version a call goes to. The version segment is added to the base URL per call.
 ///
 /// ```
@@ -110,6 +160,7 @@ pub struct ClientBuilder {
     pub(crate) retry: RetryConfig,
     pub(crate) poll_schedule: PollSchedule,
     pub(crate) http_client: Option<reqwest::Client>,
+    pub(crate) timeouts: TimeoutConfig,
     pub(crate) token_refresh_margin: Duration,
 }
 
@@ -122,6 +173,7 @@ impl Default for ClientBuilder {
             retry: RetryConfig::standard(),
             poll_schedule: PollSchedule::standard(),
             http_client: None,
+            timeouts: TimeoutConfig::standard(),
             token_refresh_margin: DEFAULT_TOKEN_REFRESH_MARGIN,
         }
     }
@@ -268,10 +320,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Timeouts of each attempt, for the HTTP client the SDK builds (default
+    /// [`TimeoutConfig::standard`]). Ignored with [`http_client`](Self::http_client).
+    pub fn timeouts(mut self, timeouts: TimeoutConfig) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// Use your own `reqwest::Client` (timeouts, proxy, TLS roots). The SDK still sends its own
     /// `User-Agent` and `Authorization` headers on every request.
     ///
-    /// Without one, the SDK builds a client with a 10 s connect timeout and a 120 s read timeout.
+    /// Without one, the SDK builds a client with the [`timeouts`](Self::timeouts) and a redirect
+    /// policy that never follows a redirect to another origin (scheme, host or port). If you supply
+    /// your own, keep cross-origin redirects off too: `reqwest` drops the `Authorization` header
+    /// on them, but would resend the token request's form, client secret included, on a 307/308.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -376,6 +438,20 @@ fn read_config_file(path: &Path) -> Result<Option<ConfigFile>, Error> {
     }))
 }
 
+/// `raw` with anything between `://` and the next `@` (user name, password) replaced, so a URL
+/// with embedded credentials can be quoted in an error.
+fn without_userinfo(raw: &str) -> String {
+    let Some(scheme_end) = raw.find("://") else {
+        return raw.to_owned();
+    };
+    let rest = &raw[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}://[REDACTED]@{}", &raw[..scheme_end], &rest[at + 1..]),
+        None => raw.to_owned(),
+    }
+}
+
 /// A validated tenant base URL, kept without a trailing slash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BaseUrl(String);
@@ -384,8 +460,9 @@ impl BaseUrl {
     /// Checks the scheme (https, or http on loopback), rejects credentials, query, fragment and a
     /// trailing API version segment.
     pub(crate) fn parse(raw: &str) -> Result<Self, Error> {
+        let shown = without_userinfo(raw);
         let invalid = |why: &str| Error::Configuration {
-            message: format!("invalid base URL {raw:?}: {why}"),
+            message: format!("invalid base URL {shown:?}: {why}"),
         };
         let url = reqwest::Url::parse(raw.trim()).map_err(|e| invalid(&e.to_string()))?;
         let host = url.host_str().ok_or_else(|| invalid("it has no host"))?;
@@ -472,6 +549,23 @@ mod tests {
         let path = dir.join(name);
         std::fs::write(&path, contents).unwrap();
         path
+    }
+
+    #[test]
+    fn base_url_errors_never_quote_embedded_credentials() {
+        for raw in [
+            "https://user:hunter2-pw@acme.api.identitynow.com",
+            "http://user:hunter2-pw@example.com/x",
+            "ftp://user:hunter2-pw@example.com",
+            "https://user:hunter2-pw@",
+        ] {
+            let err = BaseUrl::parse(raw).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("hunter2-pw"), "{text}");
+            assert!(text.contains("[REDACTED]"), "{text}");
+        }
+        assert_eq!(without_userinfo("https://a.b/c@d"), "https://a.b/c@d");
+        assert_eq!(without_userinfo("no scheme"), "no scheme");
     }
 
     #[test]

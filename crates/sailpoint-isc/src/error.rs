@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,7 +43,10 @@ const SNIPPET_CHARS: usize = 300;
 /// }
 /// # }
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// `Error` is `Clone` (transport errors are shared behind an [`Arc`]), so one failure can be
+/// handed to many waiters, as the token cache does when a refresh fails.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// HTTP 429 after all retries. `retry_after` is the server's last `Retry-After`, if any.
@@ -121,7 +125,7 @@ pub enum Error {
         context: Box<ErrorContext>,
         /// The transport error, when no response arrived.
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<Arc<reqwest::Error>>,
     },
 
     /// The connection failed (refused, DNS, TLS, reset), after all retries.
@@ -131,7 +135,7 @@ pub enum Error {
         context: Box<ErrorContext>,
         /// The underlying error.
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
     },
 
     /// An HTTP request timed out, after all retries.
@@ -141,7 +145,18 @@ pub enum Error {
         context: Box<ErrorContext>,
         /// The underlying error.
         #[source]
-        source: reqwest::Error,
+        source: Arc<reqwest::Error>,
+    },
+
+    /// The operation's total deadline ([`RetryConfig::total_deadline`](crate::RetryConfig))
+    /// passed while a request was in flight or a token was being fetched. Never returned for an
+    /// aggregation start whose request was already sent: that is [`Error::OutcomeUnknown`].
+    #[error("the operation's deadline of {deadline:?} passed: {context}")]
+    DeadlineExceeded {
+        /// The configured total deadline.
+        deadline: Duration,
+        /// Request details (attempts made so far; the status of the last response, if any).
+        context: Box<ErrorContext>,
     },
 
     /// A response body could not be decoded (a proxy's HTML page, malformed JSON).
@@ -226,6 +241,7 @@ impl Error {
             | Error::OutcomeUnknown { context, .. }
             | Error::Transport { context, .. }
             | Error::Timeout { context, .. }
+            | Error::DeadlineExceeded { context, .. }
             | Error::UndecodableBody { context, .. }
             | Error::AggregationExpired { context, .. } => Some(context),
             _ => None,
@@ -255,6 +271,53 @@ impl Error {
     /// True for [`Error::OutcomeUnknown`]: the aggregation may have started.
     pub fn is_outcome_unknown(&self) -> bool {
         matches!(self, Error::OutcomeUnknown { .. })
+    }
+
+    /// Replaces every occurrence of `secret` in the response details this error shows (body
+    /// snippet, messages, codes) with `[REDACTED]`, for servers that echo a request back.
+    pub(crate) fn redact(&mut self, secret: &str) {
+        if secret.trim().is_empty() {
+            return;
+        }
+        let context = match self {
+            Error::RateLimited { context, .. }
+            | Error::Unauthorized { context }
+            | Error::Forbidden { context }
+            | Error::NotFound { context }
+            | Error::BadRequest { context }
+            | Error::ExperimentalHeaderMissing { context }
+            | Error::UnexpectedStatus { context }
+            | Error::Server { context }
+            | Error::OutcomeUnknown { context, .. }
+            | Error::Transport { context, .. }
+            | Error::Timeout { context, .. }
+            | Error::DeadlineExceeded { context, .. }
+            | Error::UndecodableBody { context, .. }
+            | Error::AggregationExpired { context, .. } => context,
+            _ => return,
+        };
+        let scrub = |text: &mut String| {
+            if text.contains(secret) {
+                *text = text.replace(secret, "[REDACTED]");
+            }
+        };
+        if let Some(snippet) = &mut context.body_snippet {
+            scrub(snippet);
+        }
+        if let Some(body) = &mut context.body {
+            for text in [&mut body.detail_code, &mut body.tracking_id]
+                .into_iter()
+                .flatten()
+            {
+                scrub(text);
+            }
+            for message in body.messages.iter_mut().chain(body.causes.iter_mut()) {
+                scrub(&mut message.text);
+            }
+        }
+        if let Some(id) = &mut context.request_id {
+            scrub(id);
+        }
     }
 }
 
@@ -562,7 +625,7 @@ impl Failure {
         let retry_after = self.retry_after();
         let (status, transport) = match self {
             Failure::Local(error) => return error,
-            Failure::Transport(e) => (None, Some(e)),
+            Failure::Transport(e) => (None, Some(Arc::new(e))),
             Failure::Response {
                 status,
                 headers,

@@ -55,6 +55,7 @@
 //! Every attempt is logged with `tracing` (operation, attempt, status, wait, duration).
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod auth;
 mod client;
@@ -67,7 +68,7 @@ pub mod upload;
 pub mod wait;
 
 pub use client::{Client, GetAggregationStatus, StartAggregation};
-pub use config::{ApiVersion, ClientBuilder};
+pub use config::{ApiVersion, ClientBuilder, TimeoutConfig};
 pub use error::{Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem};
 pub use retry::RetryConfig;
 pub use secret::Secret;
