@@ -33,6 +33,8 @@ pub(crate) struct TokenStore {
     clients: Vec<ClientCredentials>,
     ttl: Duration,
     tokens: Mutex<HashMap<String, IssuedToken>>,
+    /// Every token ever issued, in order, for tests that look for leaks.
+    issued: Mutex<Vec<String>>,
 }
 
 /// Why a bearer token was refused; the text goes into the 401 body.
@@ -59,6 +61,7 @@ impl TokenStore {
             clients,
             ttl,
             tokens: Mutex::new(HashMap::new()),
+            issued: Mutex::new(Vec::new()),
         }
     }
 
@@ -83,7 +86,20 @@ impl TokenStore {
                 expires_at: now + self.ttl,
             },
         );
+        drop(tokens);
+        self.issued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(token.clone());
         Some(token)
+    }
+
+    /// Every token issued so far, oldest first.
+    pub(crate) fn issued(&self) -> Vec<String> {
+        self.issued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Checks the `Authorization: Bearer` header and returns the client id.

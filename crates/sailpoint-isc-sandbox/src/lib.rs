@@ -345,6 +345,12 @@ impl Sandbox {
         self.shared.aggregations.list()
     }
 
+    /// Every access token issued so far, oldest first (for tests that check tokens never leak
+    /// into logs or errors).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.tokens.issued()
+    }
+
     /// Makes every token issued so far expired.
     pub fn expire_tokens(&self) {
         self.shared.tokens.expire_all();

@@ -293,6 +293,8 @@ impl Authenticator {
                     tokio::time::sleep(wait).await;
                 }
                 None => {
+                    let mut failure = failure;
+                    failure.redact(client_secret.expose());
                     let context = ErrorContext::new(TOKEN_OPERATION, None);
                     tracing::debug!(
                         operation = TOKEN_OPERATION,

@@ -413,6 +413,8 @@ impl Client {
                     "giving up"
                 );
                 let context = ErrorContext::new(spec.name, Some(spec.version));
+                let mut failure = failure;
+                failure.redact(token.expose());
                 let mut error = failure.into_error(context, attempt, decision, spec.source_id);
                 // A gateway that echoes request headers must not put the token in the error.
                 error.redact(token.expose());

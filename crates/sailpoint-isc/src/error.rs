@@ -582,6 +582,31 @@ impl Failure {
         }
     }
 
+    /// Replaces `secret` in the body with `[REDACTED]` before any snippet or message is taken
+    /// from it (a server may echo the request back).
+    pub(crate) fn redact(&mut self, secret: &str) {
+        let body = match self {
+            Failure::Response { body, .. } => body,
+            Failure::Undecodable {
+                body: Some(body), ..
+            } => body,
+            _ => return,
+        };
+        let needle = secret.as_bytes();
+        if needle.is_empty() || !body.windows(needle.len()).any(|w| w == needle) {
+            return;
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest: &[u8] = body;
+        while let Some(at) = rest.windows(needle.len()).position(|w| w == needle) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(b"[REDACTED]");
+            rest = &rest[at + needle.len()..];
+        }
+        out.extend_from_slice(rest);
+        *body = Bytes::from(out);
+    }
+
     /// What went wrong, for [`crate::retry::decide`].
     pub(crate) fn kind(&self) -> FailureKind {
         match self {
