@@ -94,8 +94,17 @@ pub fn install() {
         .init();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        collected().panics.push(info.to_string());
-        previous(info);
+        let seen = {
+            let mut c = collected();
+            c.panics.push(info.to_string());
+            c.panics.len()
+        };
+        // Shrinking a fuzz failure panics many times; show the first few only.
+        if seen <= 3 {
+            previous(info);
+        } else if seen == 4 {
+            eprintln!("(further panics are recorded but not printed)");
+        }
     }));
 }
 

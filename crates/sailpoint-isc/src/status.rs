@@ -164,11 +164,18 @@ impl AggregationStatus {
 
     /// Units of work (accounts + identities) done and in total, when ISC reports a non-zero total.
     pub fn work(&self) -> Option<(u64, u64)> {
-        let total = self.total_accounts.unwrap_or(0) + self.total_identities.unwrap_or(0);
+        // Saturating: the counts come from the server and may be absurd.
+        let total = self
+            .total_accounts
+            .unwrap_or(0)
+            .saturating_add(self.total_identities.unwrap_or(0));
         if total == 0 {
             return None;
         }
-        let done = self.processed_accounts.unwrap_or(0) + self.processed_identities.unwrap_or(0);
+        let done = self
+            .processed_accounts
+            .unwrap_or(0)
+            .saturating_add(self.processed_identities.unwrap_or(0));
         Some((done.min(total), total))
     }
 
@@ -354,7 +361,8 @@ pub(crate) mod lenient {
     }
 
     fn from_epoch(raw: i64) -> Option<DateTime<Utc>> {
-        if raw.abs() < SECONDS_LIMIT {
+        // `unsigned_abs`: `abs` overflows on i64::MIN, which a huge negative float saturates to.
+        if raw.unsigned_abs() < SECONDS_LIMIT.unsigned_abs() {
             DateTime::from_timestamp(raw, 0)
         } else {
             DateTime::from_timestamp_millis(raw)
@@ -482,6 +490,20 @@ mod tests {
             s.to_string(),
             "ACCOUNTS_COLLECTED, accounts 150/520, identities 250/300, deleted 5/10"
         );
+    }
+
+    /// Found by the fault suite's fuzzer: both used to panic on overflow.
+    #[test]
+    fn absurd_numbers_do_not_overflow() {
+        let s: AggregationStatus = serde_json::from_str(
+            r#"{"start":-1.2490979557444412e58,"totalAccounts":18446744073709551615,
+                "totalIdentities":5,"processedAccounts":18446744073709551615,"processedIdentities":1}"#,
+        )
+        .unwrap();
+        assert_eq!(s.start, None);
+        assert_eq!(s.work(), Some((u64::MAX, u64::MAX)));
+        assert_eq!(s.progress_fraction(), Some(1.0));
+        assert!(lenient::parse_timestamp(&serde_json::json!(i64::MIN)).is_none());
     }
 
     #[test]
