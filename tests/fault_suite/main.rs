@@ -57,7 +57,7 @@ fn main() {
             areas.push(uploads::run().await);
         }
         if wanted("secret hygiene") {
-            areas.push(secrets::run().await);
+            areas.push(secrets::run(only.is_empty()).await);
         }
         areas
     });

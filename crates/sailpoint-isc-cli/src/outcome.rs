@@ -109,6 +109,11 @@ pub fn classify(error: &Error) -> Classified {
         Error::Server { .. } => (Exit::Api, "server_error", None),
         Error::Transport { .. } => (Exit::Api, "transport", None),
         Error::Timeout { .. } => (Exit::Api, "request_timeout", None),
+        Error::DeadlineExceeded { .. } => (
+            Exit::Api,
+            "deadline_exceeded",
+            Some("ISC did not answer within the retry deadline; try again later".to_owned()),
+        ),
         Error::UndecodableBody { .. } => (Exit::Api, "undecodable_response", None),
         _ => (Exit::Api, "api_error", None),
     };
