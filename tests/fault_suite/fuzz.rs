@@ -616,21 +616,22 @@ async fn wire_once(case: WireCase) -> Result<(usize, usize), String> {
     }
     // A 200 status response holding a JSON object must decode (the model is lenient), with the
     // state as sent.
-    if case.route == Route::Status && case.status == 200 {
-        if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&case.body) {
-            match &result {
-                Ok(state) => {
-                    if let Some(Value::String(s)) = object.get("status")
-                        && !s.trim().is_empty()
-                    {
-                        let expected = AggregationState::parse(s);
-                        if state != expected.as_str() {
-                            return Err(format!("state {state:?}, sent {s:?}"));
-                        }
+    if case.route == Route::Status
+        && case.status == 200
+        && let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&case.body)
+    {
+        match &result {
+            Ok(state) => {
+                if let Some(Value::String(s)) = object.get("status")
+                    && !s.trim().is_empty()
+                {
+                    let expected = AggregationState::parse(s);
+                    if state != expected.as_str() {
+                        return Err(format!("state {state:?}, sent {s:?}"));
                     }
                 }
-                Err(e) => return Err(format!("a 200 JSON object was rejected: {e}")),
             }
+            Err(e) => return Err(format!("a 200 JSON object was rejected: {e}")),
         }
     }
     Ok((server.seen().len(), processed))
