@@ -26,9 +26,26 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 pub(crate) struct AccessToken {
     value: Secret,
     generation: u64,
+    /// `Bearer <token>`, built once (cloning it is a reference count); `None` when the token
+    /// cannot be a header value.
+    header: Option<HeaderValue>,
 }
 
 impl AccessToken {
+    fn new(value: Secret, generation: u64) -> Self {
+        let header = HeaderValue::from_str(&format!("Bearer {}", value.expose()))
+            .ok()
+            .map(|mut h| {
+                h.set_sensitive(true);
+                h
+            });
+        AccessToken {
+            value,
+            generation,
+            header,
+        }
+    }
+
     /// The token itself, for redaction.
     pub(crate) fn expose(&self) -> &str {
         self.value.expose()
@@ -36,15 +53,10 @@ impl AccessToken {
 
     /// `Authorization: Bearer ...`, marked sensitive so it is never printed by `reqwest`/`http`.
     pub(crate) fn authorization(&self) -> Result<HeaderValue, Error> {
-        let mut value =
-            HeaderValue::from_str(&format!("Bearer {}", self.value.expose())).map_err(|_| {
-                Error::Configuration {
-                    message: "the access token contains characters not allowed in an HTTP header"
-                        .to_owned(),
-                }
-            })?;
-        value.set_sensitive(true);
-        Ok(value)
+        self.header.clone().ok_or_else(|| Error::Configuration {
+            message: "the access token contains characters not allowed in an HTTP header"
+                .to_owned(),
+        })
     }
 }
 
@@ -82,6 +94,8 @@ pub(crate) struct Authenticator {
     retry: RetryConfig,
     margin: Duration,
     cache: Mutex<TokenCache>,
+    /// The fixed bearer token, when configured with one.
+    fixed: Option<AccessToken>,
     /// Completed fetches, successful or not. Read before waiting for the cache lock, it tells a
     /// caller whether a fetch finished while it waited.
     fetches: AtomicU64,
@@ -120,7 +134,12 @@ impl Authenticator {
         retry: RetryConfig,
         margin: Duration,
     ) -> Self {
+        let fixed = match &credentials {
+            Credentials::AccessToken(token) => Some(AccessToken::new(token.clone(), 0)),
+            Credentials::ClientCredentials { .. } => None,
+        };
         Authenticator {
+            fixed,
             credentials,
             token_url,
             http,
@@ -142,10 +161,10 @@ impl Authenticator {
     pub(crate) async fn token(&self) -> Result<AccessToken, Error> {
         let (client_id, client_secret) = match &self.credentials {
             Credentials::AccessToken(token) => {
-                return Ok(AccessToken {
-                    value: token.clone(),
-                    generation: 0,
-                });
+                return Ok(self
+                    .fixed
+                    .clone()
+                    .unwrap_or_else(|| AccessToken::new(token.clone(), 0)));
             }
             Credentials::ClientCredentials {
                 client_id,
@@ -180,10 +199,7 @@ impl Authenticator {
         };
         cache.generation += 1;
         let margin = self.margin.min(lifetime / 2);
-        let token = AccessToken {
-            value,
-            generation: cache.generation,
-        };
+        let token = AccessToken::new(value, cache.generation);
         cache.current = Some(CachedToken {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime.saturating_sub(margin),
@@ -362,10 +378,7 @@ mod tests {
 
     #[test]
     fn authorization_header_is_sensitive() {
-        let t = AccessToken {
-            value: Secret::new("tok"),
-            generation: 1,
-        };
+        let t = AccessToken::new(Secret::new("tok"), 1);
         let h = t.authorization().unwrap();
         assert!(h.is_sensitive());
         assert!(!format!("{t:?}").contains("tok\""));

@@ -10,7 +10,6 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
 use sailpoint_isc_api::v2025::{ByteStream, ResponseValue};
 use sailpoint_isc_api::{RequestContext, beta, v2025};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
@@ -18,7 +17,7 @@ use crate::auth::Authenticator;
 use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials};
 use crate::error::{Error, ErrorContext, Failure, read_capped};
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
-use crate::status::{AggregationStatus, LoadAccountsTask, StartedAggregation};
+use crate::status::{AggregationStatus, FromGenerated, LoadAccountsTask, StartedAggregation};
 use crate::upload::AccountsFile;
 use crate::wait::{PollSchedule, WaitForAggregation};
 
@@ -54,12 +53,24 @@ pub struct Client {
 
 struct ClientInner {
     base_url: BaseUrl,
+    /// `{base}/beta` and `{base}/v2025`, built once.
+    versioned_urls: [String; 2],
     http: reqwest::Client,
     auth: Authenticator,
     retry: RetryConfig,
     api_version: ApiVersion,
     poll_schedule: PollSchedule,
     user_agent: HeaderValue,
+}
+
+impl ClientInner {
+    /// The base URL with the version segment.
+    fn versioned_url(&self, version: ApiVersion) -> &str {
+        match version {
+            ApiVersion::Beta => &self.versioned_urls[0],
+            ApiVersion::V2025 => &self.versioned_urls[1],
+        }
+    }
 }
 
 impl fmt::Debug for Client {
@@ -163,6 +174,10 @@ impl Client {
         );
         Ok(Client {
             inner: Arc::new(ClientInner {
+                versioned_urls: [
+                    base_url.versioned(ApiVersion::Beta),
+                    base_url.versioned(ApiVersion::V2025),
+                ],
                 base_url,
                 http,
                 auth,
@@ -275,11 +290,11 @@ impl Client {
                 let inner = inner.clone();
                 let task_id = task_id_owned.clone();
                 async move {
-                    let base = inner.base_url.versioned(version);
+                    let base = inner.versioned_url(version);
                     let http = inner.http.clone();
                     match version {
                         ApiVersion::V2025 => {
-                            let api = v2025::Client::new_with_client(&base, http, ctx);
+                            let api = v2025::Client::new_with_client(base, http, ctx);
                             decode_success(
                                 api.get_account_aggregation_status(&task_id).await,
                                 StatusCode::OK,
@@ -287,7 +302,7 @@ impl Client {
                             .await
                         }
                         ApiVersion::Beta => {
-                            let api = beta::Client::new_with_client(&base, http, ctx);
+                            let api = beta::Client::new_with_client(base, http, ctx);
                             decode_success(
                                 api.get_account_aggregation_status(&task_id).await,
                                 StatusCode::OK,
@@ -596,11 +611,11 @@ impl StartAggregation {
                         None => None,
                     };
                     let disable_optimization = Some(disable.to_string());
-                    let base = inner.base_url.versioned(version);
+                    let base = inner.versioned_url(version);
                     let http = inner.http.clone();
                     match version {
                         ApiVersion::V2025 => {
-                            let api = v2025::Client::new_with_client(&base, http, ctx);
+                            let api = v2025::Client::new_with_client(base, http, ctx);
                             let form = v2025::multipart::ImportAccountsForm {
                                 file: part,
                                 disable_optimization,
@@ -612,7 +627,7 @@ impl StartAggregation {
                             .await
                         }
                         ApiVersion::Beta => {
-                            let api = beta::Client::new_with_client(&base, http, ctx);
+                            let api = beta::Client::new_with_client(base, http, ctx);
                             let form = beta::multipart::ImportAccountsForm {
                                 file: part,
                                 disable_optimization,
@@ -738,29 +753,21 @@ async fn decode_success<G, T>(
     success: StatusCode,
 ) -> Result<(T, StatusCode), Failure>
 where
-    G: Serialize,
-    T: DeserializeOwned,
+    T: DeserializeOwned + FromGenerated<G>,
 {
     use v2025::Error as ApiError;
     match result {
         Ok(value) => {
             let status = value.status();
-            let headers = value.headers().clone();
-            let json =
-                serde_json::to_value(value.into_inner()).map_err(|e| Failure::Undecodable {
-                    status: Some(status),
-                    headers: Some(headers.clone()),
-                    body: None,
-                    reason: e.to_string(),
-                })?;
-            serde_json::from_value(json)
-                .map(|v| (v, status))
-                .map_err(|e| Failure::Undecodable {
-                    status: Some(status),
-                    headers: Some(headers),
-                    body: None,
-                    reason: e.to_string(),
-                })
+            if let Ok(converted) = T::from_generated(value.into_inner()) {
+                return Ok((converted, status));
+            }
+            Err(Failure::Undecodable {
+                status: Some(status),
+                headers: None,
+                body: None,
+                reason: "the response could not be converted to the SDK's model".to_owned(),
+            })
         }
         Err(ApiError::InvalidResponsePayload(bytes, error)) => {
             match serde_json::from_slice::<T>(&bytes) {

@@ -212,6 +212,73 @@ impl fmt::Display for AggregationStatus {
     }
 }
 
+/// Builds a lenient model from the generated type a call already decoded.
+///
+/// Status reads convert field by field (the hot path of waiting); the rarer import response goes
+/// through `serde_json::Value`, which keeps one set of lenient rules for its many fields.
+pub(crate) trait FromGenerated<G>: Sized {
+    fn from_generated(generated: G) -> Result<Self, serde_json::Error>;
+}
+
+/// A generated count: negative values are nonsense and become `None`, as in the lenient decoder.
+fn count<N: TryInto<u64>>(value: Option<N>) -> Option<u64> {
+    value.and_then(|n| n.try_into().ok())
+}
+
+/// A generated `status`: blank is no state, as in the lenient decoder.
+fn state(value: Option<String>) -> Option<AggregationState> {
+    value
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| AggregationState::parse(&s))
+}
+
+impl FromGenerated<sailpoint_isc_api::v2025::types::AccountAggregationStatus>
+    for AggregationStatus
+{
+    fn from_generated(
+        g: sailpoint_isc_api::v2025::types::AccountAggregationStatus,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(AggregationStatus {
+            start: g.start.map(|t| t.as_datetime()),
+            state: state(g.status),
+            total_accounts: count(g.total_accounts),
+            processed_accounts: count(g.processed_accounts),
+            total_accounts_marked_for_deletion: count(g.total_accounts_marked_for_deletion),
+            deleted_accounts: count(g.deleted_accounts),
+            total_identities: count(g.total_identities),
+            processed_identities: count(g.processed_identities),
+        })
+    }
+}
+
+impl FromGenerated<sailpoint_isc_api::beta::types::AccountAggregationStatus> for AggregationStatus {
+    fn from_generated(
+        g: sailpoint_isc_api::beta::types::AccountAggregationStatus,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(AggregationStatus {
+            start: g.start.map(|t| t.as_datetime()),
+            state: state(g.status),
+            total_accounts: count(g.total_accounts),
+            processed_accounts: count(g.processed_accounts),
+            ..Default::default()
+        })
+    }
+}
+
+impl<G: Serialize> FromGenerated<G> for LoadAccountsTask
+where
+    G: GeneratedLoadAccountsTask,
+{
+    fn from_generated(generated: G) -> Result<Self, serde_json::Error> {
+        serde_json::from_value(serde_json::to_value(generated)?)
+    }
+}
+
+/// The generated `LoadAccountsTask` types of both versions.
+pub(crate) trait GeneratedLoadAccountsTask {}
+impl GeneratedLoadAccountsTask for sailpoint_isc_api::v2025::types::LoadAccountsTask {}
+impl GeneratedLoadAccountsTask for sailpoint_isc_api::beta::types::LoadAccountsTask {}
+
 /// The task ISC launched for an aggregation (`LoadAccountsTask.task`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -490,6 +557,38 @@ mod tests {
             s.to_string(),
             "ACCOUNTS_COLLECTED, accounts 150/520, identities 250/300, deleted 5/10"
         );
+    }
+
+    /// The field-by-field conversion from the generated types agrees with decoding the lenient
+    /// model from the same bytes.
+    #[test]
+    fn conversion_from_generated_matches_lenient_decoding() {
+        use sailpoint_isc_api::{beta, v2025};
+        for body in [
+            r#"{"start":"2024-04-19T10:20:33.823Z","status":"ACCOUNTS_COLLECTED","totalAccounts":120,
+                "processedAccounts":7,"totalAccountsMarkedForDeletion":2,"deletedAccounts":1,
+                "totalIdentities":30,"processedIdentities":0}"#,
+            r#"{"start":1713522033823,"status":"QUEUED","totalAccounts":-3,"processedAccounts":null}"#,
+            r#"{"status":"  ","extra":{"x":1}}"#,
+            r#"{}"#,
+        ] {
+            let lenient: AggregationStatus = serde_json::from_str(body).unwrap();
+            let g: v2025::types::AccountAggregationStatus = serde_json::from_str(body).unwrap();
+            assert_eq!(
+                AggregationStatus::from_generated(g).unwrap(),
+                lenient,
+                "{body}"
+            );
+            let g: beta::types::AccountAggregationStatus = serde_json::from_str(body).unwrap();
+            let from_beta = AggregationStatus::from_generated(g).unwrap();
+            assert_eq!(from_beta.state, lenient.state, "{body}");
+            assert_eq!(from_beta.start, lenient.start, "{body}");
+            assert_eq!(from_beta.total_accounts, lenient.total_accounts, "{body}");
+            assert_eq!(
+                from_beta.processed_accounts, lenient.processed_accounts,
+                "{body}"
+            );
+        }
     }
 
     /// Found by the fault suite's fuzzer: both used to panic on overflow.
