@@ -69,6 +69,7 @@ impl fmt::Debug for AccessToken {
     }
 }
 
+#[derive(Clone)]
 struct CachedToken {
     token: AccessToken,
     refresh_at: Instant,
@@ -94,6 +95,8 @@ pub(crate) struct Authenticator {
     retry: RetryConfig,
     margin: Duration,
     cache: Mutex<TokenCache>,
+    /// A copy of `cache.current` readable without waiting for a refresh in progress.
+    snapshot: std::sync::RwLock<Option<CachedToken>>,
     /// The fixed bearer token, when configured with one.
     fixed: Option<AccessToken>,
     /// Completed fetches, successful or not. Read before waiting for the cache lock, it tells a
@@ -147,6 +150,7 @@ impl Authenticator {
             retry,
             margin,
             cache: Mutex::new(TokenCache::default()),
+            snapshot: std::sync::RwLock::new(None),
             fetches: AtomicU64::new(0),
         }
     }
@@ -154,6 +158,17 @@ impl Authenticator {
     /// True when a rejected token can be replaced by fetching a new one.
     pub(crate) fn can_refresh(&self) -> bool {
         matches!(self.credentials, Credentials::ClientCredentials { .. })
+    }
+
+    /// The cached token when it is valid (or the fixed one), without waiting for anything.
+    pub(crate) fn cached_token(&self) -> Option<AccessToken> {
+        if let Some(fixed) = &self.fixed {
+            return Some(fixed.clone());
+        }
+        self.snapshot()
+            .as_ref()
+            .filter(|cached| Instant::now() < cached.refresh_at)
+            .map(|cached| cached.token.clone())
     }
 
     /// A valid token: the cached one, or a freshly fetched one when it is missing or due for
@@ -171,6 +186,12 @@ impl Authenticator {
                 client_secret,
             } => (client_id, client_secret),
         };
+        // Fast path, taken by nearly every call: a valid token, read without waiting.
+        if let Some(cached) = self.snapshot().as_ref()
+            && Instant::now() < cached.refresh_at
+        {
+            return Ok(cached.token.clone());
+        }
         let fetches_before = self.fetches.load(Ordering::Acquire);
         let mut cache = self.cache.lock().await;
         if let Some(cached) = &cache.current
@@ -204,6 +225,7 @@ impl Authenticator {
             token: token.clone(),
             refresh_at: Instant::now() + lifetime.saturating_sub(margin),
         });
+        self.set_snapshot(cache.current.clone());
         tracing::debug!(
             expires_in_s = lifetime.as_secs(),
             refresh_in_s = lifetime.saturating_sub(margin).as_secs(),
@@ -227,7 +249,18 @@ impl Authenticator {
                 "access token rejected; it will be refreshed"
             );
             cache.current = None;
+            self.set_snapshot(None);
         }
+    }
+
+    /// The cached token as last published by a holder of the cache lock.
+    fn snapshot(&self) -> std::sync::RwLockReadGuard<'_, Option<CachedToken>> {
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes the cached token for the fast path; called with the cache lock held.
+    fn set_snapshot(&self, current: Option<CachedToken>) {
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = current;
     }
 
     /// `POST {base}/oauth/token` with the client-credentials grant, retried like a read.

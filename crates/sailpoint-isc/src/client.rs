@@ -348,11 +348,14 @@ impl Client {
                 attempt += 1;
                 let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
                 // Nothing has been sent for this attempt yet: a deadline passing here is plain.
-                let token = match within(remaining, inner.auth.token()).await {
-                    Some(token) => token?,
-                    None => {
-                        return Err(self.deadline_exceeded(&spec, attempt - 1, last_status));
-                    }
+                let token = match inner.auth.cached_token() {
+                    Some(token) => token,
+                    None => match within(remaining, inner.auth.token()).await {
+                        Some(token) => token?,
+                        None => {
+                            return Err(self.deadline_exceeded(&spec, attempt - 1, last_status));
+                        }
+                    },
                 };
                 let context = RequestContext::new()
                     .with_header(USER_AGENT, inner.user_agent.clone())
