@@ -38,15 +38,8 @@ const HUGE_LITERALS: &[&str] = &[
     "-0",
     "4.9e-325",
 ];
-const STATES: &[&str] = &[
-    "STARTED",
-    "ACCOUNTS_COLLECTED",
-    "COMPLETED",
-    "CANCELLED",
-    "RETRIED",
-    "TERMINATED",
-    "NOT_FOUND",
-];
+/// The documented states, from the generated code.
+const STATES: &[&str] = v2025::known_values::ACCOUNT_AGGREGATION_STATUS_STATUS;
 
 fn text() -> BoxedStrategy<String> {
     prop_oneof![

@@ -39,6 +39,20 @@ async fn storm(client: &Client) -> Vec<Result<String, Error>> {
     results
 }
 
+/// Records the storm's tokens and errors for the secret scan; `Err` unless every call succeeded.
+fn all_succeeded(server: &WireServer, results: Vec<Result<String, Error>>) -> Result<(), String> {
+    hygiene::note_tokens(server.issued_tokens());
+    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    failures.iter().for_each(|e| hygiene::note_error(e));
+    ensure(failures.is_empty(), || {
+        format!(
+            "{} of {CALLERS} calls failed, first: {}",
+            failures.len(),
+            failures[0]
+        )
+    })
+}
+
 fn timing() -> Timing {
     let mut timing = Timing::standard();
     timing.read_timeout = Duration::from_secs(10);
@@ -73,17 +87,7 @@ async fn storm_at_expiry() -> Result<(Seen, String), String> {
     // The refreshed token lives long, so a slow storm cannot outlive it.
     server.token_ttl(749);
     tokio::time::sleep(Duration::from_millis(2050)).await;
-    let results = storm(&client).await;
-    hygiene::note_tokens(server.issued_tokens());
-    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    failures.iter().for_each(|e| hygiene::note_error(e));
-    ensure(failures.is_empty(), || {
-        format!(
-            "{} of {CALLERS} calls failed, first: {}",
-            failures.len(),
-            failures[0]
-        )
-    })?;
+    all_succeeded(&server, storm(&client).await)?;
     let token_requests = server.count(Route::Token);
     ensure(token_requests == 2, || {
         format!(
@@ -139,17 +143,7 @@ async fn storm_on_revoked_token() -> Result<(Seen, String), String> {
     // Only the first token is cut short; the refreshed one lives as announced.
     server.token_ttl(749);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let results = storm(&client).await;
-    hygiene::note_tokens(server.issued_tokens());
-    let failures: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    failures.iter().for_each(|e| hygiene::note_error(e));
-    ensure(failures.is_empty(), || {
-        format!(
-            "{} of {CALLERS} calls failed, first: {}",
-            failures.len(),
-            failures[0]
-        )
-    })?;
+    all_succeeded(&server, storm(&client).await)?;
     let token_requests = server.count(Route::Token) - 1;
     ensure(token_requests == 1, || {
         format!("{token_requests} token requests after the revocation, expected exactly 1")
