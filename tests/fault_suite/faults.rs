@@ -91,6 +91,7 @@ pub struct Case {
 }
 
 impl Case {
+    /// The fault answers the first request, then the server behaves.
     fn once(op: Op, what: &str, fault: Behaviour, expect: Expect, requests: usize) -> Case {
         Case {
             name: format!("{}: {what}", op.label()),
@@ -101,6 +102,15 @@ impl Case {
             expect,
             requests,
             min_elapsed: Duration::ZERO,
+        }
+    }
+
+    /// The fault answers every request.
+    fn always(op: Op, what: &str, fault: Behaviour, expect: Expect, requests: usize) -> Case {
+        Case {
+            script: vec![],
+            always: Some(fault),
+            ..Case::once(op, what, Behaviour::Normal, expect, requests)
         }
     }
 }
@@ -242,30 +252,25 @@ fn cases() -> Vec<Case> {
     }
 
     // Persistent faults: the retry budget and the total deadline end the operation.
-    let mut c = Case {
-        name: "GET status: 502 every time (max_attempts 3)".into(),
-        op: Op::Status,
-        script: vec![],
-        always: Some(B::Html502),
-        timing: Timing::standard(),
-        expect: E("Server"),
-        requests: 3,
-        min_elapsed: Duration::ZERO,
-    };
+    let mut c = Case::always(
+        Op::Status,
+        "502 every time (max_attempts 3)",
+        B::Html502,
+        E("Server"),
+        3,
+    );
     c.timing.retry = c.timing.retry.clone().with_max_attempts(3);
     cases.push(c);
 
     // Attempt 1 times out at 1 s, attempt 2 is cut by the 1.5 s deadline while in flight.
-    let mut c = Case {
-        name: "GET status: headers never finish, deadline 1.5 s cuts the 2nd attempt".into(),
-        op: Op::Status,
-        script: vec![],
-        always: Some(B::HeadersNeverFinish),
-        timing: Timing::standard(),
-        expect: E("DeadlineExceeded"),
-        requests: 2,
-        min_elapsed: Duration::from_millis(1450),
-    };
+    let mut c = Case::always(
+        Op::Status,
+        "headers never finish, deadline 1.5 s cuts the 2nd attempt",
+        B::HeadersNeverFinish,
+        E("DeadlineExceeded"),
+        2,
+    );
+    c.min_elapsed = Duration::from_millis(1450);
     c.timing.read_timeout = Duration::from_secs(1);
     c.timing.retry = c
         .timing
@@ -277,16 +282,14 @@ fn cases() -> Vec<Case> {
     cases.push(c);
 
     // The deadline also bounds an upload in flight, which then has an unknown outcome.
-    let mut c = Case {
-        name: "POST import: headers never finish, deadline 1 s (read timeout 5 s)".into(),
-        op: Op::Import,
-        script: vec![],
-        always: Some(B::HeadersNeverFinish),
-        timing: Timing::standard(),
-        expect: E("OutcomeUnknown"),
-        requests: 1,
-        min_elapsed: Duration::from_millis(950),
-    };
+    let mut c = Case::always(
+        Op::Import,
+        "headers never finish, deadline 1 s (read timeout 5 s)",
+        B::HeadersNeverFinish,
+        E("OutcomeUnknown"),
+        1,
+    );
+    c.min_elapsed = Duration::from_millis(950);
     c.timing.read_timeout = Duration::from_secs(5);
     c.timing.retry = c
         .timing
@@ -297,19 +300,13 @@ fn cases() -> Vec<Case> {
 
     // A wait the deadline cannot afford is not started: the server's wait is reported instead.
     for op in [Op::Status, Op::Import] {
-        let mut c = Case {
-            name: format!(
-                "{}: 429 Retry-After 86400 every time, deadline 1 s",
-                op.label()
-            ),
+        let mut c = Case::always(
             op,
-            script: vec![],
-            always: Some(B::RateLimited(Some("86400".into()))),
-            timing: Timing::standard(),
-            expect: E("RateLimited"),
-            requests: 1,
-            min_elapsed: Duration::ZERO,
-        };
+            "429 Retry-After 86400 every time, deadline 1 s",
+            B::RateLimited(Some("86400".into())),
+            E("RateLimited"),
+            1,
+        );
         c.timing.retry = c
             .timing
             .retry

@@ -549,23 +549,11 @@ async fn serve(mut stream: TcpStream, shared: Arc<Mutex<Inner>>) -> std::io::Res
             status,
             headers,
             body,
-        } => {
-            let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-            for (name, value) in &headers {
-                head.push_str(&format!("{name}: {value}\r\n"));
-            }
-            head.push_str(&format!(
-                "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            ));
-            stream.write_all(head.as_bytes()).await?;
-            stream.write_all(&body).await?;
-            stream.flush().await?;
-            stream.shutdown().await
-        }
+        } => write_response(&mut stream, status, &headers, &body).await,
     }
 }
 
+/// A complete response with a content type and an `SLPT-Request-ID`, then FIN.
 async fn respond(
     stream: &mut TcpStream,
     status: u16,
@@ -573,16 +561,33 @@ async fn respond(
     headers: &[(String, String)],
     body: &[u8],
 ) -> std::io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nSLPT-Request-ID: wire-{:08x}\r\n",
-        reason(status),
-        body.len(),
-        fastrand_u64() as u32
-    );
+    let mut all = vec![
+        ("Content-Type".to_owned(), content_type.to_owned()),
+        (
+            "SLPT-Request-ID".to_owned(),
+            format!("wire-{:08x}", fastrand_u64() as u32),
+        ),
+    ];
+    all.extend_from_slice(headers);
+    write_response(stream, status, &all, body).await
+}
+
+/// A complete response with exactly these headers (plus `Content-Length` and
+/// `Connection: close`), then FIN.
+async fn write_response(
+    stream: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str("\r\n");
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body).await?;
     stream.flush().await?;

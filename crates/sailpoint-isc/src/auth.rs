@@ -88,7 +88,7 @@ struct TokenCache {
 /// fails, every caller that was waiting for it gets the same error instead of trying again one
 /// after the other; the next call after that tries afresh.
 pub(crate) struct Authenticator {
-    credentials: Credentials,
+    source: TokenSource,
     token_url: String,
     http: reqwest::Client,
     user_agent: HeaderValue,
@@ -97,22 +97,31 @@ pub(crate) struct Authenticator {
     cache: Mutex<TokenCache>,
     /// A copy of `cache.current` readable without waiting for a refresh in progress.
     snapshot: std::sync::RwLock<Option<CachedToken>>,
-    /// The fixed bearer token, when configured with one.
-    fixed: Option<AccessToken>,
     /// Completed fetches, successful or not. Read before waiting for the cache lock, it tells a
     /// caller whether a fetch finished while it waited.
     fetches: AtomicU64,
 }
 
+/// Where tokens come from.
+enum TokenSource {
+    /// OAuth2 client credentials, exchanged for cached tokens.
+    ClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
+    /// A fixed bearer token, used as is.
+    Fixed(AccessToken),
+}
+
 impl fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.credentials {
-            Credentials::ClientCredentials { client_id, .. } => {
+        let kind = match &self.source {
+            TokenSource::ClientCredentials { client_id, .. } => {
                 format!(
                     "ClientCredentials {{ client_id: {client_id:?}, client_secret: [REDACTED] }}"
                 )
             }
-            Credentials::AccessToken(_) => "AccessToken([REDACTED])".to_owned(),
+            TokenSource::Fixed(_) => "AccessToken([REDACTED])".to_owned(),
         };
         f.debug_struct("Authenticator")
             .field("credentials", &format_args!("{kind}"))
@@ -137,13 +146,18 @@ impl Authenticator {
         retry: RetryConfig,
         margin: Duration,
     ) -> Self {
-        let fixed = match &credentials {
-            Credentials::AccessToken(token) => Some(AccessToken::new(token.clone(), 0)),
-            Credentials::ClientCredentials { .. } => None,
+        let source = match credentials {
+            Credentials::AccessToken(token) => TokenSource::Fixed(AccessToken::new(token, 0)),
+            Credentials::ClientCredentials {
+                client_id,
+                client_secret,
+            } => TokenSource::ClientCredentials {
+                client_id,
+                client_secret,
+            },
         };
         Authenticator {
-            fixed,
-            credentials,
+            source,
             token_url,
             http,
             user_agent,
@@ -157,13 +171,13 @@ impl Authenticator {
 
     /// True when a rejected token can be replaced by fetching a new one.
     pub(crate) fn can_refresh(&self) -> bool {
-        matches!(self.credentials, Credentials::ClientCredentials { .. })
+        matches!(self.source, TokenSource::ClientCredentials { .. })
     }
 
     /// The cached token when it is valid (or the fixed one), without waiting for anything.
     pub(crate) fn cached_token(&self) -> Option<AccessToken> {
-        if let Some(fixed) = &self.fixed {
-            return Some(fixed.clone());
+        if let TokenSource::Fixed(token) = &self.source {
+            return Some(token.clone());
         }
         self.snapshot()
             .as_ref()
@@ -174,23 +188,16 @@ impl Authenticator {
     /// A valid token: the cached one, or a freshly fetched one when it is missing or due for
     /// refresh. Concurrent callers share one fetch.
     pub(crate) async fn token(&self) -> Result<AccessToken, Error> {
-        let (client_id, client_secret) = match &self.credentials {
-            Credentials::AccessToken(token) => {
-                return Ok(self
-                    .fixed
-                    .clone()
-                    .unwrap_or_else(|| AccessToken::new(token.clone(), 0)));
-            }
-            Credentials::ClientCredentials {
+        let (client_id, client_secret) = match &self.source {
+            TokenSource::Fixed(token) => return Ok(token.clone()),
+            TokenSource::ClientCredentials {
                 client_id,
                 client_secret,
             } => (client_id, client_secret),
         };
         // Fast path, taken by nearly every call: a valid token, read without waiting.
-        if let Some(cached) = self.snapshot().as_ref()
-            && Instant::now() < cached.refresh_at
-        {
-            return Ok(cached.token.clone());
+        if let Some(token) = self.cached_token() {
+            return Ok(token);
         }
         let fetches_before = self.fetches.load(Ordering::Acquire);
         let mut cache = self.cache.lock().await;
@@ -286,7 +293,7 @@ impl Authenticator {
                 ])
                 .send()
                 .await;
-            let failure = match result {
+            let mut failure = match result {
                 Ok(response) if response.status().is_success() => {
                     let status = response.status();
                     let headers = response.headers().clone();
@@ -342,7 +349,8 @@ impl Authenticator {
                     tokio::time::sleep(wait).await;
                 }
                 None => {
-                    let mut failure = failure;
+                    // A server that echoes the form back must not put the secret in the error:
+                    // scrubbed from the raw body, then from the decoded messages.
                     failure.redact(client_secret.expose());
                     let context = ErrorContext::new(TOKEN_OPERATION, None);
                     tracing::debug!(
@@ -353,7 +361,6 @@ impl Authenticator {
                     );
                     let mut error =
                         failure.into_error(context, attempt, RetryDecision::DoNotRetry, None);
-                    // A server that echoes the form back must not put the secret in the error.
                     error.redact(client_secret.expose());
                     return Err(error);
                 }

@@ -372,7 +372,7 @@ impl Client {
                     );
                     return Err(self.deadline_exceeded(&spec, attempt, last_status));
                 };
-                let failure = match outcome {
+                let mut failure = match outcome {
                     Ok((value, status)) => {
                         tracing::debug!(
                             operation = spec.name,
@@ -431,10 +431,11 @@ impl Client {
                     "giving up"
                 );
                 let context = ErrorContext::new(spec.name, Some(spec.version));
-                let mut failure = failure;
+                // A gateway that echoes request headers must not put the token in the error:
+                // scrub the raw body (before a snippet can cut the token in two), then the
+                // decoded messages (where JSON escapes have been undone).
                 failure.redact(token.expose());
                 let mut error = failure.into_error(context, attempt, decision, spec.source_id);
-                // A gateway that echoes request headers must not put the token in the error.
                 error.redact(token.expose());
                 return Err(error);
             }
