@@ -4,3 +4,12 @@
 pub mod beta;
 /// Identity Security Cloud V2025 API (`openapi/v2025.yaml`).
 pub mod v2025;
+
+/// Every API version of `openapi/apis.yaml`, in file order.
+pub const APIS: &[crate::ApiSpec] = &[beta::API, v2025::API];
+impl crate::ApiVersion {
+    /// `beta` (`openapi/beta.yaml`).
+    pub const BETA: Self = Self::from_spec(&beta::API);
+    /// `v2025` (`openapi/v2025.yaml`).
+    pub const V2025: Self = Self::from_spec(&v2025::API);
+}

@@ -478,44 +478,42 @@ Start an account aggregation*/
 }
 /// What the spec says about each operation, as data.
 pub mod operations {
-    /// One operation of the spec.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct Operation {
-        /// The spec's `operationId`.
-        pub operation_id: &'static str,
-        /// The generated method's name (also `OperationInfo::operation_id`).
-        pub rust_name: &'static str,
-        /// HTTP method.
-        pub method: &'static str,
-        /// Path template, relative to the versioned base URL.
-        pub path: &'static str,
-        /// Whether the spec requires the `X-SailPoint-Experimental: true` header.
-        pub experimental: bool,
-    }
     /// Every operation of this API version.
-    pub const OPERATIONS: &[Operation] = &[
-        Operation {
+    pub const OPERATIONS: &[crate::Operation] = &[
+        crate::Operation {
+            name: "getAccountAggregationStatus",
             operation_id: "getAccountAggregationStatus",
             rust_name: "get_account_aggregation_status",
             method: "GET",
             path: "/account-aggregations/{id}/status",
-            experimental: true,
+            experimental: false,
+            success_status: 200,
+            response_properties: &["deletedAccounts", "processedAccounts", "processedIdentities", "start", "status", "totalAccounts", "totalAccountsMarkedForDeletion", "totalIdentities"],
         },
-        Operation {
+        crate::Operation {
+            name: "importAccounts",
             operation_id: "importAccounts",
             rust_name: "import_accounts",
             method: "POST",
             path: "/sources/{id}/load-accounts",
             experimental: false,
+            success_status: 202,
+            response_properties: &["success", "task"],
         },
     ];
-    /// The `operationId`s the spec marks experimental.
-    pub const EXPERIMENTAL: &[&str] = &["getAccountAggregationStatus"];
     /// Whether the operation with this generated method name is experimental.
     pub fn is_experimental(rust_name: &str) -> bool {
         OPERATIONS.iter().any(|o| o.experimental && o.rust_name == rust_name)
     }
 }
+/// This version's facts (name, base path, operations).
+pub const API: crate::ApiSpec = crate::ApiSpec {
+    name: "v2025",
+    module: "v2025",
+    base_path: "/v2025",
+    default: true,
+    operations: operations::OPERATIONS,
+};
 /// Error bodies by status. Operations return them as raw bytes (`Error<ByteStream>`)
 /// because their shape depends on the status; these types decode them.
 pub mod errors {
