@@ -1,9 +1,7 @@
 //! Client configuration: API version, base URL, credentials, and the [`ClientBuilder`].
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use crate::client::Client;
@@ -76,53 +74,21 @@ impl Default for TimeoutConfig {
     }
 }
 
-/// Which ISC API version a call goes to. The version segment is added to the base URL per call.
+/// Which ISC API version a call goes to: `v1` (the default), `beta`, `v2025`, `v2026`, ...
+///
+/// The versions, their paths and which operations are experimental are generated from
+/// `openapi/apis.yaml` and the vendored specs; see [`ApiVersion::all`].
 ///
 /// ```
 /// use sailpoint_isc::ApiVersion;
 ///
-/// assert_eq!(ApiVersion::default(), ApiVersion::V2025);
-/// assert_eq!("beta".parse::<ApiVersion>().unwrap(), ApiVersion::Beta);
-/// assert_eq!(ApiVersion::V2025.path_segment(), "v2025");
+/// assert_eq!(ApiVersion::default(), ApiVersion::V1);
+/// assert_eq!("v2026".parse::<ApiVersion>().unwrap(), ApiVersion::V2026);
+/// assert_eq!(ApiVersion::BETA.to_string(), "beta");
+/// assert_eq!(ApiVersion::V2025.base_path(), "/v2025");
+/// assert_eq!(ApiVersion::V1.base_path(), "");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ApiVersion {
-    /// The `/beta` API.
-    Beta,
-    /// The `/v2025` API (the default).
-    #[default]
-    V2025,
-}
-
-impl ApiVersion {
-    /// The URL path segment of this version, without slashes (`"beta"`, `"v2025"`).
-    pub fn path_segment(self) -> &'static str {
-        match self {
-            ApiVersion::Beta => "beta",
-            ApiVersion::V2025 => "v2025",
-        }
-    }
-}
-
-impl fmt::Display for ApiVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.path_segment())
-    }
-}
-
-impl FromStr for ApiVersion {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().trim_matches('/').to_ascii_lowercase().as_str() {
-            "beta" => Ok(ApiVersion::Beta),
-            "v2025" | "2025" => Ok(ApiVersion::V2025),
-            other => Err(Error::Configuration {
-                message: format!("unknown API version {other:?}: expected \"beta\" or \"v2025\""),
-            }),
-        }
-    }
-}
+pub use sailpoint_isc_api::ApiVersion;
 
 /// How the client authenticates.
 #[derive(Debug, Clone)]
@@ -196,7 +162,7 @@ impl ClientBuilder {
     /// use sailpoint_isc::{ApiVersion, ClientBuilder};
     ///
     /// # fn main() -> Result<(), sailpoint_isc::Error> {
-    /// let client = ClientBuilder::from_env()?.api_version(ApiVersion::Beta).build()?;
+    /// let client = ClientBuilder::from_env()?.api_version(ApiVersion::BETA).build()?;
     /// # Ok(()) }
     /// ```
     pub fn from_env() -> Result<Self, Error> {
@@ -301,7 +267,7 @@ impl ClientBuilder {
         self
     }
 
-    /// The API version used by calls that do not choose one themselves (default [`ApiVersion::V2025`]).
+    /// The API version used by calls that do not choose one themselves (default: the version `openapi/apis.yaml` marks default, [`ApiVersion::V1`]).
     pub fn api_version(mut self, version: ApiVersion) -> Self {
         self.api_version = version;
         self
@@ -482,17 +448,14 @@ impl BaseUrl {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("it must not have a query or fragment"));
         }
-        let path = url.path().trim_end_matches('/');
-        if let Some(last) = path.rsplit('/').next() {
-            let is_version = last.eq_ignore_ascii_case("beta")
-                || (last.len() > 1
-                    && last.starts_with(['v', 'V'])
-                    && last[1..].chars().all(|c| c.is_ascii_digit()));
-            if is_version {
-                return Err(invalid(&format!(
-                    "leave out the API version segment \"/{last}\"; it is added per call (see ApiVersion)"
-                )));
-            }
+        let path = url.path().trim_end_matches('/').to_ascii_lowercase();
+        let versioned = ApiVersion::all()
+            .map(ApiVersion::base_path)
+            .find(|segment| !segment.is_empty() && path.ends_with(&segment.to_ascii_lowercase()));
+        if let Some(segment) = versioned {
+            return Err(invalid(&format!(
+                "leave out the API version segment \"{segment}\"; it is added per call (see ApiVersion)"
+            )));
         }
         let mut base = url.as_str().trim_end_matches('/').to_owned();
         if base.ends_with(':') {
@@ -504,11 +467,6 @@ impl BaseUrl {
     /// The base URL without a trailing slash.
     pub(crate) fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// `{base}/{version}`, the base URL the generated client expects.
-    pub(crate) fn versioned(&self, version: ApiVersion) -> String {
-        format!("{}/{}", self.0, version.path_segment())
     }
 
     /// `{base}/oauth/token`.
@@ -585,10 +543,6 @@ mod tests {
             assert!(BaseUrl::parse(ok).is_ok(), "{ok}");
         }
         let b = BaseUrl::parse("https://acme.api.identitynow.com").unwrap();
-        assert_eq!(
-            b.versioned(ApiVersion::Beta),
-            "https://acme.api.identitynow.com/beta"
-        );
         assert_eq!(
             b.token_url(),
             "https://acme.api.identitynow.com/oauth/token"
@@ -669,7 +623,7 @@ mod tests {
     #[test]
     fn api_version_parses() {
         assert_eq!("/v2025/".parse::<ApiVersion>().unwrap(), ApiVersion::V2025);
-        assert_eq!("BETA".parse::<ApiVersion>().unwrap(), ApiVersion::Beta);
+        assert_eq!("BETA".parse::<ApiVersion>().unwrap(), ApiVersion::BETA);
         assert!("v3".parse::<ApiVersion>().is_err());
     }
 }

@@ -18,7 +18,7 @@
 //!     .await?;
 //!
 //! let outcome = client
-//!     .wait_for_aggregation(&started.task_id)
+//!     .wait_for_aggregation(&started) // the same API version that started it
 //!     .max_wait(Duration::from_secs(30 * 60))
 //!     .on_progress(|p| eprintln!("{}", p.status))
 //!     .send()
@@ -35,7 +35,8 @@
 //! What it takes care of:
 //!
 //! - **Configuration** ([`config`]): `SAIL_*` variables or `config.json` like the official SDKs,
-//!   an https-only base URL (loopback excepted), `beta` or `v2025` per client or per call, your own
+//!   an https-only base URL (loopback excepted), the API version (`v1` by default; `beta`,
+//!   `v2025`, `v2026`, generated from `openapi/apis.yaml`) per client or per call, your own
 //!   `reqwest::Client` if you want, and a `sailpoint-isc-rust/<version>` User-Agent.
 //! - **Authentication** ([`auth`](crate::ClientBuilder::client_credentials)): OAuth2 client
 //!   credentials with one cached token shared by all calls, refreshed before expiry and once on a
@@ -45,8 +46,8 @@
 //!   `Retry-After` (seconds or HTTP-date, capped) and full-jitter backoff.
 //! - **Uploads** ([`upload`]): the CSV is checked before any request and streamed from disk with
 //!   a `Content-Length`, re-opened for each attempt.
-//! - **Status** ([`status`]): one lenient model for both versions with an open
-//!   [`AggregationState`].
+//! - **Status** ([`status`]): one lenient model per resource for every version, decoded once
+//!   from the response bytes, with an open [`AggregationState`].
 //! - **Waiting** ([`wait`]): an adaptive [`PollSchedule`], progress by callback or `Stream`, typed
 //!   outcomes.
 //! - **Errors** ([`error`]): one [`Error`] to match on, each HTTP failure with an
@@ -57,17 +58,20 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod aggregation;
 mod auth;
 mod client;
 pub mod config;
 pub mod error;
+mod executor;
 pub mod retry;
 mod secret;
 pub mod status;
 pub mod upload;
 pub mod wait;
 
-pub use client::{Client, GetAggregationStatus, StartAggregation};
+pub use aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
+pub use client::Client;
 pub use config::{ApiVersion, ClientBuilder, TimeoutConfig};
 pub use error::{Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem};
 pub use retry::RetryConfig;

@@ -1,9 +1,12 @@
-//! The aggregation model shared by both API versions: [`AggregationStatus`] with its open
+//! The aggregation model shared by every API version: [`AggregationStatus`] with its open
 //! [`AggregationState`], and the started task ([`StartedAggregation`], [`AggregationTask`]).
 //!
 //! Decoding is lenient on purpose: every field is optional, `null` is accepted everywhere, unknown
 //! states are kept as [`AggregationState::Unknown`], counters may be numbers or numeric strings, and
-//! timestamps may be RFC 3339 strings or epoch milliseconds (ISC has been seen sending both).
+//! timestamps may be RFC 3339 strings or epoch numbers (ISC has been seen sending both). One rule
+//! reads integer timestamps everywhere: below 10^11 they are epoch seconds, from 10^11 on epoch
+//! milliseconds (see [`sailpoint_isc_api::Timestamp`]). Every response is decoded once, from its
+//! bytes, into these types; the generated types are not involved.
 //!
 //! ```
 //! use sailpoint_isc::{AggregationState, AggregationStatus};
@@ -115,8 +118,8 @@ impl<'de> Deserialize<'de> for AggregationState {
     }
 }
 
-/// The status of an account aggregation, from `GET /{beta|v2025}/account-aggregations/{id}/status`.
-/// One type for both API versions; fields beta does not send stay `None`.
+/// The status of an account aggregation (`getAccountAggregationStatus`). One type for every API
+/// version; fields a version does not send (beta has no identity counts) stay `None`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -209,65 +212,6 @@ impl fmt::Display for AggregationStatus {
             write!(f, ", deleted {deleted}")?;
         }
         Ok(())
-    }
-}
-
-/// Builds a lenient model from the generated type a call already decoded.
-///
-/// Status reads convert field by field (the hot path of waiting); the rarer import response goes
-/// through `serde_json::Value`, which keeps one set of lenient rules for its many fields.
-pub(crate) trait FromGenerated<G>: Sized {
-    fn from_generated(generated: G) -> Result<Self, serde_json::Error>;
-}
-
-/// A generated count: negative values are nonsense and become `None`, as in the lenient decoder.
-fn count<N: TryInto<u64>>(value: Option<N>) -> Option<u64> {
-    value.and_then(|n| n.try_into().ok())
-}
-
-/// A generated `status`: blank is no state, as in the lenient decoder.
-fn state(value: Option<String>) -> Option<AggregationState> {
-    value
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| AggregationState::parse(&s))
-}
-
-impl FromGenerated<sailpoint_isc_api::v2025::types::AccountAggregationStatus>
-    for AggregationStatus
-{
-    fn from_generated(
-        g: sailpoint_isc_api::v2025::types::AccountAggregationStatus,
-    ) -> Result<Self, serde_json::Error> {
-        Ok(AggregationStatus {
-            start: g.start.map(|t| t.as_datetime()),
-            state: state(g.status),
-            total_accounts: count(g.total_accounts),
-            processed_accounts: count(g.processed_accounts),
-            total_accounts_marked_for_deletion: count(g.total_accounts_marked_for_deletion),
-            deleted_accounts: count(g.deleted_accounts),
-            total_identities: count(g.total_identities),
-            processed_identities: count(g.processed_identities),
-        })
-    }
-}
-
-impl FromGenerated<sailpoint_isc_api::beta::types::AccountAggregationStatus> for AggregationStatus {
-    fn from_generated(
-        g: sailpoint_isc_api::beta::types::AccountAggregationStatus,
-    ) -> Result<Self, serde_json::Error> {
-        Ok(AggregationStatus {
-            start: g.start.map(|t| t.as_datetime()),
-            state: state(g.status),
-            total_accounts: count(g.total_accounts),
-            processed_accounts: count(g.processed_accounts),
-            ..Default::default()
-        })
-    }
-}
-
-impl<G: Serialize> FromGenerated<G> for LoadAccountsTask {
-    fn from_generated(generated: G) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(serde_json::to_value(generated)?)
     }
 }
 
@@ -384,48 +328,15 @@ pub struct StartedAggregation {
 /// Lenient field decoders: never fail on a wrong type, `null` or an unknown value.
 pub(crate) mod lenient {
     use super::*;
-    use chrono::NaiveDateTime;
-
-    /// Epoch values below this are seconds, above it milliseconds (10^11 s is the year 5138).
-    const SECONDS_LIMIT: i64 = 100_000_000_000;
 
     fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
         Ok(Option::<Value>::deserialize(d)?.unwrap_or(Value::Null))
     }
 
+    /// A timestamp by the one rule of [`sailpoint_isc_api::Timestamp`] (RFC 3339; integers
+    /// below 10^11 epoch seconds, larger ones epoch milliseconds); anything else is `None`.
     pub(crate) fn parse_timestamp(v: &Value) -> Option<DateTime<Utc>> {
-        match v {
-            Value::Number(n) => {
-                let raw = n
-                    .as_i64()
-                    .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))?;
-                from_epoch(raw)
-            }
-            Value::String(s) => {
-                let s = s.trim();
-                if let Ok(raw) = s.parse::<i64>() {
-                    return from_epoch(raw);
-                }
-                DateTime::parse_from_rfc3339(s)
-                    .map(|d| d.with_timezone(&Utc))
-                    .ok()
-                    .or_else(|| {
-                        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                            .ok()
-                            .map(|n| n.and_utc())
-                    })
-            }
-            _ => None,
-        }
-    }
-
-    fn from_epoch(raw: i64) -> Option<DateTime<Utc>> {
-        // `unsigned_abs`: `abs` overflows on i64::MIN, which a huge negative float saturates to.
-        if raw.unsigned_abs() < SECONDS_LIMIT.unsigned_abs() {
-            DateTime::from_timestamp(raw, 0)
-        } else {
-            DateTime::from_timestamp_millis(raw)
-        }
+        sailpoint_isc_api::Timestamp::from_json(v).map(|t| t.as_datetime())
     }
 
     pub(crate) fn timestamp<'de, D: Deserializer<'de>>(
@@ -542,38 +453,6 @@ mod tests {
             s.to_string(),
             "ACCOUNTS_COLLECTED, accounts 150/520, identities 250/300, deleted 5/10"
         );
-    }
-
-    /// The field-by-field conversion from the generated types agrees with decoding the lenient
-    /// model from the same bytes.
-    #[test]
-    fn conversion_from_generated_matches_lenient_decoding() {
-        use sailpoint_isc_api::{beta, v2025};
-        for body in [
-            r#"{"start":"2024-04-19T10:20:33.823Z","status":"ACCOUNTS_COLLECTED","totalAccounts":120,
-                "processedAccounts":7,"totalAccountsMarkedForDeletion":2,"deletedAccounts":1,
-                "totalIdentities":30,"processedIdentities":0}"#,
-            r#"{"start":1713522033823,"status":"QUEUED","totalAccounts":-3,"processedAccounts":null}"#,
-            r#"{"status":"  ","extra":{"x":1}}"#,
-            r#"{}"#,
-        ] {
-            let lenient: AggregationStatus = serde_json::from_str(body).unwrap();
-            let g: v2025::types::AccountAggregationStatus = serde_json::from_str(body).unwrap();
-            assert_eq!(
-                AggregationStatus::from_generated(g).unwrap(),
-                lenient,
-                "{body}"
-            );
-            let g: beta::types::AccountAggregationStatus = serde_json::from_str(body).unwrap();
-            let from_beta = AggregationStatus::from_generated(g).unwrap();
-            assert_eq!(from_beta.state, lenient.state, "{body}");
-            assert_eq!(from_beta.start, lenient.start, "{body}");
-            assert_eq!(from_beta.total_accounts, lenient.total_accounts, "{body}");
-            assert_eq!(
-                from_beta.processed_accounts, lenient.processed_accounts,
-                "{body}"
-            );
-        }
     }
 
     /// Found by the fault suite's fuzzer: both used to panic on overflow.

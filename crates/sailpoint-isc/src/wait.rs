@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 
-use crate::client::Client;
+use crate::aggregation::{STATUS_OPERATION, fetch_status};
 use crate::config::ApiVersion;
 use crate::error::Error;
+use crate::executor::Executor;
 use crate::status::{AggregationState, AggregationStatus};
 
 /// When to poll while waiting, and for how long at most. Plain data.
@@ -267,7 +268,7 @@ type ProgressCallback = Box<dyn FnMut(&AggregationProgress) + Send + 'static>;
 /// ```
 #[must_use = "a waiter does nothing until `.send()` is awaited or `.into_stream()` is polled"]
 pub struct WaitForAggregation {
-    client: Client,
+    executor: Executor,
     task_id: String,
     api_version: ApiVersion,
     schedule: PollSchedule,
@@ -287,13 +288,13 @@ impl fmt::Debug for WaitForAggregation {
 
 impl WaitForAggregation {
     pub(crate) fn new(
-        client: Client,
+        executor: Executor,
         task_id: String,
         api_version: ApiVersion,
         schedule: PollSchedule,
     ) -> Self {
         WaitForAggregation {
-            client,
+            executor,
             task_id,
             api_version,
             schedule,
@@ -301,7 +302,8 @@ impl WaitForAggregation {
         }
     }
 
-    /// Polls this API version instead of the client's default.
+    /// Polls this API version instead of the one chosen when the waiter was created (the
+    /// version that started the aggregation, or the client's default for a bare id).
     pub fn api_version(mut self, version: ApiVersion) -> Self {
         self.api_version = version;
         self
@@ -373,7 +375,7 @@ impl WaitForAggregation {
         let state = WaitState {
             next_delay: planner.first_delay(),
             planner,
-            client: self.client,
+            executor: self.executor,
             task_id: self.task_id,
             api_version: self.api_version,
             max_wait: self.schedule.max_wait,
@@ -391,7 +393,7 @@ impl WaitForAggregation {
 }
 
 struct WaitState {
-    client: Client,
+    executor: Executor,
     task_id: String,
     api_version: ApiVersion,
     planner: PollPlanner,
@@ -424,10 +426,7 @@ impl WaitState {
         let wait = self.next_delay.min(deadline.saturating_duration_since(now));
         tokio::time::sleep(wait).await;
         self.polls += 1;
-        let result = self
-            .client
-            .fetch_status(&self.task_id, self.api_version)
-            .await;
+        let result = fetch_status(&self.executor, &self.task_id, self.api_version).await;
         let status = match result {
             Ok(status) => status,
             Err(error) => {
@@ -461,10 +460,8 @@ impl WaitState {
                 });
             }
             Some(AggregationState::NotFound) => {
-                let mut context = crate::error::ErrorContext::new(
-                    crate::client::STATUS_OPERATION,
-                    Some(self.api_version),
-                );
+                let mut context =
+                    crate::error::ErrorContext::new(STATUS_OPERATION, Some(self.api_version));
                 context.status = Some(reqwest::StatusCode::OK);
                 context.attempts = 1;
                 self.pending_error = Some(Error::AggregationExpired {

@@ -1,0 +1,312 @@
+//! Aggregation operations: start one (`importAccounts`) and read its status
+//! (`getAccountAggregationStatus`), for any API version.
+
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+
+use crate::config::ApiVersion;
+use crate::error::{Error, ErrorContext, Failure};
+use crate::executor::{Call, Executor, validate_id};
+use crate::retry::OperationKind;
+use crate::status::{AggregationStatus, LoadAccountsTask, StartedAggregation};
+use crate::upload::AccountsFile;
+
+/// Cross-version name of the operation that starts an aggregation.
+pub(crate) const IMPORT_OPERATION: &str = "importAccounts";
+/// Cross-version name of the operation that reads an aggregation's status.
+pub(crate) const STATUS_OPERATION: &str = "getAccountAggregationStatus";
+
+/// An aggregation to read or wait for: its id, and the API version that started it if known.
+///
+/// Built from a [`StartedAggregation`] (which keeps its version) or from an id (which uses the
+/// client's default version unless the call chooses one).
+///
+/// ```
+/// use sailpoint_isc::{AggregationRef, ApiVersion};
+///
+/// let by_id = AggregationRef::from("2c91808477a6b0c60177a81146b8110b");
+/// assert_eq!(by_id.api_version, None);
+/// let pinned = by_id.with_api_version(ApiVersion::V2026);
+/// assert_eq!(pinned.api_version, Some(ApiVersion::V2026));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AggregationRef {
+    /// The aggregation (task) id.
+    pub task_id: String,
+    /// The version to use; `None`: the client's default.
+    pub api_version: Option<ApiVersion>,
+}
+
+impl AggregationRef {
+    /// Uses this API version for the aggregation.
+    pub fn with_api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = Some(version);
+        self
+    }
+}
+
+impl From<&str> for AggregationRef {
+    fn from(task_id: &str) -> Self {
+        AggregationRef {
+            task_id: task_id.to_owned(),
+            api_version: None,
+        }
+    }
+}
+
+impl From<String> for AggregationRef {
+    fn from(task_id: String) -> Self {
+        AggregationRef {
+            task_id,
+            api_version: None,
+        }
+    }
+}
+
+impl From<&String> for AggregationRef {
+    fn from(task_id: &String) -> Self {
+        AggregationRef::from(task_id.as_str())
+    }
+}
+
+impl From<&StartedAggregation> for AggregationRef {
+    fn from(started: &StartedAggregation) -> Self {
+        AggregationRef {
+            task_id: started.task_id.clone(),
+            api_version: Some(started.api_version),
+        }
+    }
+}
+
+impl From<StartedAggregation> for AggregationRef {
+    fn from(started: StartedAggregation) -> Self {
+        AggregationRef {
+            task_id: started.task_id,
+            api_version: Some(started.api_version),
+        }
+    }
+}
+
+/// One status read with retries; 404 is [`Error::AggregationExpired`], a bad id
+/// [`Error::InvalidInput`].
+pub(crate) async fn fetch_status(
+    executor: &Executor,
+    task_id: &str,
+    version: ApiVersion,
+) -> Result<AggregationStatus, Error> {
+    validate_id("aggregation id", task_id)?;
+    let call = Call {
+        version,
+        operation: STATUS_OPERATION,
+        kind: OperationKind::Read,
+        path_args: &[task_id],
+        query: &[],
+        source_id: None,
+    };
+    match executor.call::<AggregationStatus>(call).await {
+        Ok(decoded) => Ok(decoded.value),
+        Err(Error::NotFound { context }) => Err(Error::AggregationExpired {
+            task_id: task_id.to_owned(),
+            context,
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+/// Starts an aggregation. Created by [`Client::start_aggregation`](crate::Client::start_aggregation).
+///
+/// The file (if any) is checked before anything is sent, and streamed from disk per attempt.
+/// Only failures that prove no aggregation started (429, connection not established) are retried;
+/// otherwise [`Error::OutcomeUnknown`] is returned.
+///
+/// ```no_run
+/// use sailpoint_isc::{ApiVersion, Client};
+///
+/// # async fn demo(client: Client) -> Result<(), sailpoint_isc::Error> {
+/// // A direct-connect source: no file, beta API.
+/// let started = client
+///     .start_aggregation("2c9180835d2e5168015d32f890ca1581")
+///     .api_version(ApiVersion::BETA)
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "nothing is sent until `.send()` is awaited"]
+pub struct StartAggregation {
+    executor: Executor,
+    source_id: String,
+    file: Option<FileInput>,
+    disable_optimization: bool,
+    api_version: ApiVersion,
+}
+
+#[derive(Debug, Clone)]
+enum FileInput {
+    Path(PathBuf),
+    Checked(AccountsFile),
+}
+
+impl StartAggregation {
+    pub(crate) fn new(executor: Executor, source_id: String, api_version: ApiVersion) -> Self {
+        StartAggregation {
+            executor,
+            source_id,
+            file: None,
+            disable_optimization: false,
+            api_version,
+        }
+    }
+
+    /// Uploads this CSV file (checked when [`send`](Self::send) is called).
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(FileInput::Path(path.into()));
+        self
+    }
+
+    /// Uploads an already checked [`AccountsFile`].
+    pub fn accounts_file(mut self, file: AccountsFile) -> Self {
+        self.file = Some(FileInput::Checked(file));
+        self
+    }
+
+    /// Re-processes every account even if unchanged (`disableOptimization`, sent as the text
+    /// `"true"`/`"false"`; default `false`).
+    pub fn disable_optimization(mut self, disable: bool) -> Self {
+        self.disable_optimization = disable;
+        self
+    }
+
+    /// Uses this API version instead of the client's default.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
+        self
+    }
+
+    /// Validates the input, then sends the request (with retries where safe).
+    pub async fn send(self) -> Result<StartedAggregation, Error> {
+        validate_id("source id", &self.source_id)?;
+        let file = match self.file {
+            None => None,
+            Some(FileInput::Checked(file)) => Some(file),
+            Some(FileInput::Path(path)) => Some(AccountsFile::open(path).await?),
+        };
+        let version = self.api_version;
+        let disable = self.disable_optimization;
+        if let Some(file) = &file {
+            tracing::info!(
+                source_id = %self.source_id,
+                file = %file.path().display(),
+                bytes = file.len(),
+                disable_optimization = disable,
+                "starting aggregation"
+            );
+        }
+        let call = Call {
+            version,
+            operation: IMPORT_OPERATION,
+            kind: OperationKind::StartAggregation,
+            path_args: &[&self.source_id],
+            query: &[],
+            source_id: Some(&self.source_id),
+        };
+        let body = self
+            .executor
+            .call_with_form::<LoadAccountsTask, _, _>(call, || {
+                let file = file.clone();
+                async move {
+                    // A fresh file stream per attempt.
+                    let mut form = reqwest::multipart::Form::new()
+                        .text("disableOptimization", disable.to_string());
+                    if let Some(file) = &file {
+                        form = form.part("file", file.to_part().await.map_err(Failure::Local)?);
+                    }
+                    Ok(Some(form))
+                }
+            })
+            .await
+            .map_err(|error| match error {
+                // Only the import's own response: a token response is named differently.
+                Error::UndecodableBody { reason, context } if context.operation == IMPORT_OPERATION => Error::UndecodableBody {
+                    reason: format!(
+                        "ISC accepted the aggregation, but its response could not be read ({reason}); \
+                         look up the source's recent tasks for its id"
+                    ),
+                    context,
+                },
+                other => other,
+            })?
+            .value;
+        let task = body.task.unwrap_or_default();
+        let Some(task_id) = task.id.clone().filter(|id| !id.trim().is_empty()) else {
+            let mut context = ErrorContext::new(IMPORT_OPERATION, Some(version));
+            context.status = Some(StatusCode::ACCEPTED);
+            context.attempts = 1;
+            context.body_snippet = serde_json::to_string(&task).ok();
+            return Err(Error::UndecodableBody {
+                reason: "ISC accepted the aggregation but its response has no task.id to poll"
+                    .to_owned(),
+                context: Box::new(context),
+            });
+        };
+        tracing::info!(source_id = %self.source_id, task_id = %task_id, api_version = %version, "aggregation started");
+        Ok(StartedAggregation {
+            task_id,
+            source_id: self.source_id,
+            api_version: version,
+            success: body.success,
+            task,
+        })
+    }
+}
+
+/// Reads an aggregation's status once. Created by
+/// [`Client::aggregation_status`](crate::Client::aggregation_status).
+///
+/// A 404 (unknown id, or status expired about an hour after completion) is
+/// [`Error::AggregationExpired`]; a `NOT_FOUND` state is returned as is.
+#[derive(Debug, Clone)]
+#[must_use = "nothing is sent until `.send()` is awaited"]
+pub struct GetAggregationStatus {
+    executor: Executor,
+    task_id: String,
+    api_version: ApiVersion,
+}
+
+impl GetAggregationStatus {
+    pub(crate) fn new(executor: Executor, task_id: String, api_version: ApiVersion) -> Self {
+        GetAggregationStatus {
+            executor,
+            task_id,
+            api_version,
+        }
+    }
+
+    /// Uses this API version instead of the one chosen when the builder was created.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.api_version = version;
+        self
+    }
+
+    /// Sends the request (retried on 429, 5xx, timeouts and connection errors).
+    ///
+    /// ```no_run
+    /// use sailpoint_isc::{AggregationState, ApiVersion};
+    ///
+    /// # async fn demo(client: sailpoint_isc::Client) -> Result<(), sailpoint_isc::Error> {
+    /// let status = client
+    ///     .aggregation_status("2c91808477a6b0c60177a81146b8110b")
+    ///     .api_version(ApiVersion::BETA)
+    ///     .send()
+    ///     .await?;
+    /// if status.state == Some(AggregationState::Completed) {
+    ///     println!("done");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(self) -> Result<AggregationStatus, Error> {
+        fetch_status(&self.executor, &self.task_id, self.api_version).await
+    }
+}

@@ -1,0 +1,479 @@
+//! The executor: the one path every API request takes.
+//!
+//! An operation is named by its cross-version name (`getAccountAggregationStatus`); the method,
+//! path, base path and experimental header come from the generated table of the chosen
+//! [`ApiVersion`], so no code here knows any version. Per attempt: a token (cached, or fetched
+//! within the total deadline), a request rebuilt from scratch (uploads re-opened), the response
+//! classified by [`decide`], retries with `Retry-After` or backoff, one token refresh on 401,
+//! and the success body decoded once, from its bytes, into the crate's lenient model.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use sailpoint_isc_api::Operation;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::auth::Authenticator;
+use crate::config::{ApiVersion, BaseUrl};
+use crate::error::{Error, ErrorContext, Failure, REQUEST_ID_HEADER};
+use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
+
+/// Header SailPoint requires on experimental operations.
+const EXPERIMENTAL_HEADER: HeaderName = HeaderName::from_static("x-sailpoint-experimental");
+/// Header SailPoint sets on deprecated operations.
+const DEPRECATED_HEADER: HeaderName = HeaderName::from_static("x-deprecated");
+/// Header carrying the total of a list when `count=true`.
+const TOTAL_COUNT_HEADER: HeaderName = HeaderName::from_static("x-total-count");
+
+/// Most redirects followed (same origin only) by the client the SDK builds.
+pub(crate) const MAX_REDIRECTS: usize = 5;
+
+/// What the executor needs to know about one call.
+pub(crate) struct Call<'a> {
+    /// The API version the call goes to.
+    pub(crate) version: ApiVersion,
+    /// The operation's cross-version name (`importAccounts`).
+    pub(crate) operation: &'static str,
+    /// Which failures are safe to retry.
+    pub(crate) kind: OperationKind,
+    /// Values for the path's placeholders, in order.
+    pub(crate) path_args: &'a [&'a str],
+    /// Query parameters.
+    pub(crate) query: &'a [(&'static str, String)],
+    /// Set for the non-idempotent start, to word the outcome-unknown error.
+    pub(crate) source_id: Option<&'a str>,
+}
+
+/// A decoded success response.
+#[derive(Debug)]
+pub(crate) struct Decoded<T> {
+    /// The body, decoded leniently.
+    pub(crate) value: T,
+    /// `X-Total-Count`, when the server sent it.
+    #[allow(dead_code)] // read by the task-status list
+    pub(crate) total_count: Option<u64>,
+}
+
+/// Sends requests for a client; cheap to clone (clones share the connection pool, the token
+/// cache and the deprecation log).
+#[derive(Clone)]
+pub(crate) struct Executor {
+    inner: Arc<ExecutorInner>,
+}
+
+struct ExecutorInner {
+    base_url: BaseUrl,
+    http: reqwest::Client,
+    auth: Authenticator,
+    retry: RetryConfig,
+    user_agent: HeaderValue,
+    /// (version, operation) pairs already warned about as deprecated.
+    deprecations: Mutex<HashSet<(&'static str, &'static str)>>,
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("auth", &self.inner.auth)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    pub(crate) fn new(
+        base_url: BaseUrl,
+        http: reqwest::Client,
+        auth: Authenticator,
+        retry: RetryConfig,
+        user_agent: HeaderValue,
+    ) -> Self {
+        Executor {
+            inner: Arc::new(ExecutorInner {
+                base_url,
+                http,
+                auth,
+                retry,
+                user_agent,
+                deprecations: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    /// The tenant base URL.
+    pub(crate) fn base_url(&self) -> &str {
+        self.inner.base_url.as_str()
+    }
+
+    /// The retry configuration.
+    pub(crate) fn retry(&self) -> &RetryConfig {
+        &self.inner.retry
+    }
+
+    /// The authenticator, for `Debug` output.
+    pub(crate) fn auth(&self) -> &Authenticator {
+        &self.inner.auth
+    }
+
+    /// Sends a call without a body and decodes its success body as `T`.
+    pub(crate) async fn call<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+    ) -> Result<Decoded<T>, Error> {
+        self.call_with_form(call, || async { Ok(None) }).await
+    }
+
+    /// Sends a call whose multipart body `form` builds afresh for every attempt.
+    pub(crate) async fn call_with_form<T, B, BFut>(
+        &self,
+        call: Call<'_>,
+        form: B,
+    ) -> Result<Decoded<T>, Error>
+    where
+        T: DeserializeOwned,
+        B: Fn() -> BFut,
+        BFut: Future<Output = Result<Option<reqwest::multipart::Form>, Failure>>,
+    {
+        let operation =
+            call.version
+                .operation(call.operation)
+                .ok_or_else(|| Error::InvalidInput {
+                    message: format!(
+                        "API version {} has no operation {} (its spec does not list it)",
+                        call.version, call.operation
+                    ),
+                })?;
+        let method = reqwest::Method::from_bytes(operation.method.as_bytes()).map_err(|_| {
+            Error::Configuration {
+                message: format!(
+                    "operation {} has method {:?}",
+                    call.operation, operation.method
+                ),
+            }
+        })?;
+        let url = format!(
+            "{}{}{}",
+            self.inner.base_url.as_str(),
+            call.version.base_path(),
+            operation.expand_path(call.path_args)
+        );
+        let (version, query) = (call.version, call.query);
+        self.execute(&call, |authorization| {
+            let request = self
+                .inner
+                .http
+                .request(method.clone(), &url)
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .header(USER_AGENT, self.inner.user_agent.clone())
+                .header(AUTHORIZATION, authorization);
+            let form = form();
+            async move {
+                let mut request = request;
+                if operation.experimental {
+                    request = request.header(EXPERIMENTAL_HEADER, HeaderValue::from_static("true"));
+                }
+                if !query.is_empty() {
+                    request = request.query(query);
+                }
+                if let Some(form) = form.await? {
+                    request = request.multipart(form);
+                }
+                let response = request.send().await.map_err(Failure::Transport)?;
+                self.read_response(version, operation, response).await
+            }
+        })
+        .await
+    }
+
+    /// Turns one response into a decoded value or a [`Failure`].
+    async fn read_response<T: DeserializeOwned>(
+        &self,
+        version: ApiVersion,
+        operation: &'static Operation,
+        response: reqwest::Response,
+    ) -> Result<(Decoded<T>, StatusCode), Failure> {
+        let status = response.status();
+        let headers = response.headers();
+        if headers
+            .get(DEPRECATED_HEADER)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
+        {
+            self.warn_deprecated(version, operation);
+        }
+        if !status.is_success() {
+            return Err(Failure::from_response(response).await);
+        }
+        let total_count = headers
+            .get(TOTAL_COUNT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        // Only the request id is needed if decoding fails; copying one value is cheaper than
+        // the whole map on every success.
+        let request_id = headers.get(REQUEST_ID_HEADER).cloned();
+        let body = response.bytes().await.map_err(Failure::Transport)?;
+        match serde_json::from_slice::<T>(&body) {
+            Ok(value) => Ok((Decoded { value, total_count }, status)),
+            Err(error) => Err(Failure::Undecodable {
+                status: Some(status),
+                headers: request_id.map(|id| {
+                    let mut headers = HeaderMap::with_capacity(1);
+                    headers.insert(HeaderName::from_static("slpt-request-id"), id);
+                    headers
+                }),
+                body: Some(body),
+                reason: format!(
+                    "the {} response is not the expected JSON: {error}",
+                    status.as_u16()
+                ),
+            }),
+        }
+    }
+
+    /// Logs, once per client, version and operation, that ISC marked the operation deprecated.
+    fn warn_deprecated(&self, version: ApiVersion, operation: &'static Operation) {
+        let first = self
+            .inner
+            .deprecations
+            .lock()
+            .map(|mut seen| seen.insert((version.name(), operation.name)))
+            .unwrap_or(false);
+        if first {
+            tracing::warn!(
+                api_version = %version,
+                operation = operation.name,
+                "ISC marks this operation deprecated (X-Deprecated: true); it keeps working for \
+                 two years after the announcement; plan a move to a newer API version"
+            );
+        }
+    }
+
+    /// Runs one operation: token, request, classification, retries, the 401 refresh, and logs.
+    async fn execute<T, F, Fut>(&self, call: &Call<'_>, mut attempt_fn: F) -> Result<T, Error>
+    where
+        F: FnMut(HeaderValue) -> Fut,
+        Fut: Future<Output = Result<(T, StatusCode), Failure>>,
+    {
+        let span = tracing::info_span!(
+            "isc_request",
+            operation = call.operation,
+            api_version = %call.version
+        );
+        async move {
+            let inner = &self.inner;
+            let mut budget = RetryBudget::new(&inner.retry);
+            let mut attempt = 0u32;
+            let mut refreshed = false;
+            let deadline = inner.retry.total_deadline;
+            let mut last_status = None;
+            loop {
+                attempt += 1;
+                let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
+                // Nothing has been sent for this attempt yet: a deadline passing here is plain.
+                let token = match inner.auth.cached_token() {
+                    Some(token) => token,
+                    None => match within(remaining, inner.auth.token()).await {
+                        Some(token) => token?,
+                        None => {
+                            return Err(self.deadline_exceeded(call, attempt - 1, last_status));
+                        }
+                    },
+                };
+                let started = Instant::now();
+                let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
+                let Some(outcome) = within(remaining, attempt_fn(token.authorization()?)).await
+                else {
+                    // The request may be on the wire: for the start, its outcome is unknown.
+                    tracing::debug!(
+                        operation = call.operation,
+                        attempt,
+                        elapsed_ms = budget.elapsed().as_millis() as u64,
+                        "total deadline passed with the request in flight"
+                    );
+                    return Err(self.deadline_exceeded(call, attempt, last_status));
+                };
+                let mut failure = match outcome {
+                    Ok((value, status)) => {
+                        tracing::debug!(
+                            operation = call.operation,
+                            attempt,
+                            status = status.as_u16(),
+                            duration_ms = started.elapsed().as_millis() as u64,
+                            "request succeeded"
+                        );
+                        return Ok(value);
+                    }
+                    Err(failure) => failure,
+                };
+                let kind = failure.kind();
+                let decision = decide(call.kind, kind);
+                last_status = failure.status().or(last_status);
+                tracing::debug!(
+                    operation = call.operation,
+                    attempt,
+                    status = failure.status().map(|s| s.as_u16()),
+                    failure = ?kind,
+                    decision = ?decision,
+                    duration_ms = started.elapsed().as_millis() as u64,
+                    "request failed"
+                );
+                match decision {
+                    RetryDecision::RefreshCredentials if !refreshed && inner.auth.can_refresh() => {
+                        refreshed = true;
+                        inner.auth.invalidate(&token).await;
+                        tracing::info!(
+                            operation = call.operation,
+                            attempt,
+                            "access token rejected (401); refreshing it and resending once"
+                        );
+                        continue;
+                    }
+                    RetryDecision::Retry => {
+                        if let Some(wait) = budget.next_wait(failure.retry_after()) {
+                            tracing::warn!(
+                                operation = call.operation,
+                                attempt,
+                                status = failure.status().map(|s| s.as_u16()),
+                                failure = ?kind,
+                                wait_ms = wait.as_millis() as u64,
+                                "retrying"
+                            );
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    }
+                    _ => {}
+                }
+                tracing::debug!(
+                    operation = call.operation,
+                    attempts = attempt,
+                    elapsed_ms = budget.elapsed().as_millis() as u64,
+                    "giving up"
+                );
+                let context = ErrorContext::new(call.operation, Some(call.version));
+                // A gateway that echoes request headers must not put the token in the error:
+                // scrub the raw body (before a snippet can cut the token in two), then the
+                // decoded messages (where JSON escapes have been undone).
+                failure.redact(token.expose());
+                let mut error = failure.into_error(context, attempt, decision, call.source_id);
+                error.redact(token.expose());
+                return Err(error);
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The error for an operation cut by its total deadline after `attempts` attempts. For the
+    /// aggregation start with a request sent, that is [`Error::OutcomeUnknown`].
+    fn deadline_exceeded(
+        &self,
+        call: &Call<'_>,
+        attempts: u32,
+        last_status: Option<StatusCode>,
+    ) -> Error {
+        let deadline = self.inner.retry.total_deadline.unwrap_or_default();
+        let mut context = ErrorContext::new(call.operation, Some(call.version));
+        context.attempts = attempts;
+        context.status = last_status;
+        let context = Box::new(context);
+        match call.source_id {
+            Some(source_id) if attempts > 0 && call.kind == OperationKind::StartAggregation => {
+                Error::OutcomeUnknown {
+                    source_id: source_id.to_owned(),
+                    reason: format!(
+                        "the total deadline of {deadline:?} passed while the request was in flight"
+                    ),
+                    context,
+                    source: None,
+                }
+            }
+            _ => Error::DeadlineExceeded { deadline, context },
+        }
+    }
+}
+
+/// Follows redirects only within the origin of the request (scheme, host and port), so neither
+/// a token nor the client secret can be carried to another host. A cross-origin redirect is
+/// returned as the response it is (an [`Error::UnexpectedStatus`]).
+pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first();
+        let same_origin = first.is_some_and(|first| {
+            first.scheme() == attempt.url().scheme()
+                && first.host_str() == attempt.url().host_str()
+                && first.port_or_known_default() == attempt.url().port_or_known_default()
+        });
+        if !same_origin {
+            tracing::warn!(
+                to = %attempt.url().origin().ascii_serialization(),
+                "not following a redirect to another origin"
+            );
+            attempt.stop()
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Runs `future` to completion, or until `limit` passes (`None`: no limit).
+async fn within<F: Future>(limit: Option<Duration>, future: F) -> Option<F::Output> {
+    match limit {
+        None => Some(future.await),
+        Some(limit) => tokio::time::timeout(limit, future).await.ok(),
+    }
+}
+
+/// Rejects ids that are empty, contain whitespace, path separators or URL syntax, or are dot
+/// segments, before anything is sent.
+pub(crate) fn validate_id(what: &str, id: &str) -> Result<(), Error> {
+    let problem = if id.trim().is_empty() {
+        Some("it is empty")
+    } else if id == "." || id == ".." {
+        Some("it is a dot segment")
+    } else if id
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '\\' | '?' | '#' | '%'))
+    {
+        Some("it contains whitespace, '/', '\\', '?', '#' or '%'")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::InvalidInput {
+            message: format!("invalid {what} {id:?}: {problem}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_validation() {
+        for bad in [
+            "", "  ", "a/b", "a b", "..", ".", "a?b", "a#b", "a\nb", "%2F",
+        ] {
+            assert!(
+                matches!(
+                    validate_id("source id", bad),
+                    Err(Error::InvalidInput { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        for good in ["2c9180835d2e5168015d32f890ca1581", "abc-123_x.y"] {
+            assert!(validate_id("source id", good).is_ok(), "{good}");
+        }
+    }
+}
