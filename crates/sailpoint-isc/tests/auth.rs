@@ -17,7 +17,7 @@ async fn status_ok<'a>(server: &'a MockServer, token: &str) -> httpmock::Mock<'a
     server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(status_path("v2025"))
+                .path(status_path(v()))
                 .header("authorization", bearer);
             then.status(200).json_body(json!({"status": "STARTED"}));
         })
@@ -80,7 +80,7 @@ async fn unauthorized_triggers_one_refresh_and_one_resend() {
     let revoked = server
         .mock_async(|when, then| {
             when.method(GET)
-                .path(status_path("v2025"))
+                .path(status_path(v()))
                 .header("authorization", format!("Bearer {TOKEN}"));
             then.status(401)
                 .json_body(json!({"error": "JWT validation failed: JWT is expired"}));
@@ -106,7 +106,7 @@ async fn unauthorized_after_refresh_is_an_error() {
     let token = token_mock(&server, TOKEN, 749).await;
     let denied = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(401)
                 .json_body(json!({"error": "JWT validation failed: JWT is expired"}));
         })
@@ -145,7 +145,7 @@ async fn unauthorized_upload_is_resent_once_with_a_new_token() {
     let rejected = server
         .mock_async(|when, then| {
             when.method(POST)
-                .path(load_accounts_path("v2025"))
+                .path(load_accounts_path(v()))
                 .header("authorization", format!("Bearer {TOKEN}"));
             then.status(401).json_body(json!({"error": "expired"}));
         })
@@ -153,7 +153,7 @@ async fn unauthorized_upload_is_resent_once_with_a_new_token() {
     let accepted = server
         .mock_async(|when, then| {
             when.method(POST)
-                .path(load_accounts_path("v2025"))
+                .path(load_accounts_path(v()))
                 .header("authorization", format!("Bearer {TOKEN2}"))
                 .body_includes("1,Ada");
             then.status(202).json_body(task_body());
@@ -365,26 +365,26 @@ async fn secrets_and_tokens_are_absent_from_trace_logs() {
     server
         .mock_async(|when, then| {
             when.method(POST)
-                .path(load_accounts_path("v2025"))
+                .path(load_accounts_path(v()))
                 .header("authorization", format!("Bearer {TOKEN}"));
             then.status(401).json_body(json!({"error": "expired"}));
         })
         .await;
     server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(429).header("Retry-After", "0").up_to_n_times(1);
         })
         .await;
     server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(202).json_body(task_body());
         })
         .await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200)
                 .json_body(json!({"status": "STARTED"}))
                 .up_to_n_times(1);
@@ -392,7 +392,7 @@ async fn secrets_and_tokens_are_absent_from_trace_logs() {
         .await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(
                 json!({"status": "COMPLETED", "totalAccounts": 1, "processedAccounts": 1}),
             );
@@ -401,7 +401,7 @@ async fn secrets_and_tokens_are_absent_from_trace_logs() {
     server
         .mock_async(|when, then| {
             when.method(GET)
-                .path("/v2025/account-aggregations/gone/status");
+                .path(op_path(v(), "getAccountAggregationStatus", &["gone"]));
             then.status(404)
                 .json_body(json!({"messages": [{"text": "gone"}]}));
         })

@@ -15,19 +15,25 @@ const CSV: &[u8] =
 
 #[tokio::test]
 async fn uploads_file_bytes_exactly_with_text_disable_optimization_and_content_length() {
+    for version in ApiVersion::all() {
+        uploads_file_bytes_exactly_in(version).await;
+    }
+}
+
+async fn uploads_file_bytes_exactly_in(version: ApiVersion) {
     let server = MockServer::start_async().await;
     let token = token_mock(&server, TOKEN, 749).await;
     let upload = server
         .mock_async(|when, then| {
+            let when = experimental_header_as_specified(when, version, "importAccounts");
             when.method(POST)
-                .path(load_accounts_path("v2025"))
+                .path(load_accounts_path(version))
                 .header("authorization", format!("Bearer {TOKEN}"))
                 .header(
                     "user-agent",
                     format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")),
                 )
                 .header_prefix("content-type", "multipart/form-data; boundary=")
-                .header_missing("x-sailpoint-experimental")
                 .body_includes(
                     "Content-Disposition: form-data; name=\"file\"; filename=\"accounts.csv\"",
                 )
@@ -49,7 +55,7 @@ async fn uploads_file_bytes_exactly_with_text_disable_optimization_and_content_l
         .await;
     let path = temp_file("accounts.csv", CSV);
 
-    let started = client(&server)
+    let started = client_for(&server, version)
         .start_aggregation(SOURCE_ID)
         .file(&path)
         .disable_optimization(true)
@@ -59,7 +65,7 @@ async fn uploads_file_bytes_exactly_with_text_disable_optimization_and_content_l
 
     assert_eq!(started.task_id, TASK_ID);
     assert_eq!(started.source_id, SOURCE_ID);
-    assert_eq!(started.api_version, ApiVersion::V2025);
+    assert_eq!(started.api_version, version);
     assert_eq!(started.success, Some(true));
     assert_eq!(started.task.launcher.as_deref(), Some("System"));
     assert_eq!(
@@ -80,7 +86,7 @@ async fn beta_upload_uses_beta_path_and_sends_false_by_default() {
     let upload = server
         .mock_async(|when, then| {
             when.method(POST)
-                .path(load_accounts_path("beta"))
+                .path(load_accounts_path(ApiVersion::BETA))
                 .body_includes("name=\"disableOptimization\"\r\n\r\nfalse\r\n")
                 .body_includes(String::from_utf8(CSV.to_vec()).unwrap())
                 .header_exists("content-length");
@@ -93,12 +99,12 @@ async fn beta_upload_uses_beta_path_and_sends_false_by_default() {
         .with_file_name("accounts.csv");
     let started = client(&server)
         .start_aggregation(SOURCE_ID)
-        .api_version(ApiVersion::Beta)
+        .api_version(ApiVersion::BETA)
         .accounts_file(file)
         .send()
         .await
         .unwrap();
-    assert_eq!(started.api_version, ApiVersion::Beta);
+    assert_eq!(started.api_version, ApiVersion::BETA);
     upload.assert_calls_async(1).await;
 }
 
@@ -109,7 +115,7 @@ async fn direct_connect_source_sends_no_file_part() {
     let upload = server
         .mock_async(|when, then| {
             when.method(POST)
-                .path(load_accounts_path("v2025"))
+                .path(load_accounts_path(v()))
                 .body_includes("name=\"disableOptimization\"")
                 .is_true(|req| !String::from_utf8_lossy(req.body_ref()).contains("name=\"file\""));
             then.status(202).json_body(task_body());
@@ -129,7 +135,7 @@ async fn rate_limited_post_waits_retry_after_then_succeeds_with_exactly_two_post
     token_mock(&server, TOKEN, 749).await;
     let limited = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(429)
                 .header("Retry-After", "1")
                 .json_body(json!({"message": " Rate Limit Exceeded "}))
@@ -140,7 +146,7 @@ async fn rate_limited_post_waits_retry_after_then_succeeds_with_exactly_two_post
         .mock_async(|when, then| {
             // The retry streams the whole file again.
             when.method(POST)
-                .path(load_accounts_path("v2025"))
+                .path(load_accounts_path(v()))
                 .body_includes(String::from_utf8(CSV.to_vec()).unwrap());
             then.status(202).json_body(task_body());
         })
@@ -167,7 +173,7 @@ async fn rate_limited_post_gives_up_after_max_attempts_with_retry_after() {
     token_mock(&server, TOKEN, 749).await;
     let limited = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(429)
                 .header("Retry-After", "0")
                 .header("SLPT-Request-ID", "req-429")
@@ -200,7 +206,7 @@ async fn server_error_on_post_is_not_retried_and_reports_outcome_unknown() {
     token_mock(&server, TOKEN, 749).await;
     let failing = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(500)
                 .header("SLPT-Request-ID", "req-500")
                 .json_body(json!({
@@ -247,7 +253,7 @@ async fn html_502_on_post_is_outcome_unknown_with_snippet() {
     token_mock(&server, TOKEN, 749).await;
     let failing = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(502)
                 .header("content-type", "text/html")
                 .body("<html><body><h1>502 Bad Gateway</h1></body></html>");
@@ -277,7 +283,7 @@ async fn timeout_after_sending_post_is_not_retried() {
     token_mock(&server, TOKEN, 749).await;
     let slow = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(202)
                 .json_body(task_body())
                 .delay(Duration::from_millis(800));
@@ -487,7 +493,7 @@ async fn bad_request_carries_isc_messages() {
     token_mock(&server, TOKEN, 749).await;
     let rejected = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(400).json_body(json!({
                 "detailCode": "400.1 Bad Request Content",
                 "trackingId": "e7eab60924f64aa284175b9fa3309599",
@@ -521,7 +527,7 @@ async fn malformed_202_body_is_undecodable_with_snippet() {
     token_mock(&server, TOKEN, 749).await;
     let accepted = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(202)
                 .body("{\"success\": true, \"task\": {\"id\": ");
         })
@@ -550,7 +556,7 @@ async fn spec_example_body_with_invalid_hour_still_decodes() {
     token_mock(&server, TOKEN, 749).await;
     server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(202).json_body(json!({
                 "success": "true",
                 "task": {"id": TASK_ID, "created": "2020-09-07T42:14:00.364Z", "completionStatus": "Success"}
@@ -573,7 +579,7 @@ async fn retries_disabled_sends_a_rate_limited_post_once() {
     token_mock(&server, TOKEN, 749).await;
     let limited = server
         .mock_async(|when, then| {
-            when.method(POST).path(load_accounts_path("v2025"));
+            when.method(POST).path(load_accounts_path(v()));
             then.status(429).header("Retry-After", "0");
         })
         .await;

@@ -10,56 +10,80 @@ use httpmock::prelude::*;
 use sailpoint_isc::{AggregationState, ApiVersion, Client, Error};
 use serde_json::json;
 
+/// Every version: the path and base path from its table, the experimental header exactly as its
+/// spec says, the token, no `api-version`, and the fields that version documents decoded.
 #[tokio::test]
-async fn experimental_header_is_sent_on_v2025_status() {
+async fn status_is_read_in_every_version() {
+    for version in ApiVersion::all() {
+        let server = MockServer::start_async().await;
+        token_mock(&server, TOKEN, 749).await;
+        let status = server
+            .mock_async(|when, then| {
+                let when =
+                    experimental_header_as_specified(when, version, "getAccountAggregationStatus");
+                when.method(GET)
+                    .path(status_path(version))
+                    .header("authorization", format!("Bearer {TOKEN}"))
+                    .header_missing("api-version");
+                then.status(200).json_body(json!({
+                    "status": "ACCOUNTS_COLLECTED", "start": 1713522033,
+                    "totalAccounts": 2, "processedAccounts": 1,
+                    "totalIdentities": 3, "processedIdentities": 0
+                }));
+            })
+            .await;
+        let any = catch_all(&server).await;
+        let s = client_for(&server, version)
+            .aggregation_status(TASK_ID)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            s.state,
+            Some(AggregationState::AccountsCollected),
+            "{version}"
+        );
+        // The one integer rule: below 10^11 is epoch seconds.
+        assert_eq!(
+            s.start.map(|t| t.to_rfc3339()),
+            Some("2024-04-19T10:20:33+00:00".to_owned()),
+            "{version}"
+        );
+        assert_eq!(s.work(), Some((1, 5)), "{version}");
+        status.assert_calls_async(1).await;
+        any.assert_calls_async(0).await;
+    }
+}
+
+/// The same id read through two versions of one client goes to two paths.
+#[tokio::test]
+async fn per_call_version_overrides_the_client_default() {
     let server = MockServer::start_async().await;
     token_mock(&server, TOKEN, 749).await;
-    let status = server
+    let beta = server
         .mock_async(|when, then| {
-            when.method(GET)
-                .path(status_path("v2025"))
-                .header("x-sailpoint-experimental", "true")
-                .header("authorization", format!("Bearer {TOKEN}"))
-                .header_missing("api-version");
+            when.method(GET).path(status_path(ApiVersion::BETA));
+            then.status(200).json_body(json!({"status": "COMPLETED"}));
+        })
+        .await;
+    let default = server
+        .mock_async(|when, then| {
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "STARTED"}));
         })
         .await;
-    let any = catch_all(&server).await;
-    let s = client(&server)
+    let client = client(&server);
+    let s = client
         .aggregation_status(TASK_ID)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(s.state, Some(AggregationState::Started));
-    status.assert_calls_async(1).await;
-    any.assert_calls_async(0).await;
-}
-
-#[tokio::test]
-async fn experimental_header_is_absent_on_beta_status() {
-    let server = MockServer::start_async().await;
-    token_mock(&server, TOKEN, 749).await;
-    let status = server
-        .mock_async(|when, then| {
-            when.method(GET)
-                .path(status_path("beta"))
-                .header_missing("x-sailpoint-experimental");
-            then.status(200).json_body(
-                json!({"status": "COMPLETED", "totalAccounts": 2, "processedAccounts": 2}),
-            );
-        })
-        .await;
-    let any = catch_all(&server).await;
-    let s = client(&server)
-        .aggregation_status(TASK_ID)
-        .api_version(ApiVersion::Beta)
+        .api_version(ApiVersion::BETA)
         .send()
         .await
         .unwrap();
     assert_eq!(s.state, Some(AggregationState::Completed));
-    assert_eq!(s.work(), Some((2, 2)));
-    status.assert_calls_async(1).await;
-    any.assert_calls_async(0).await;
+    let s = client.aggregation_status(TASK_ID).send().await.unwrap();
+    assert_eq!(s.state, Some(AggregationState::Started));
+    beta.assert_calls_async(1).await;
+    default.assert_calls_async(1).await;
 }
 
 #[tokio::test]
@@ -69,7 +93,7 @@ async fn experimental_header_missing_answer_is_its_own_error() {
     token_mock(&server, TOKEN, 749).await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(400)
                 .json_body(json!({"error": "Experimental Header is missing or invalid."}));
         })
@@ -101,7 +125,7 @@ async fn user_agent_is_sent_with_a_user_supplied_client() {
         .await;
     let status = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025")).header(
+            when.method(GET).path(status_path(v())).header(
                 "user-agent",
                 format!("sailpoint-isc-rust/{}", env!("CARGO_PKG_VERSION")),
             );
@@ -130,7 +154,7 @@ async fn unknown_status_value_is_kept() {
     token_mock(&server, TOKEN, 749).await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "QUEUED"}));
         })
         .await;
@@ -152,14 +176,14 @@ async fn timestamps_as_epoch_millis_and_rfc3339() {
     token_mock(&server, TOKEN, 749).await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200)
                 .json_body(json!({"status": "STARTED", "start": 1713522033823u64}));
         })
         .await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("beta"));
+            when.method(GET).path(status_path(ApiVersion::BETA));
             then.status(200)
                 .json_body(json!({"status": "STARTED", "start": "2024-04-19T10:20:33.823Z"}));
         })
@@ -168,7 +192,7 @@ async fn timestamps_as_epoch_millis_and_rfc3339() {
     let a = client.aggregation_status(TASK_ID).send().await.unwrap();
     let b = client
         .aggregation_status(TASK_ID)
-        .api_version(ApiVersion::Beta)
+        .api_version(ApiVersion::BETA)
         .send()
         .await
         .unwrap();
@@ -182,7 +206,7 @@ async fn null_fields_are_accepted() {
     token_mock(&server, TOKEN, 749).await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({
                 "start": null, "status": "STARTED", "totalAccounts": null, "processedAccounts": null,
                 "totalAccountsMarkedForDeletion": null, "deletedAccounts": null,
@@ -207,13 +231,13 @@ async fn service_unavailable_twice_then_ok_makes_exactly_three_gets() {
     token_mock(&server, TOKEN, 749).await;
     let unavailable = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(503).up_to_n_times(2);
         })
         .await;
     let ok = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "ACCOUNTS_COLLECTED", "totalAccounts": 10, "processedAccounts": 4}));
         })
         .await;
@@ -233,7 +257,7 @@ async fn internal_error_and_rate_limit_on_get_are_retried() {
     token_mock(&server, TOKEN, 749).await;
     let internal = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(500)
                 .json_body(json!({"detailCode": "500.0 Internal Fault", "messages": []}))
                 .up_to_n_times(1);
@@ -241,13 +265,13 @@ async fn internal_error_and_rate_limit_on_get_are_retried() {
         .await;
     let limited = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(429).header("Retry-After", "0").up_to_n_times(1);
         })
         .await;
     let ok = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "STARTED"}));
         })
         .await;
@@ -272,7 +296,7 @@ async fn http_date_retry_after_is_honoured() {
         .to_string();
     let limited = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(429)
                 .header("Retry-After", date)
                 .up_to_n_times(1);
@@ -280,7 +304,7 @@ async fn http_date_retry_after_is_honoured() {
         .await;
     let ok = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "STARTED"}));
         })
         .await;
@@ -303,7 +327,7 @@ async fn retry_after_above_the_cap_is_capped() {
     token_mock(&server, TOKEN, 749).await;
     let limited = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(429)
                 .header("Retry-After", "3600")
                 .up_to_n_times(1);
@@ -311,7 +335,7 @@ async fn retry_after_above_the_cap_is_capped() {
         .await;
     let ok = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "STARTED"}));
         })
         .await;
@@ -337,7 +361,7 @@ async fn total_deadline_stops_retries_early() {
     token_mock(&server, TOKEN, 749).await;
     let limited = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(429).header("Retry-After", "2");
         })
         .await;
@@ -370,7 +394,7 @@ async fn html_502_after_retries_is_a_server_error_with_snippet() {
     token_mock(&server, TOKEN, 749).await;
     let gateway = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(502)
                 .header("content-type", "text/html")
                 .header("SLPT-Request-ID", "req-502")
@@ -405,7 +429,7 @@ async fn malformed_200_body_is_undecodable_with_snippet() {
     token_mock(&server, TOKEN, 749).await;
     let ok = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).body("<html>maintenance</html>");
         })
         .await;
@@ -432,7 +456,7 @@ async fn not_found_is_expired_or_unknown() {
     token_mock(&server, TOKEN, 749).await;
     let missing = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(404).json_body(json!({
                 "detailCode": "404 Not found",
                 "trackingId": "b21b1f7ce4da4d639f2c62a57171b427",
@@ -464,7 +488,7 @@ async fn forbidden_is_not_retried() {
     token_mock(&server, TOKEN, 749).await;
     let forbidden = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(403)
                 .json_body(json!({"detailCode": "403 Forbidden", "messages": [{"text": "no"}]}));
         })
@@ -484,7 +508,7 @@ async fn read_timeouts_on_get_are_retried() {
     token_mock(&server, TOKEN, 749).await;
     let slow = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200)
                 .json_body(json!({"status": "STARTED"}))
                 .delay(Duration::from_millis(600))
@@ -493,7 +517,7 @@ async fn read_timeouts_on_get_are_retried() {
         .await;
     let fast = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "COMPLETED"}));
         })
         .await;
@@ -546,7 +570,7 @@ async fn persistent_read_timeouts_end_in_a_timeout_error() {
     token_mock(&server, TOKEN, 749).await;
     let slow = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200)
                 .json_body(json!({"status": "STARTED"}))
                 .delay(Duration::from_millis(400));

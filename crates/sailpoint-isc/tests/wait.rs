@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 /// Status mocks answering `bodies` in order (each once), the last one for good.
 async fn status_sequence<'a>(
     server: &'a MockServer,
-    version: &str,
+    version: ApiVersion,
     bodies: &[Value],
 ) -> Vec<httpmock::Mock<'a>> {
     let mut mocks = Vec::new();
@@ -37,13 +37,30 @@ async fn status_sequence<'a>(
     mocks
 }
 
+/// In every version: start, then wait on the started aggregation with a client whose default
+/// is another version; the waiter polls the version that started it.
 #[tokio::test]
 async fn completes_with_progress_callbacks_in_order() {
+    for version in ApiVersion::all() {
+        completes_with_progress_callbacks_in(version).await;
+    }
+}
+
+async fn completes_with_progress_callbacks_in(version: ApiVersion) {
     let server = MockServer::start_async().await;
     let token = token_mock(&server, TOKEN, 749).await;
+    let import = server
+        .mock_async(|when, then| {
+            when.method(POST).path(load_accounts_path(version));
+            then.status(202).json_body(task_body());
+        })
+        .await;
+    let other = ApiVersion::all()
+        .find(|o| *o != version)
+        .expect("at least two versions");
     let mocks = status_sequence(
         &server,
-        "v2025",
+        version,
         &[
             json!({"status": "STARTED", "start": "2024-04-19T10:20:33.823Z"}),
             json!({"status": "ACCOUNTS_COLLECTED", "totalAccounts": 100, "processedAccounts": 10, "totalIdentities": 50, "processedIdentities": 0}),
@@ -55,8 +72,15 @@ async fn completes_with_progress_callbacks_in_order() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
 
-    let done = client(&server)
-        .wait_for_aggregation(TASK_ID)
+    let client = client_for(&server, other);
+    let started = client
+        .start_aggregation(SOURCE_ID)
+        .api_version(version)
+        .send()
+        .await
+        .unwrap();
+    let done = client
+        .wait_for_aggregation(&started)
         .on_progress(move |p| {
             sink.lock().unwrap().push((
                 p.polls,
@@ -84,6 +108,7 @@ async fn completes_with_progress_callbacks_in_order() {
     for mock in &mocks {
         mock.assert_calls_async(1).await;
     }
+    import.assert_calls_async(1).await;
     token.assert_calls_async(1).await;
 }
 
@@ -93,7 +118,7 @@ async fn stream_yields_every_status_then_ends() {
     token_mock(&server, TOKEN, 749).await;
     status_sequence(
         &server,
-        "beta",
+        ApiVersion::BETA,
         &[
             json!({"status": "STARTED"}),
             json!({"status": "STARTED"}),
@@ -104,7 +129,7 @@ async fn stream_yields_every_status_then_ends() {
     .await;
     let updates = client(&server)
         .wait_for_aggregation(TASK_ID)
-        .api_version(ApiVersion::Beta)
+        .api_version(ApiVersion::BETA)
         .into_stream();
     let items: Vec<_> = updates.collect().await;
     let states: Vec<_> = items
@@ -122,7 +147,7 @@ async fn terminated_is_a_typed_failure_with_the_final_status() {
     token_mock(&server, TOKEN, 749).await;
     let mocks = status_sequence(
         &server,
-        "v2025",
+        v(),
         &[
             json!({"status": "STARTED"}),
             json!({"status": "TERMINATED", "totalAccounts": 10, "processedAccounts": 3}),
@@ -154,7 +179,7 @@ async fn terminated_is_a_typed_failure_with_the_final_status() {
 async fn cancelled_is_a_typed_failure() {
     let server = MockServer::start_async().await;
     token_mock(&server, TOKEN, 749).await;
-    status_sequence(&server, "v2025", &[json!({"status": "CANCELLED"})]).await;
+    status_sequence(&server, v(), &[json!({"status": "CANCELLED"})]).await;
     let err = client(&server)
         .wait_for_aggregation(TASK_ID)
         .send()
@@ -172,7 +197,7 @@ async fn not_found_404_is_expired() {
     token_mock(&server, TOKEN, 749).await;
     let gone = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(404)
                 .json_body(json!({"detailCode": "404 Not found", "messages": []}));
         })
@@ -193,7 +218,7 @@ async fn not_found_404_is_expired() {
 async fn not_found_state_is_expired() {
     let server = MockServer::start_async().await;
     token_mock(&server, TOKEN, 749).await;
-    let mocks = status_sequence(&server, "v2025", &[json!({"status": "NOT_FOUND"})]).await;
+    let mocks = status_sequence(&server, v(), &[json!({"status": "NOT_FOUND"})]).await;
     let err = client(&server)
         .wait_for_aggregation(TASK_ID)
         .send()
@@ -209,7 +234,7 @@ async fn unknown_states_keep_waiting() {
     token_mock(&server, TOKEN, 749).await;
     let mocks = status_sequence(
         &server,
-        "v2025",
+        v(),
         &[
             json!({"status": "QUEUED"}),
             json!({"status": null}),
@@ -234,7 +259,7 @@ async fn times_out_with_the_last_status_seen() {
     token_mock(&server, TOKEN, 749).await;
     let running = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200)
                 .json_body(json!({"status": "ACCOUNTS_COLLECTED", "totalAccounts": 10, "processedAccounts": 1}));
         })
@@ -274,7 +299,7 @@ async fn status_errors_end_the_wait_after_their_retries() {
     token_mock(&server, TOKEN, 749).await;
     let ok_once = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200)
                 .json_body(json!({"status": "STARTED"}))
                 .up_to_n_times(1);
@@ -282,7 +307,7 @@ async fn status_errors_end_the_wait_after_their_retries() {
         .await;
     let failing = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(503);
         })
         .await;
@@ -302,7 +327,7 @@ async fn transient_errors_during_the_wait_are_retried_transparently() {
     token_mock(&server, TOKEN, 749).await;
     let started = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200)
                 .json_body(json!({"status": "STARTED"}))
                 .up_to_n_times(1);
@@ -310,13 +335,13 @@ async fn transient_errors_during_the_wait_are_retried_transparently() {
         .await;
     let hiccup = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(429).header("Retry-After", "0").up_to_n_times(1);
         })
         .await;
     let done = server
         .mock_async(|when, then| {
-            when.method(GET).path(status_path("v2025"));
+            when.method(GET).path(status_path(v()));
             then.status(200).json_body(json!({"status": "COMPLETED"}));
         })
         .await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use httpmock::Mock;
 use httpmock::prelude::*;
-use sailpoint_isc::{Client, ClientBuilder, PollSchedule, RetryConfig};
+use sailpoint_isc::{ApiVersion, Client, ClientBuilder, PollSchedule, RetryConfig};
 use serde_json::json;
 
 pub const CLIENT_ID: &str = "test-client-id";
@@ -76,12 +76,27 @@ pub async fn catch_all(server: &MockServer) -> Mock<'_> {
         .await
 }
 
-pub fn status_path(version: &str) -> String {
-    format!("/{version}/account-aggregations/{TASK_ID}/status")
+/// The version tests use when the version does not matter: the client's default.
+pub fn v() -> ApiVersion {
+    ApiVersion::default()
 }
 
-pub fn load_accounts_path(version: &str) -> String {
-    format!("/{version}/sources/{SOURCE_ID}/load-accounts")
+/// The path of `operation` in `version` with `args`, from the generated operation table.
+pub fn op_path(version: ApiVersion, operation: &str, args: &[&str]) -> String {
+    let op = version
+        .operation(operation)
+        .unwrap_or_else(|| panic!("{version} has no {operation}"));
+    format!("{}{}", version.base_path(), op.expand_path(args))
+}
+
+/// The status path of `TASK_ID` in `version`.
+pub fn status_path(version: ApiVersion) -> String {
+    op_path(version, "getAccountAggregationStatus", &[TASK_ID])
+}
+
+/// The load-accounts path of `SOURCE_ID` in `version`.
+pub fn load_accounts_path(version: ApiVersion) -> String {
+    op_path(version, "importAccounts", &[SOURCE_ID])
 }
 
 /// A `LoadAccountsTask` 202 body.
@@ -126,4 +141,27 @@ pub fn closed_port() -> u16 {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     port
+}
+
+/// Matches the experimental header exactly as `version`'s spec asks for `operation`: present
+/// with `true` when experimental, absent otherwise.
+pub fn experimental_header_as_specified(
+    when: httpmock::When,
+    version: ApiVersion,
+    operation: &str,
+) -> httpmock::When {
+    let experimental = version.operation(operation).is_some_and(|o| o.experimental);
+    if experimental {
+        when.header("x-sailpoint-experimental", "true")
+    } else {
+        when.header_missing("x-sailpoint-experimental")
+    }
+}
+
+/// A client for `server` using `version`.
+pub fn client_for(server: &MockServer, version: ApiVersion) -> Client {
+    builder(server)
+        .api_version(version)
+        .build()
+        .expect("client")
 }
