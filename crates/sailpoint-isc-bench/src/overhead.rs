@@ -108,6 +108,7 @@ impl Caller {
                 sailpoint_isc::Client::builder()
                     .base_url(base_url)
                     .client_credentials(CLIENT_ID, CLIENT_SECRET)
+                    .api_version(sailpoint_isc::ApiVersion::V2025)
                     .retry(RetryConfig::standard())
                     .build()?,
             ),
@@ -127,7 +128,6 @@ impl Caller {
                     ))
                     .header(AUTHORIZATION, authorization.clone())
                     .header(ACCEPT, "application/json")
-                    .header("x-sailpoint-experimental", "true")
                     .send()
                     .await?;
                 ensure!(
@@ -287,7 +287,7 @@ pub fn run(params: &Params) -> Result<(Value, Vec<String>)> {
     let tokens = state.token_requests.load(Ordering::Relaxed);
     if received != expected || well_formed != expected {
         bail!(
-            "the server saw {received} status requests ({well_formed} with Authorization and the experimental header), expected {expected}"
+            "the server saw {received} status requests ({well_formed} with Authorization), expected {expected}"
         );
     }
 

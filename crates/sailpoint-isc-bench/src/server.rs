@@ -5,7 +5,7 @@
 //!
 //! * `POST /oauth/token`: a fixed token (the ergonomic client's client-credentials grant);
 //! * `GET /{version}/account-aggregations/{id}/status`: a fixed `AccountAggregationStatus` body,
-//!   counting requests and whether they carried `Authorization` and the experimental header;
+//!   counting requests and whether they carried `Authorization`;
 //! * `POST /{version}/sources/{id}/load-accounts`: a multipart sink that streams the `file` part
 //!   through SHA-256 (never buffering it) and answers 202 with a `LoadAccountsTask` whose `task.id`
 //!   is that hash; every upload is also recorded for the parent to check.
@@ -56,7 +56,7 @@ pub struct SinkRecord {
 pub struct ServerState {
     /// Status requests received.
     pub status_requests: AtomicU64,
-    /// Status requests with an `Authorization` header and `X-SailPoint-Experimental: true`.
+    /// Status requests with an `Authorization` header.
     pub well_formed_status_requests: AtomicU64,
     /// Token requests received.
     pub token_requests: AtomicU64,
@@ -188,10 +188,7 @@ async fn token(State(state): State<Arc<ServerState>>) -> Response {
 async fn status(State(state): State<Arc<ServerState>>, req: Request) -> Response {
     state.status_requests.fetch_add(1, Ordering::Relaxed);
     let headers = req.headers();
-    let experimental = headers
-        .get("x-sailpoint-experimental")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-    if headers.contains_key(header::AUTHORIZATION) && experimental {
+    if headers.contains_key(header::AUTHORIZATION) {
         state
             .well_formed_status_requests
             .fetch_add(1, Ordering::Relaxed);

@@ -289,6 +289,7 @@ async fn upload(mode: Mode, url: &str, file: &Path) -> Result<String> {
     let part = match mode {
         Mode::Ergonomic => {
             let client = sailpoint_isc::Client::builder()
+                .api_version(sailpoint_isc::ApiVersion::V2025)
                 .base_url(url)
                 .client_credentials(CLIENT_ID, CLIENT_SECRET)
                 .build()?;

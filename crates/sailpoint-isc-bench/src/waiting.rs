@@ -253,7 +253,7 @@ async fn one_run(
     };
 
     let status = client
-        .wait_for_aggregation(&started.task_id)
+        .wait_for_aggregation(&started)
         .schedule(poll)
         .send()
         .await?;

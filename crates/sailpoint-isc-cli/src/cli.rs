@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use sailpoint_isc::ApiVersion;
 
 /// Shown after `--help`: configuration and exit codes.
 const AFTER_HELP: &str = "\
@@ -39,9 +40,9 @@ pub struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// ISC API version to call
-    #[arg(long, value_enum, default_value_t = Api::V2025, global = true)]
-    pub api: Api,
+    /// ISC API version to call (the versions this build was generated with)
+    #[arg(long, value_parser = api_version_parser(), default_value_t = ApiVersion::default(), global = true)]
+    pub api: ApiVersion,
 
     /// Tenant API base URL, e.g. https://acme.api.identitynow.com (overrides SAIL_BASE_URL and
     /// config.json)
@@ -61,20 +62,11 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
-/// The API version, as a command-line value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Api {
-    Beta,
-    V2025,
-}
-
-impl From<Api> for sailpoint_isc::ApiVersion {
-    fn from(api: Api) -> Self {
-        match api {
-            Api::Beta => sailpoint_isc::ApiVersion::Beta,
-            Api::V2025 => sailpoint_isc::ApiVersion::V2025,
-        }
-    }
+/// Accepts exactly the generated API versions' names (listed in `--help`).
+fn api_version_parser() -> impl clap::builder::TypedValueParser<Value = ApiVersion> {
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = ApiVersion::all().map(ApiVersion::name).collect();
+    clap::builder::PossibleValuesParser::new(names).try_map(|name| name.parse::<ApiVersion>())
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,7 +106,7 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
         }
     };
     let client = match with_test_overrides(builder)
-        .api_version(ApiVersion::from(cli.global.api))
+        .api_version(cli.global.api)
         .build()
     {
         Ok(client) => client,

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use sailpoint_isc_sandbox::{ApiVersion, Fault, Operation, Outcome, Sandbox, SandboxBuilder};
+use sailpoint_isc::ApiVersion;
+use sailpoint_isc_sandbox::{Fault, Operation, Outcome, Sandbox, SandboxBuilder};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -176,13 +177,23 @@ fn write_temp(name: &str, contents: &[u8]) -> PathBuf {
     path
 }
 
+/// Every version the build was generated with, by `--api` (and the default without it).
 #[test]
 fn import_and_wait_completes_and_uploads_the_exact_file() {
+    import_and_wait_in(None);
+    for version in ApiVersion::all() {
+        import_and_wait_in(Some(version));
+    }
+}
+
+fn import_and_wait_in(version: Option<ApiVersion>) {
     let tenant = Tenant::start();
     let csv = example_csv();
-    let out = run(tenant
-        .cmd()
-        .args(["import", SOURCE, "--file", &file_arg(&csv), "--wait"]))
+    let mut cmd = tenant.cmd();
+    if let Some(version) = version {
+        cmd.args(["--api", version.name()]);
+    }
+    let out = run(cmd.args(["import", SOURCE, "--file", &file_arg(&csv), "--wait"]))
     .expect_code(0);
 
     let uploads = tenant.sandbox.uploads();
@@ -194,7 +205,7 @@ fn import_and_wait_completes_and_uploads_the_exact_file() {
     assert_eq!(file.rows, 300);
     assert_eq!(file.file_name.as_deref(), Some("accounts.csv"));
     assert_eq!(uploads[0].source_id, SOURCE);
-    assert_eq!(uploads[0].api_version, ApiVersion::V2025);
+    assert_eq!(uploads[0].api_version, version.unwrap_or_default());
 
     let id = &uploads[0].aggregation_id;
     assert!(
@@ -275,7 +286,7 @@ fn beta_api_and_direct_connect_import() {
         .args(["--api", "beta", "import", SOURCE, "--wait"]))
     .expect_code(0);
     let uploads = tenant.sandbox.uploads();
-    assert_eq!(uploads[0].api_version, ApiVersion::Beta);
+    assert_eq!(uploads[0].api_version, ApiVersion::BETA);
     assert!(uploads[0].file.is_none());
 }
 
