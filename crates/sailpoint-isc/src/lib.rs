@@ -64,9 +64,11 @@ mod client;
 pub mod config;
 pub mod error;
 mod executor;
+mod lenient;
 pub mod retry;
 mod secret;
 pub mod status;
+pub mod task_status;
 pub mod upload;
 pub mod wait;
 
@@ -80,6 +82,7 @@ pub use status::{
     AggregationState, AggregationStatus, AggregationTask, StartedAggregation, TaskMessage,
     TaskReturn,
 };
+pub use task_status::{CompletionStatus, LocalizedText, TaskStatus, TaskStatusMessage, TaskTarget};
 pub use upload::AccountsFile;
 pub use wait::{AggregationProgress, PollSchedule, WaitForAggregation};
 

@@ -26,6 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::config::ApiVersion;
+use crate::lenient;
 
 /// The `status` of an account aggregation. Open: values this crate does not know are kept in
 /// [`Unknown`](AggregationState::Unknown).
@@ -128,7 +129,7 @@ pub struct AggregationStatus {
     #[serde(default, deserialize_with = "lenient::timestamp")]
     pub start: Option<DateTime<Utc>>,
     /// The state (`status` on the wire).
-    #[serde(rename = "status", default, deserialize_with = "lenient::state")]
+    #[serde(rename = "status", default, deserialize_with = "state")]
     pub state: Option<AggregationState>,
     /// NEW, CHANGED and DELETED accounts to process (set in `ACCOUNTS_COLLECTED` and `COMPLETED`).
     #[serde(default, deserialize_with = "lenient::count")]
@@ -148,6 +149,11 @@ pub struct AggregationStatus {
     /// Identities refreshed so far (v2025).
     #[serde(default, deserialize_with = "lenient::count")]
     pub processed_identities: Option<u64>,
+    /// Set when the status endpoint no longer knew the aggregation (404, about an hour after it
+    /// ended) and the answer came from its task status instead (kept 90 days): the task, with
+    /// its completion status and messages. `state` is then derived from it.
+    #[serde(skip)]
+    pub task: Option<Box<crate::task_status::TaskStatus>>,
 }
 
 impl AggregationStatus {
@@ -180,6 +186,32 @@ impl AggregationStatus {
             .unwrap_or(0)
             .saturating_add(self.processed_identities.unwrap_or(0));
         Some((done.min(total), total))
+    }
+
+    /// The messages of the task the status was answered from (see [`task`](Self::task)):
+    /// errors of a failed aggregation, warnings of one that completed with `WARNING`.
+    pub fn task_messages(&self) -> Vec<&str> {
+        self.task
+            .as_ref()
+            .map(|t| t.message_texts())
+            .unwrap_or_default()
+    }
+
+    /// The status an aggregation's task status stands for, when the status endpoint has
+    /// forgotten it: `SUCCESS`/`WARNING` are `COMPLETED`, other endings `TERMINATED`, and a task
+    /// still running is `STARTED`.
+    pub fn from_task(task: crate::task_status::TaskStatus) -> Self {
+        let state = match &task.completion_status {
+            None => AggregationState::Started,
+            Some(s) if s.is_success() => AggregationState::Completed,
+            Some(_) => AggregationState::Terminated,
+        };
+        AggregationStatus {
+            start: task.launched.or(task.created),
+            state: Some(state),
+            task: Some(Box::new(task)),
+            ..Default::default()
+        }
     }
 
     /// Fraction of the work done, from 0.0 to 1.0, when known.
@@ -304,7 +336,7 @@ pub struct TaskReturn {
 pub(crate) struct LoadAccountsTask {
     #[serde(default, deserialize_with = "lenient::boolean")]
     pub(crate) success: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::task")]
+    #[serde(default, deserialize_with = "lenient::object_as")]
     pub(crate) task: Option<AggregationTask>,
 }
 
@@ -325,93 +357,12 @@ pub struct StartedAggregation {
     pub task: AggregationTask,
 }
 
-/// Lenient field decoders: never fail on a wrong type, `null` or an unknown value.
-pub(crate) mod lenient {
-    use super::*;
-
-    fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        Ok(Option::<Value>::deserialize(d)?.unwrap_or(Value::Null))
-    }
-
-    /// A timestamp by the one rule of [`sailpoint_isc_api::Timestamp`] (RFC 3339; integers
-    /// below 10^11 epoch seconds, larger ones epoch milliseconds); anything else is `None`.
-    pub(crate) fn parse_timestamp(v: &Value) -> Option<DateTime<Utc>> {
-        sailpoint_isc_api::Timestamp::from_json(v).map(|t| t.as_datetime())
-    }
-
-    pub(crate) fn timestamp<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Ok(parse_timestamp(&value(d)?))
-    }
-
-    pub(crate) fn state<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<AggregationState>, D::Error> {
-        Ok(match value(d)? {
-            Value::String(s) if !s.trim().is_empty() => Some(AggregationState::parse(&s)),
-            _ => None,
-        })
-    }
-
-    pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        Ok(match value(d)? {
-            Value::Number(n) => n.as_u64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.is_finite() && *f >= 0.0)
-                    .map(|f| f as u64)
-            }),
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            _ => None,
-        })
-    }
-
-    pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(match value(d)? {
-            Value::Null => None,
-            Value::String(s) => Some(s),
-            other => Some(other.to_string()),
-        })
-    }
-
-    pub(crate) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        Ok(match value(d)? {
-            Value::Bool(b) => Some(b),
-            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
-            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
-            _ => None,
-        })
-    }
-
-    pub(crate) fn object<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
-        Ok(match value(d)? {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        })
-    }
-
-    pub(crate) fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: serde::de::DeserializeOwned,
-    {
-        Ok(match value(d)? {
-            Value::Array(items) => items
-                .into_iter()
-                .filter_map(|item| serde_json::from_value(item).ok())
-                .collect(),
-            _ => Vec::new(),
-        })
-    }
-
-    pub(crate) fn task<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<AggregationTask>, D::Error> {
-        Ok(match value(d)? {
-            v @ Value::Object(_) => serde_json::from_value(v).ok(),
-            _ => None,
-        })
-    }
+/// The `status` field: blank or non-string is no state, anything else is parsed.
+pub(crate) fn state<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AggregationState>, D::Error> {
+    Ok(match lenient::value(d)? {
+        Value::String(s) if !s.trim().is_empty() => Some(AggregationState::parse(&s)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
