@@ -2,14 +2,23 @@
 //! (`getAccountAggregationStatus`), for any API version.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 
-use crate::config::ApiVersion;
-use crate::error::{Error, ErrorContext, Failure};
+use crate::config::{ApiVersion, OutcomeResolution};
+use crate::error::{Error, ErrorContext, Failure, OutcomeLookup};
 use crate::executor::{Call, Executor, validate_id};
 use crate::retry::OperationKind;
-use crate::status::{AggregationStatus, LoadAccountsTask, StartedAggregation};
+use crate::status::{
+    AggregationStatus, AggregationTask, LoadAccountsTask, StartOrigin, StartedAggregation,
+};
+use crate::task_status::TaskStatus;
+use crate::tasks::{
+    ACCOUNT_AGGREGATION_TASK_TYPE, ListTaskStatuses, TASK_LIST_OPERATION, TASK_STATUS_OPERATION,
+    TaskFilter, TaskOrder, fetch_task_status,
+};
 use crate::upload::AccountsFile;
 
 /// Cross-version name of the operation that starts an aggregation.
@@ -89,8 +98,9 @@ impl From<StartedAggregation> for AggregationRef {
     }
 }
 
-/// One status read with retries; 404 is [`Error::AggregationExpired`], a bad id
-/// [`Error::InvalidInput`].
+/// One status read with retries. A 404 (the status endpoint forgets an aggregation about an
+/// hour after it ends) falls back to the aggregation's task status, kept 90 days; only when both
+/// forget the id is it [`Error::AggregationExpired`]. A bad id is [`Error::InvalidInput`].
 pub(crate) async fn fetch_status(
     executor: &Executor,
     task_id: &str,
@@ -105,13 +115,157 @@ pub(crate) async fn fetch_status(
         query: &[],
         source_id: None,
     };
-    match executor.call::<AggregationStatus>(call).await {
-        Ok(decoded) => Ok(decoded.value),
-        Err(Error::NotFound { context }) => Err(Error::AggregationExpired {
-            task_id: task_id.to_owned(),
-            context,
-        }),
+    let context = match executor.call::<AggregationStatus>(call).await {
+        Ok(decoded) => return Ok(decoded.value),
+        Err(Error::NotFound { context }) => context,
+        Err(other) => return Err(other),
+    };
+    let expired = |context| Error::AggregationExpired {
+        task_id: task_id.to_owned(),
+        context,
+    };
+    if version.operation(TASK_STATUS_OPERATION).is_none() {
+        return Err(expired(context));
+    }
+    match fetch_task_status(executor, task_id, version).await {
+        Ok(task) => {
+            tracing::debug!(
+                task_id,
+                completion_status = ?task.completion_status,
+                "the status endpoint no longer knows the aggregation; answered from task status"
+            );
+            Ok(AggregationStatus::from_task(task))
+        }
+        Err(Error::NotFound { .. }) => Err(expired(context)),
         Err(other) => Err(other),
+    }
+}
+
+/// The newest account aggregation still running on `source_id`, if any.
+async fn running_aggregation(
+    executor: &Executor,
+    source_id: &str,
+    version: ApiVersion,
+) -> Result<Option<TaskStatus>, Error> {
+    let page = ListTaskStatuses::new(executor.clone(), version)
+        .filter(
+            TaskFilter::new()
+                .task_type(ACCOUNT_AGGREGATION_TASK_TYPE)
+                .source_id(source_id)
+                .running(),
+        )
+        .order(TaskOrder::CreatedDescending)
+        .page_size(1)
+        .page(0)
+        .await?;
+    Ok(page
+        .items
+        .into_iter()
+        .find(|t| t.is_running() && t.id.as_deref().is_some_and(|id| !id.trim().is_empty())))
+}
+
+/// Errors after which looking again cannot help (permissions, a bad request).
+fn lookup_is_hopeless(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Unauthorized { .. }
+            | Error::Forbidden { .. }
+            | Error::BadRequest { .. }
+            | Error::NotFound { .. }
+            | Error::ExperimentalHeaderMissing { .. }
+            | Error::InvalidInput { .. }
+            | Error::Configuration { .. }
+    )
+}
+
+/// After an ambiguous start: the one aggregation task on the source created since `began`
+/// (less the clock-skew allowance), polled for the grace period; otherwise what was seen.
+async fn resolve_outcome(
+    executor: &Executor,
+    source_id: &str,
+    version: ApiVersion,
+    began: DateTime<Utc>,
+    resolution: &OutcomeResolution,
+) -> Result<TaskStatus, OutcomeLookup> {
+    let looking_since = Instant::now();
+    let skew =
+        chrono::Duration::from_std(resolution.clock_skew).unwrap_or(chrono::Duration::zero());
+    let not_before = began - skew;
+    let list = ListTaskStatuses::new(executor.clone(), version)
+        .filter(
+            TaskFilter::new()
+                .task_type(ACCOUNT_AGGREGATION_TASK_TYPE)
+                .source_id(source_id),
+        )
+        .order(TaskOrder::CreatedDescending)
+        .page_size(25);
+    let mut polls = 0;
+    let mut last_error: Option<Box<Error>>;
+    loop {
+        polls += 1;
+        match list.page(0).await {
+            Ok(page) => {
+                last_error = None;
+                let mut candidates: Vec<TaskStatus> = page
+                    .items
+                    .into_iter()
+                    .filter(|t| {
+                        t.source_id().is_none_or(|s| s == source_id)
+                            && t.created.is_some_and(|c| c >= not_before)
+                            && !t.completed.is_some_and(|c| c < not_before)
+                    })
+                    .collect();
+                match candidates.len() {
+                    0 => {}
+                    1 => return Ok(candidates.remove(0)),
+                    _ => {
+                        return Err(OutcomeLookup {
+                            polls,
+                            waited: looking_since.elapsed(),
+                            candidates,
+                            error: None,
+                        });
+                    }
+                }
+            }
+            Err(error) => {
+                let hopeless = lookup_is_hopeless(&error);
+                last_error = Some(Box::new(error));
+                if hopeless {
+                    break;
+                }
+            }
+        }
+        let remaining = resolution
+            .grace_period
+            .saturating_sub(looking_since.elapsed());
+        if remaining.is_zero() {
+            break;
+        }
+        tokio::time::sleep(resolution.poll_interval.min(remaining)).await;
+    }
+    Err(OutcomeLookup {
+        polls,
+        waited: looking_since.elapsed(),
+        candidates: Vec::new(),
+        error: last_error,
+    })
+}
+
+/// The started aggregation a task-status entry stands for.
+fn from_task(
+    task: &TaskStatus,
+    source_id: &str,
+    version: ApiVersion,
+    origin: StartOrigin,
+) -> StartedAggregation {
+    StartedAggregation {
+        task_id: task.id.clone().unwrap_or_default(),
+        source_id: source_id.to_owned(),
+        api_version: version,
+        success: None,
+        task: AggregationTask::from_task_status(task),
+        origin,
     }
 }
 
@@ -141,6 +295,8 @@ pub struct StartAggregation {
     file: Option<FileInput>,
     disable_optimization: bool,
     api_version: ApiVersion,
+    if_idle: bool,
+    resolution: OutcomeResolution,
 }
 
 #[derive(Debug, Clone)]
@@ -150,14 +306,36 @@ enum FileInput {
 }
 
 impl StartAggregation {
-    pub(crate) fn new(executor: Executor, source_id: String, api_version: ApiVersion) -> Self {
+    pub(crate) fn new(
+        executor: Executor,
+        source_id: String,
+        api_version: ApiVersion,
+        resolution: OutcomeResolution,
+    ) -> Self {
         StartAggregation {
             executor,
             source_id,
             file: None,
             disable_optimization: false,
             api_version,
+            if_idle: false,
+            resolution,
         }
+    }
+
+    /// Does not start a second aggregation: if an account aggregation on the source is still
+    /// running (task status, `completionStatus isnull`), [`send`](Self::send) returns it with
+    /// [`StartOrigin::AlreadyRunning`] and uploads nothing. The check and the start are two
+    /// requests: an aggregation started by someone else between them is not seen.
+    pub fn if_idle(mut self) -> Self {
+        self.if_idle = true;
+        self
+    }
+
+    /// What an ambiguous start does (default: the client's, [`OutcomeResolution::standard`]).
+    pub fn outcome_resolution(mut self, resolution: OutcomeResolution) -> Self {
+        self.resolution = resolution;
+        self
     }
 
     /// Uploads this CSV file (checked when [`send`](Self::send) is called).
@@ -185,14 +363,82 @@ impl StartAggregation {
         self
     }
 
-    /// Validates the input, then sends the request (with retries where safe).
+    /// Validates the input, then sends the request (with retries where safe). After an
+    /// ambiguous failure the aggregation is looked up in task status (see
+    /// [`OutcomeResolution`]); it is never started twice.
     pub async fn send(self) -> Result<StartedAggregation, Error> {
         validate_id("source id", &self.source_id)?;
-        let file = match self.file {
+        let file = match &self.file {
             None => None,
-            Some(FileInput::Checked(file)) => Some(file),
+            Some(FileInput::Checked(file)) => Some(file.clone()),
             Some(FileInput::Path(path)) => Some(AccountsFile::open(path).await?),
         };
+        let version = self.api_version;
+        if self.if_idle
+            && let Some(task) =
+                running_aggregation(&self.executor, &self.source_id, version).await?
+        {
+            tracing::info!(
+                source_id = %self.source_id,
+                task_id = task.id.as_deref().unwrap_or_default(),
+                "an aggregation is already running on the source; not starting another"
+            );
+            return Ok(from_task(
+                &task,
+                &self.source_id,
+                version,
+                StartOrigin::AlreadyRunning,
+            ));
+        }
+        let began = Utc::now();
+        match self.start(file).await {
+            Err(Error::OutcomeUnknown {
+                source_id,
+                reason,
+                context,
+                source,
+                lookup: None,
+            }) if !self.resolution.grace_period.is_zero()
+                && version.operation(TASK_LIST_OPERATION).is_some() =>
+            {
+                tracing::warn!(
+                    source_id = %source_id,
+                    reason = %reason,
+                    grace_ms = self.resolution.grace_period.as_millis() as u64,
+                    "the aggregation start's outcome is unknown; looking for it in task status"
+                );
+                match resolve_outcome(&self.executor, &source_id, version, began, &self.resolution)
+                    .await
+                {
+                    Ok(task) => {
+                        tracing::warn!(
+                            source_id = %source_id,
+                            task_id = task.id.as_deref().unwrap_or_default(),
+                            reason = %reason,
+                            "recovered the aggregation from task status: ISC started it once, its response was lost"
+                        );
+                        Ok(from_task(
+                            &task,
+                            &source_id,
+                            version,
+                            StartOrigin::Recovered,
+                        ))
+                    }
+                    Err(lookup) => Err(Error::OutcomeUnknown {
+                        source_id,
+                        reason,
+                        context,
+                        source,
+                        lookup: Some(Box::new(lookup)),
+                    }),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Sends the start itself (with retries where safe).
+    async fn start(&self, file: Option<AccountsFile>) -> Result<StartedAggregation, Error> {
         let version = self.api_version;
         let disable = self.disable_optimization;
         if let Some(file) = &file {
@@ -254,10 +500,11 @@ impl StartAggregation {
         tracing::info!(source_id = %self.source_id, task_id = %task_id, api_version = %version, "aggregation started");
         Ok(StartedAggregation {
             task_id,
-            source_id: self.source_id,
+            source_id: self.source_id.clone(),
             api_version: version,
             success: body.success,
             task,
+            origin: StartOrigin::Started,
         })
     }
 }

@@ -7,10 +7,12 @@ use reqwest::header::HeaderValue;
 
 use crate::aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
 use crate::auth::Authenticator;
-use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials};
+use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials, OutcomeResolution};
 use crate::error::Error;
 use crate::executor::{Executor, same_origin_redirects};
 use crate::retry::RetryConfig;
+use crate::sources::FindSourceByName;
+use crate::tasks::{GetTaskStatus, ListTaskStatuses};
 use crate::wait::{PollSchedule, WaitForAggregation};
 
 /// A SailPoint ISC client for account aggregations. Cheap to clone (clones share the HTTP
@@ -35,6 +37,7 @@ pub struct Client {
     executor: Executor,
     api_version: ApiVersion,
     poll_schedule: PollSchedule,
+    outcome_resolution: OutcomeResolution,
 }
 
 impl fmt::Debug for Client {
@@ -140,6 +143,7 @@ impl Client {
             executor: Executor::new(base_url, http, auth, builder.retry, user_agent),
             api_version: builder.api_version,
             poll_schedule: builder.poll_schedule,
+            outcome_resolution: builder.outcome_resolution,
         })
     }
 
@@ -179,7 +183,12 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn start_aggregation(&self, source_id: impl Into<String>) -> StartAggregation {
-        StartAggregation::new(self.executor.clone(), source_id.into(), self.api_version)
+        StartAggregation::new(
+            self.executor.clone(),
+            source_id.into(),
+            self.api_version,
+            self.outcome_resolution.clone(),
+        )
     }
 
     /// Reads an aggregation's status once (`GET /{version}/account-aggregations/{id}/status`).
@@ -224,5 +233,53 @@ impl Client {
             aggregation.api_version.unwrap_or(self.api_version),
             self.poll_schedule.clone(),
         )
+    }
+
+    /// Reads one task status (`GET .../task-status/{id}`); ISC keeps them 90 days. An
+    /// aggregation's task has the aggregation's id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sailpoint_isc::Client) -> Result<(), sailpoint_isc::Error> {
+    /// let task = client.task_status("2c91808477a6b0c60177a81146b8110b").send().await?;
+    /// println!("{task}: {:?}", task.message_texts());
+    /// # Ok(()) }
+    /// ```
+    pub fn task_status(&self, task_id: impl Into<String>) -> GetTaskStatus {
+        GetTaskStatus::new(self.executor.clone(), task_id.into(), self.api_version)
+    }
+
+    /// Lists task statuses (`GET .../task-status`), filtered, sorted by `created` and paged;
+    /// see [`ListTaskStatuses`].
+    ///
+    /// ```no_run
+    /// use sailpoint_isc::tasks::{TaskFilter, ACCOUNT_AGGREGATION_TASK_TYPE};
+    ///
+    /// # async fn demo(client: sailpoint_isc::Client) -> Result<(), sailpoint_isc::Error> {
+    /// let recent = client
+    ///     .task_statuses()
+    ///     .filter(TaskFilter::new().task_type(ACCOUNT_AGGREGATION_TASK_TYPE).source_id("2c91808a"))
+    ///     .max_items(10)
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn task_statuses(&self) -> ListTaskStatuses {
+        ListTaskStatuses::new(self.executor.clone(), self.api_version)
+    }
+
+    /// Finds the one source named exactly `name` (`GET .../sources?filters=name eq "…"`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sailpoint_isc::Client) -> Result<(), sailpoint_isc::Error> {
+    /// let source = client.find_source_by_name("HR Feed").send().await?;
+    /// let started = client
+    ///     .start_aggregation(source.id.unwrap_or_default())
+    ///     .file("hr.csv")
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn find_source_by_name(&self, name: impl Into<String>) -> FindSourceByName {
+        FindSourceByName::new(self.executor.clone(), name.into(), self.api_version)
     }
 }

@@ -90,6 +90,81 @@ impl Default for TimeoutConfig {
 /// ```
 pub use sailpoint_isc_api::ApiVersion;
 
+/// What the client does after an ambiguous aggregation start (a 5xx after the upload was sent,
+/// a dropped connection, the total deadline passing with the request in flight): it looks the
+/// aggregation up in task status instead of giving up or resending (plain data).
+///
+/// It lists the account-aggregation tasks of the source created since the attempt began (less
+/// `clock_skew`, for a tenant clock behind ours) and not finished before it, every
+/// `poll_interval` for up to `grace_period` (ISC may list a new task a few seconds late). Exactly
+/// one such task: the start is treated as answered. None, several, or a failed lookup:
+/// [`Error::OutcomeUnknown`] with what the lookup saw. The start is never resent.
+///
+/// Limit: another aggregation started on the same source by someone else within `clock_skew`
+/// before ours, when ours did not start, would be taken for ours. Keep `clock_skew` small.
+///
+/// ```
+/// use std::time::Duration;
+/// use sailpoint_isc::OutcomeResolution;
+///
+/// let quick = OutcomeResolution::standard().with_grace_period(Duration::from_secs(10));
+/// assert_eq!(quick.poll_interval, Duration::from_secs(2));
+/// assert_eq!(OutcomeResolution::disabled().grace_period, Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutcomeResolution {
+    /// How long to keep looking (zero: do not look). Default 30 s.
+    pub grace_period: Duration,
+    /// Time between task-status list requests. Default 2 s.
+    pub poll_interval: Duration,
+    /// How much earlier than the attempt a task's `created` may be. Default 10 s.
+    pub clock_skew: Duration,
+}
+
+impl OutcomeResolution {
+    /// 30 s grace period, polled every 2 s, 10 s clock-skew allowance.
+    pub fn standard() -> Self {
+        OutcomeResolution {
+            grace_period: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(2),
+            clock_skew: Duration::from_secs(10),
+        }
+    }
+
+    /// No lookup: an ambiguous start is [`Error::OutcomeUnknown`] at once.
+    pub fn disabled() -> Self {
+        OutcomeResolution {
+            grace_period: Duration::ZERO,
+            ..Self::standard()
+        }
+    }
+
+    /// Sets the grace period.
+    pub fn with_grace_period(mut self, grace: Duration) -> Self {
+        self.grace_period = grace;
+        self
+    }
+
+    /// Sets the time between polls.
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets the clock-skew allowance.
+    pub fn with_clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+}
+
+impl Default for OutcomeResolution {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
 /// How the client authenticates.
 #[derive(Debug, Clone)]
 pub(crate) enum Credentials {
@@ -128,6 +203,7 @@ pub struct ClientBuilder {
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) timeouts: TimeoutConfig,
     pub(crate) token_refresh_margin: Duration,
+    pub(crate) outcome_resolution: OutcomeResolution,
 }
 
 impl Default for ClientBuilder {
@@ -141,6 +217,7 @@ impl Default for ClientBuilder {
             http_client: None,
             timeouts: TimeoutConfig::standard(),
             token_refresh_margin: DEFAULT_TOKEN_REFRESH_MARGIN,
+            outcome_resolution: OutcomeResolution::standard(),
         }
     }
 }
@@ -302,6 +379,13 @@ impl ClientBuilder {
     /// on them, but would resend the token request's form, client secret included, on a 307/308.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
+        self
+    }
+
+    /// What an ambiguous aggregation start does: look the aggregation up in task status for a
+    /// grace period (the default, [`OutcomeResolution::standard`]), or not.
+    pub fn outcome_resolution(mut self, resolution: OutcomeResolution) -> Self {
+        self.outcome_resolution = resolution;
         self
     }
 

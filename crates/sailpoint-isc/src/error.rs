@@ -109,12 +109,15 @@ pub enum Error {
     },
 
     /// Starting the aggregation failed in a way that does not prove it did not start (a 5xx, a
-    /// timeout or a connection lost after the request was sent). It is *not* retried automatically.
-    /// Check the source's recent tasks before trying again.
+    /// timeout or a connection lost after the request was sent), and looking the aggregation up
+    /// in task status did not settle it (see [`OutcomeResolution`](crate::OutcomeResolution)):
+    /// no task, several candidate tasks, or the lookup failed. The start is never resent
+    /// automatically. `lookup` says what the lookup saw; check the source's recent tasks
+    /// (`Client::task_statuses`, or the ISC UI) before trying again.
     #[error(
-        "the aggregation on source {source_id} may or may not have started ({reason}); \
-         check the source's recent tasks (GET /v2025/task-status?filters=... or the ISC UI) \
-         before retrying: {context}"
+        "the aggregation on source {source_id} may or may not have started ({reason}){}; \
+         check the source's recent tasks before retrying: {context}",
+        lookup.as_ref().map(|l| format!("; {l}")).unwrap_or_default()
     )]
     OutcomeUnknown {
         /// The source the aggregation was started on.
@@ -126,6 +129,30 @@ pub enum Error {
         /// The transport error, when no response arrived.
         #[source]
         source: Option<Arc<reqwest::Error>>,
+        /// What the task-status lookup saw, when one was made.
+        lookup: Option<Box<OutcomeLookup>>,
+    },
+
+    /// No source has exactly this name. `similar` lists what ISC matched otherwise (e.g. the
+    /// same name in another case).
+    #[error(
+        "no source is named {name:?}{}",
+        candidates_text(similar, "; similar: ")
+    )]
+    SourceNotFound {
+        /// The name looked up.
+        name: String,
+        /// Sources ISC matched that do not have exactly this name.
+        similar: Vec<SourceCandidate>,
+    },
+
+    /// Several sources have exactly this name: choose one by id.
+    #[error("{} sources are named {name:?}{}", candidates.len(), candidates_text(candidates, ": "))]
+    AmbiguousSourceName {
+        /// The name looked up.
+        name: String,
+        /// The sources with that name.
+        candidates: Vec<SourceCandidate>,
     },
 
     /// The connection failed (refused, DNS, TLS, reset), after all retries.
@@ -317,6 +344,69 @@ impl Error {
         }
         if let Some(id) = &mut context.request_id {
             scrub(id);
+        }
+    }
+}
+
+/// A source found by a name lookup: its id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceCandidate {
+    /// The source id.
+    pub id: String,
+    /// The source name.
+    pub name: String,
+}
+
+fn candidates_text(candidates: &[SourceCandidate], prefix: &str) -> String {
+    if candidates.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("{} ({:?})", c.id, c.name))
+        .collect();
+    format!("{prefix}{}", list.join(", "))
+}
+
+/// What the task-status lookup after an ambiguous start saw
+/// (carried by [`Error::OutcomeUnknown`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OutcomeLookup {
+    /// Task-status list requests made.
+    pub polls: u32,
+    /// How long the lookup went on.
+    pub waited: Duration,
+    /// Aggregation tasks on the source created since the attempt began (minus the clock-skew
+    /// allowance). More than one means the lookup could not tell which is ours.
+    pub candidates: Vec<crate::task_status::TaskStatus>,
+    /// The lookup's last error, when it failed.
+    pub error: Option<Box<Error>>,
+}
+
+impl fmt::Display for OutcomeLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task-status lookup: {} poll(s) over {:?}, ",
+            self.polls, self.waited
+        )?;
+        match (&self.error, self.candidates.len()) {
+            (Some(error), _) => write!(f, "failed: {error}"),
+            (None, 0) => f.write_str("no aggregation task listed"),
+            (None, n) => {
+                let ids: Vec<&str> = self
+                    .candidates
+                    .iter()
+                    .map(|t| t.id.as_deref().unwrap_or("?"))
+                    .collect();
+                write!(
+                    f,
+                    "{n} candidate tasks, cannot tell which: {}",
+                    ids.join(", ")
+                )
+            }
         }
     }
 }
@@ -681,6 +771,7 @@ impl Failure {
                         reason,
                         context: Box::new(context),
                         source: None,
+                        lookup: None,
                     };
                 }
                 return Error::UndecodableBody {
@@ -705,6 +796,7 @@ impl Failure {
                 reason,
                 context,
                 source: transport,
+                lookup: None,
             };
         }
         if let Some(source) = transport {

@@ -392,6 +392,7 @@ impl Executor {
                     ),
                     context,
                     source: None,
+                    lookup: None,
                 }
             }
             _ => Error::DeadlineExceeded { deadline, context },

@@ -82,3 +82,20 @@ where
         _ => None,
     })
 }
+
+/// A JSON array whose items are decoded one by one; items that are not `T` (a stray string
+/// in a list of objects) are skipped. Anything but an array is an error.
+#[derive(Debug)]
+pub(crate) struct ListOf<T>(pub(crate) Vec<T>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for ListOf<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = Vec::<Value>::deserialize(d)?;
+        Ok(ListOf(
+            items
+                .into_iter()
+                .filter_map(|item| serde_json::from_value(item).ok())
+                .collect(),
+        ))
+    }
+}

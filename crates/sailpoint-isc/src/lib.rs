@@ -67,22 +67,28 @@ mod executor;
 mod lenient;
 pub mod retry;
 mod secret;
+pub mod sources;
 pub mod status;
 pub mod task_status;
+pub mod tasks;
 pub mod upload;
 pub mod wait;
 
 pub use aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
 pub use client::Client;
-pub use config::{ApiVersion, ClientBuilder, TimeoutConfig};
-pub use error::{Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem};
+pub use config::{ApiVersion, ClientBuilder, OutcomeResolution, TimeoutConfig};
+pub use error::{
+    Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem, OutcomeLookup, SourceCandidate,
+};
 pub use retry::RetryConfig;
 pub use secret::Secret;
+pub use sources::Source;
 pub use status::{
-    AggregationState, AggregationStatus, AggregationTask, StartedAggregation, TaskMessage,
-    TaskReturn,
+    AggregationState, AggregationStatus, AggregationTask, StartOrigin, StartedAggregation,
+    TaskMessage, TaskReturn,
 };
 pub use task_status::{CompletionStatus, LocalizedText, TaskStatus, TaskStatusMessage, TaskTarget};
+pub use tasks::{TaskFilter, TaskOrder};
 pub use upload::AccountsFile;
 pub use wait::{AggregationProgress, PollSchedule, WaitForAggregation};
 

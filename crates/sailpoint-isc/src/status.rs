@@ -355,6 +355,60 @@ pub struct StartedAggregation {
     pub success: Option<bool>,
     /// The launched task.
     pub task: AggregationTask,
+    /// How this aggregation was obtained: started by this call, recovered after a lost response,
+    /// or already running (with [`StartAggregation::if_idle`](crate::StartAggregation::if_idle)).
+    pub origin: StartOrigin,
+}
+
+/// How [`StartAggregation::send`](crate::StartAggregation::send) obtained a
+/// [`StartedAggregation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StartOrigin {
+    /// ISC answered the start with 202 and the task.
+    Started,
+    /// The start's response was lost (5xx, connection dropped, deadline), and the aggregation
+    /// was found in task status: ISC did start it, once.
+    Recovered,
+    /// [`if_idle`](crate::StartAggregation::if_idle) found an aggregation already running on the
+    /// source; nothing was uploaded or started.
+    AlreadyRunning,
+}
+
+impl StartOrigin {
+    /// `"started"`, `"recovered"` or `"already_running"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartOrigin::Started => "started",
+            StartOrigin::Recovered => "recovered",
+            StartOrigin::AlreadyRunning => "already_running",
+        }
+    }
+}
+
+impl AggregationTask {
+    /// The start response's task for an aggregation known from task status.
+    pub(crate) fn from_task_status(task: &crate::task_status::TaskStatus) -> Self {
+        AggregationTask {
+            id: task.id.clone(),
+            task_type: task.task_type.clone(),
+            name: task.unique_name.clone(),
+            description: task.description.clone(),
+            launcher: task.launcher.clone(),
+            created: task.created,
+            launched: task.launched,
+            completed: task.completed,
+            completion_status: task
+                .completion_status
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+            parent_name: task.parent_name.clone(),
+            messages: Vec::new(),
+            progress: task.progress.clone(),
+            attributes: task.attributes.clone(),
+            returns: Vec::new(),
+        }
+    }
 }
 
 /// The `status` field: blank or non-string is no state, anything else is parsed.
