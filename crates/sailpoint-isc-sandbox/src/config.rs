@@ -1,8 +1,11 @@
 //! Sandbox settings and the small public value types they use.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
+
+use sailpoint_isc_api::{ApiVersion, Operation as OperationSpec};
 
 /// An OAuth client (a personal access token's id and secret) the sandbox accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,10 +31,11 @@ impl ClientCredentials {
     }
 }
 
-/// A fixed-window rate limit: at most `max_requests` per `window`, counted per client id and API version.
+/// A sliding-window rate limit: no span of `window` holds more than `max_requests` served
+/// requests, counted per client id and API version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
-    /// Requests allowed in one window.
+    /// Requests allowed in any one window.
     pub max_requests: u32,
     /// The window length.
     pub window: Duration,
@@ -47,50 +51,67 @@ impl Default for RateLimit {
     }
 }
 
-/// The API version segment of a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ApiVersion {
-    /// `/beta/...`
-    Beta,
-    /// `/v2025/...`
-    V2025,
-}
-
-impl ApiVersion {
-    /// The path segment, `"beta"` or `"v2025"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApiVersion::Beta => "beta",
-            ApiVersion::V2025 => "v2025",
-        }
-    }
-}
-
-impl fmt::Display for ApiVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The operations the sandbox serves, used for request counting and fault injection.
+///
+/// Each API operation is served under every API version whose generated table
+/// ([`ApiVersion::all`]) lists it, by its cross-version name ([`Operation::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Operation {
     /// `POST /oauth/token`.
     Token,
-    /// `POST /{beta,v2025}/sources/{id}/load-accounts` (`importAccounts`).
+    /// `importAccounts` (`POST .../sources/{id}/load-accounts`).
     ImportAccounts,
-    /// `GET /{beta,v2025}/account-aggregations/{id}/status` (`getAccountAggregationStatus`).
+    /// `getAccountAggregationStatus` (`GET .../account-aggregations/{id}/status`).
     GetStatus,
+    /// `getTaskStatus` (`GET .../task-status/{id}`).
+    GetTaskStatus,
+    /// `getTaskStatusList` (`GET .../task-status`).
+    GetTaskStatusList,
+    /// `listSources` (`GET .../sources`).
+    ListSources,
 }
 
 impl Operation {
-    /// A snake_case name for logs: `token`, `import_accounts`, `get_status`.
+    /// Every operation the sandbox has a handler for, the token endpoint first.
+    pub const ALL: &'static [Operation] = &[
+        Operation::Token,
+        Operation::ImportAccounts,
+        Operation::GetStatus,
+        Operation::GetTaskStatus,
+        Operation::GetTaskStatusList,
+        Operation::ListSources,
+    ];
+
+    /// A snake_case name for logs: `token`, `import_accounts`, `get_status`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Token => "token",
             Operation::ImportAccounts => "import_accounts",
             Operation::GetStatus => "get_status",
+            Operation::GetTaskStatus => "get_task_status",
+            Operation::GetTaskStatusList => "get_task_status_list",
+            Operation::ListSources => "list_sources",
         }
+    }
+
+    /// The cross-version operation name of the generated table (`"importAccounts"`), or `None`
+    /// for the token endpoint, which no API version lists.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Operation::Token => None,
+            Operation::ImportAccounts => Some("importAccounts"),
+            Operation::GetStatus => Some("getAccountAggregationStatus"),
+            Operation::GetTaskStatus => Some("getTaskStatus"),
+            Operation::GetTaskStatusList => Some("getTaskStatusList"),
+            Operation::ListSources => Some("listSources"),
+        }
+    }
+
+    /// The operation whose handler serves the table's operation called `name`, if the sandbox
+    /// has one.
+    pub fn from_name(name: &str) -> Option<Operation> {
+        Self::ALL.iter().copied().find(|o| o.name() == Some(name))
     }
 }
 
@@ -100,7 +121,8 @@ impl fmt::Display for Operation {
     }
 }
 
-/// Everything the builder configures; fixed once the sandbox starts.
+/// Everything the builder configures; fixed once the sandbox starts (the task visibility
+/// delays can also be changed at run time, see [`crate::faults`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub addr: SocketAddr,
@@ -110,9 +132,15 @@ pub(crate) struct Config {
     pub collect_duration: Duration,
     pub process_duration: Duration,
     pub retention: Duration,
+    pub task_retention: Duration,
     pub direct_connect_accounts: u32,
-    pub require_experimental_header: bool,
     pub tenant: String,
+    /// Operations served in addition to (or instead of, same version and name) the table's.
+    pub extra_operations: Vec<(ApiVersion, OperationSpec)>,
+    /// `(version name, operation name)` pairs answered with `X-Deprecated: true`.
+    pub deprecated: HashSet<(String, String)>,
+    pub task_list_delay: Duration,
+    pub task_lookup_delay: Duration,
 }
 
 impl Default for Config {
@@ -125,9 +153,33 @@ impl Default for Config {
             collect_duration: Duration::from_secs(2),
             process_duration: Duration::from_secs(3),
             retention: Duration::from_secs(3600),
+            task_retention: Duration::from_secs(90 * 24 * 3600),
             direct_connect_accounts: 10,
-            require_experimental_header: true,
             tenant: "sandbox".to_owned(),
+            extra_operations: Vec::new(),
+            deprecated: HashSet::new(),
+            task_list_delay: Duration::ZERO,
+            task_lookup_delay: Duration::ZERO,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_round_trip() {
+        for op in Operation::ALL {
+            match op.name() {
+                Some(name) => assert_eq!(Operation::from_name(name), Some(*op)),
+                None => assert_eq!(*op, Operation::Token),
+            }
+        }
+        assert_eq!(Operation::from_name("createSource"), None);
+        assert_eq!(
+            Operation::from_name("getTaskStatusList"),
+            Some(Operation::GetTaskStatusList)
+        );
     }
 }

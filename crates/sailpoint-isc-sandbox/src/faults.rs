@@ -1,4 +1,14 @@
-//! Fault injection: the next requests of an operation answer with a chosen failure.
+//! Fault injection: the next requests of an operation answer with a chosen failure, and task
+//! status can be slow to show new tasks.
+//!
+//! * [`Fault`]s are queued per [`Operation`] with [`Sandbox::inject`](crate::Sandbox::inject).
+//!   Most act before the request is handled; [`Fault::DropAfterProcessing`] and
+//!   [`Fault::StatusAfterProcessing`] let an import create its aggregation first, so the
+//!   aggregation exists and runs although the client saw a failure.
+//! * Task visibility delays ([`Sandbox::set_task_list_delay`](crate::Sandbox::set_task_list_delay),
+//!   [`Sandbox::set_task_lookup_delay`](crate::Sandbox::set_task_lookup_delay)) make
+//!   `getTaskStatusList` (and `getTaskStatus`) behave as an eventually consistent index: a task
+//!   is not found until that long after its creation.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -9,7 +19,8 @@ use crate::config::Operation;
 /// A failure the sandbox can inject into the next requests of an [`Operation`].
 ///
 /// Faults act before authentication and rate limiting, like failures in front of ISC's API gateway,
-/// except [`Fault::DropAfterProcessing`], which lets the request be handled in full first.
+/// except [`Fault::DropAfterProcessing`] and [`Fault::StatusAfterProcessing`], which let the
+/// request be handled in full first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -32,12 +43,32 @@ pub enum Fault {
     /// close the TCP connection without sending the response: the client cannot tell whether
     /// the request took effect.
     DropAfterProcessing,
+    /// Handle the request completely (an import records its upload and starts its aggregation),
+    /// then answer with this status instead of the real response: a gateway error after the
+    /// work was done.
+    StatusAfterProcessing {
+        /// The HTTP status code, e.g. 500, 502, 504.
+        status: u16,
+        /// If set, a `Retry-After: <seconds>` header.
+        retry_after: Option<u64>,
+        /// A JSON body; if `None`, the usual ISC body for that code.
+        body: Option<String>,
+    },
 }
 
 impl Fault {
     /// A status fault with the default body and no `Retry-After`.
     pub fn status(status: u16) -> Self {
         Fault::Status {
+            status,
+            retry_after: None,
+            body: None,
+        }
+    }
+
+    /// A [`Fault::StatusAfterProcessing`] with the default body and no `Retry-After`.
+    pub fn status_after_processing(status: u16) -> Self {
+        Fault::StatusAfterProcessing {
             status,
             retry_after: None,
             body: None,
@@ -98,6 +129,40 @@ impl FaultQueue {
     }
 }
 
+/// How long new tasks stay invisible to task-status reads; changeable at run time.
+#[derive(Debug, Default)]
+pub(crate) struct TaskDelays {
+    list: Mutex<Duration>,
+    lookup: Mutex<Duration>,
+}
+
+impl TaskDelays {
+    pub(crate) fn new(list: Duration, lookup: Duration) -> Self {
+        Self {
+            list: Mutex::new(list),
+            lookup: Mutex::new(lookup),
+        }
+    }
+
+    /// How long after its creation a task is missing from `getTaskStatusList`.
+    pub(crate) fn list(&self) -> Duration {
+        *self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long after its creation `getTaskStatus` answers 404 for a task.
+    pub(crate) fn lookup(&self) -> Duration {
+        *self.lookup.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_list(&self, d: Duration) {
+        *self.list.lock().unwrap_or_else(|e| e.into_inner()) = d;
+    }
+
+    pub(crate) fn set_lookup(&self, d: Duration) {
+        *self.lookup.lock().unwrap_or_else(|e| e.into_inner()) = d;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +172,11 @@ mod tests {
         let q = FaultQueue::default();
         q.push(Operation::GetStatus, Fault::status(500), 2);
         q.push(Operation::GetStatus, Fault::DropConnection, 1);
+        q.push(
+            Operation::GetTaskStatusList,
+            Fault::status_after_processing(502),
+            1,
+        );
         q.push(Operation::Token, Fault::status(503), 0);
         assert_eq!(q.pending(Operation::GetStatus), 3);
         assert_eq!(q.take(Operation::GetStatus), Some(Fault::status(500)));
@@ -114,6 +184,15 @@ mod tests {
         assert_eq!(q.take(Operation::GetStatus), Some(Fault::DropConnection));
         assert_eq!(q.take(Operation::GetStatus), None);
         assert_eq!(q.take(Operation::Token), None);
+        assert_eq!(
+            q.take(Operation::GetTaskStatusList),
+            Some(Fault::StatusAfterProcessing {
+                status: 502,
+                retry_after: None,
+                body: None
+            })
+        );
+        assert_eq!(q.pending(Operation::GetTaskStatusList), 0);
         q.push(Operation::Token, Fault::status(503), 5);
         q.clear();
         assert_eq!(q.take(Operation::Token), None);

@@ -92,16 +92,18 @@
 
 pub mod aggregation;
 mod auth;
+mod collection;
 mod config;
 mod csv;
 mod error;
-mod faults;
+pub mod faults;
 mod ids;
 mod ratelimit;
 mod recording;
 mod responses;
 mod routes;
 mod server;
+mod sources;
 mod state;
 
 use std::net::SocketAddr;
@@ -112,10 +114,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use aggregation::{AggregationInfo, AggregationStatus, Outcome};
-pub use config::{ApiVersion, ClientCredentials, Operation, RateLimit};
+pub use config::{ClientCredentials, Operation, RateLimit};
 pub use error::Error;
 pub use faults::Fault;
 pub use recording::{RequestRecord, Upload, UploadedFile};
+/// An ISC API version: the generated table of `sailpoint-isc-api` ([`ApiVersion::all`]).
+pub use sailpoint_isc_api::ApiVersion;
+/// One operation of a version's generated table (path, method, experimental flag, success
+/// status, response properties), as [`SandboxBuilder::serve_operation`] takes it.
+pub use sailpoint_isc_api::Operation as OperationSpec;
+pub use sources::SourceInfo;
 
 use config::Config;
 use state::Shared;
@@ -158,7 +166,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// Requests allowed per client id and API version per window (default 100 per 10 s).
+    /// Requests allowed per client id and API version in any window of this length (default
+    /// 100 per 10 s, enforced as a sliding window).
     pub fn rate_limit(mut self, max_requests: u32, window: Duration) -> Self {
         self.config.rate_limit = Some(RateLimit {
             max_requests,
@@ -191,16 +200,61 @@ impl SandboxBuilder {
         self
     }
 
-    /// Accounts a direct-connect aggregation (an import without a file) finds (default 10).
-    pub fn direct_connect_accounts(mut self, n: u32) -> Self {
-        self.config.direct_connect_accounts = n;
+    /// How long after its creation an aggregation's task stays in the task history (default 90
+    /// days); then `getTaskStatus` answers 404 and `getTaskStatusList` omits it.
+    pub fn task_retention(mut self, d: Duration) -> Self {
+        self.config.task_retention = d;
         self
     }
 
-    /// Whether v2025 status calls need `X-SailPoint-Experimental: true` (default true), as they
-    /// did while the operation was experimental; without it they answer 400.
-    pub fn require_experimental_header(mut self, required: bool) -> Self {
-        self.config.require_experimental_header = required;
+    /// How long after its creation a task is missing from `getTaskStatusList` (default zero):
+    /// a task index that is slow to show new tasks. Also settable later with
+    /// [`Sandbox::set_task_list_delay`].
+    pub fn task_list_delay(mut self, d: Duration) -> Self {
+        self.config.task_list_delay = d;
+        self
+    }
+
+    /// How long after its creation `getTaskStatus` answers 404 for a task (default zero). Also
+    /// settable later with [`Sandbox::set_task_lookup_delay`].
+    pub fn task_lookup_delay(mut self, d: Duration) -> Self {
+        self.config.task_lookup_delay = d;
+        self
+    }
+
+    /// Answers every request of `operation` (its cross-version name, e.g.
+    /// `"getAccountAggregationStatus"`) under `version` with the header `X-Deprecated: true`, as
+    /// ISC marks deprecated operations; may be called several times.
+    pub fn deprecated(mut self, version: ApiVersion, operation: &str) -> Self {
+        self.config
+            .deprecated
+            .insert((version.name().to_owned(), operation.to_owned()));
+        self
+    }
+
+    /// Serves `operation` under `version` as given, instead of the table's operation of the same
+    /// name in that version (or in addition, if the table has none). The operation's `name`
+    /// picks the handler; operations the sandbox has no handler for are ignored.
+    ///
+    /// For tests of rules the current table does not exercise, e.g. an operation marked
+    /// experimental:
+    ///
+    /// ```
+    /// use sailpoint_isc_sandbox::{ApiVersion, Sandbox};
+    ///
+    /// let version = ApiVersion::default();
+    /// let mut op = *version.operation("getAccountAggregationStatus").unwrap();
+    /// op.experimental = true; // now needs `X-SailPoint-Experimental: true`
+    /// let builder = Sandbox::builder().serve_operation(version, op);
+    /// ```
+    pub fn serve_operation(mut self, version: ApiVersion, operation: OperationSpec) -> Self {
+        self.config.extra_operations.push((version, operation));
+        self
+    }
+
+    /// Accounts a direct-connect aggregation (an import without a file) finds (default 10).
+    pub fn direct_connect_accounts(mut self, n: u32) -> Self {
+        self.config.direct_connect_accounts = n;
         self
     }
 
@@ -327,6 +381,47 @@ impl Sandbox {
         self.shared.faults.pending(operation)
     }
 
+    /// How many aggregations were started on `source_id` so far: accepted imports, including
+    /// those whose response was then lost to [`Fault::DropAfterProcessing`] or replaced by
+    /// [`Fault::StatusAfterProcessing`], but not imports refused because another aggregation
+    /// was running. Never forgets (unlike [`aggregations`](Self::aggregations)).
+    pub fn aggregations_started(&self, source_id: &str) -> usize {
+        self.shared.recorder.aggregations_started(source_id)
+    }
+
+    /// Whether the sandbox serves `operation` under `version` (the table lists it, or it was
+    /// added with [`SandboxBuilder::serve_operation`]). The token endpoint is always served.
+    pub fn serves(&self, version: ApiVersion, operation: Operation) -> bool {
+        operation == Operation::Token
+            || routes::api_routes(&self.shared.config)
+                .iter()
+                .any(|r| r.version == version && r.operation == operation)
+    }
+
+    /// Adds a source named `name` and returns its new id. Names need not be unique: adding two
+    /// sources with the same name lets a client meet the ambiguity of a lookup by name.
+    pub fn add_source(&self, name: &str) -> String {
+        self.shared.sources.add(name)
+    }
+
+    /// Every source, in creation order: those added with [`add_source`](Self::add_source) and
+    /// those created by their first import (named `Source <id>`).
+    pub fn sources(&self) -> Vec<SourceInfo> {
+        self.shared.sources.all()
+    }
+
+    /// From now on, tasks are missing from `getTaskStatusList` until `delay` after their
+    /// creation (zero turns it off).
+    pub fn set_task_list_delay(&self, delay: Duration) {
+        self.shared.task_delays.set_list(delay);
+    }
+
+    /// From now on, `getTaskStatus` answers 404 for a task until `delay` after its creation
+    /// (zero turns it off).
+    pub fn set_task_lookup_delay(&self, delay: Duration) {
+        self.shared.task_delays.set_lookup(delay);
+    }
+
     /// Sets how the next aggregation started on `source_id` ends.
     pub fn set_outcome(&self, source_id: &str, outcome: Outcome) {
         self.shared
@@ -340,7 +435,7 @@ impl Sandbox {
         self.shared.aggregations.force(aggregation_id, outcome)
     }
 
-    /// All aggregations still retained, oldest first.
+    /// All aggregations whose status is still retained, oldest first.
     pub fn aggregations(&self) -> Vec<AggregationInfo> {
         self.shared.aggregations.list()
     }

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::config::{ApiVersion, Operation};
+use sailpoint_isc_api::ApiVersion;
+
+use crate::config::Operation;
 
 /// The `file` part of an import request, as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +21,8 @@ pub struct UploadedFile {
 }
 
 /// One import (`load-accounts`) request that the sandbox accepted (answered 202, or would have
-/// before an injected [`Fault::DropAfterProcessing`](crate::Fault::DropAfterProcessing)).
+/// before an injected [`Fault::DropAfterProcessing`](crate::Fault::DropAfterProcessing) or
+/// [`Fault::StatusAfterProcessing`](crate::Fault::StatusAfterProcessing)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
     /// The source id from the path.
@@ -87,6 +90,15 @@ impl Recorder {
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {
         self.lock().requests.clone()
+    }
+
+    /// Accepted imports (aggregations that ran, not refused ones) on `source_id`.
+    pub(crate) fn aggregations_started(&self, source_id: &str) -> usize {
+        self.lock()
+            .uploads
+            .iter()
+            .filter(|u| u.accepted && u.source_id == source_id)
+            .count()
     }
 
     pub(crate) fn request_count(&self, op: Operation) -> usize {

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The id of the current request, also used as the `trackingId` of error bodies.
 #[derive(Debug, Clone)]
@@ -16,6 +16,12 @@ pub(crate) struct RequestId(pub String);
 
 /// Name of the header carrying the request id on every response.
 pub(crate) const REQUEST_ID_HEADER: &str = "slpt-request-id";
+
+/// Header with the total number of matches of a collection request sent with `count=true`.
+pub(crate) const TOTAL_COUNT_HEADER: &str = "x-total-count";
+
+/// Header marking a response of a deprecated operation.
+pub(crate) const DEPRECATED_HEADER: &str = "x-deprecated";
 
 /// The body of 429 responses, spaces included.
 pub(crate) const RATE_LIMIT_MESSAGE: &str = " Rate Limit Exceeded ";
@@ -74,5 +80,47 @@ pub(crate) fn default_for_status(status: StatusCode, tracking_id: &str) -> Respo
         401 => unauthorized("JWT validation failed: JWT is expired"),
         429 => (status, Json(json!({ "message": RATE_LIMIT_MESSAGE }))).into_response(),
         _ => error_dto(status, tracking_id, "Injected fault."),
+    }
+}
+
+/// Keeps only the listed top-level properties of an object, or of each object of an array: how
+/// one full body becomes the body of a version whose schema has fewer fields. An empty list
+/// keeps everything (a schema without declared properties).
+pub(crate) fn project(value: Value, properties: &[&str]) -> Value {
+    if properties.is_empty() {
+        return value;
+    }
+    match value {
+        Value::Object(mut map) => {
+            map.retain(|k, _| properties.contains(&k.as_str()));
+            Value::Object(map)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| project(item, properties))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_keeps_listed_properties() {
+        let full = json!({"a": 1, "b": {"c": 2}, "d": null});
+        assert_eq!(
+            project(full.clone(), &["b", "d", "x"]),
+            json!({"b": {"c": 2}, "d": null})
+        );
+        assert_eq!(project(full.clone(), &[]), full);
+        assert_eq!(
+            project(json!([{"a": 1, "b": 2}, {"b": 3}]), &["b"]),
+            json!([{"b": 2}, {"b": 3}])
+        );
+        assert_eq!(project(json!("s"), &["a"]), json!("s"));
     }
 }

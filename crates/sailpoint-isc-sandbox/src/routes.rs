@@ -1,72 +1,174 @@
-//! Routes, the per-operation middleware (counting, faults, auth, rate limit) and the API handlers.
+//! Routes, the per-operation middleware (counting, faults, auth, rate limit, experimental
+//! header, deprecation) and the API handlers.
+//!
+//! The API routes are data: every operation of every version of the generated table
+//! ([`ApiVersion::all`]) for which the sandbox has a handler (chosen by the operation's
+//! cross-version name) is served at the version's base path plus the operation's path, with the
+//! method the spec gives. Nothing here names a version.
 
-use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::collections::HashSet;
+
+use axum::extract::{
+    DefaultBodyLimit, Extension, FromRequest, Multipart, Path, Query, Request, State,
+};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, MethodRouter, on, post};
 use axum::{Json, Router};
+use sailpoint_isc_api::{ApiVersion, Operation as OperationSpec};
 
-use crate::aggregation::StartRequest;
+use crate::aggregation::{StartRequest, TASK_FILTERS, TASK_SORTERS};
 use crate::auth::{self, Authenticated};
-use crate::config::{ApiVersion, Operation};
+use crate::collection::Params;
+use crate::config::{Config, Operation};
 use crate::csv::{ScannedFile, Snapshot, UploadScanner};
 use crate::faults::Fault;
 use crate::recording::{RequestRecord, Upload, UploadedFile};
-use crate::responses::{self, REQUEST_ID_HEADER, RequestId};
+use crate::responses::{self, DEPRECATED_HEADER, REQUEST_ID_HEADER, RequestId, TOTAL_COUNT_HEADER};
 use crate::server::ConnHandle;
+use crate::sources;
 use crate::state::AppState;
 
 /// Header that marks a call to an experimental operation.
 const EXPERIMENTAL_HEADER: &str = "x-sailpoint-experimental";
+
+/// One served API route: an operation of a version, and the handler that serves it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub version: ApiVersion,
+    pub spec: OperationSpec,
+    pub operation: Operation,
+}
+
+impl Route {
+    /// The axum path: the base path plus the operation's path, each `{placeholder}` renamed
+    /// by position (`{p0}`, `{p1}`, ...) so that operations naming the same segment differently
+    /// (`{id}`, `{sourceId}`) never conflict.
+    pub(crate) fn axum_path(&self) -> String {
+        let mut out = String::from(self.version.base_path());
+        let mut rest = self.spec.path;
+        let mut n = 0;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            out.push_str(&rest[..open]);
+            out.push_str(&format!("{{p{n}}}"));
+            n += 1;
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// The API routes: every table operation the sandbox has a handler for, with the configured
+/// replacements and additions ([`SandboxBuilder::serve_operation`](crate::SandboxBuilder::serve_operation)).
+pub(crate) fn api_routes(config: &Config) -> Vec<Route> {
+    let extra = |version: ApiVersion, name: &str| {
+        config
+            .extra_operations
+            .iter()
+            .rev()
+            .find(|(v, o)| *v == version && o.name == name)
+            .map(|(_, o)| *o)
+    };
+    let mut specs: Vec<(ApiVersion, OperationSpec)> = Vec::new();
+    for version in ApiVersion::all() {
+        for op in version.spec().operations {
+            specs.push((version, extra(version, op.name).unwrap_or(*op)));
+        }
+    }
+    for (version, op) in &config.extra_operations {
+        if !specs.iter().any(|(v, o)| v == version && o.name == op.name) {
+            specs.push((*version, *op));
+        }
+    }
+    specs
+        .into_iter()
+        .filter_map(|(version, spec)| {
+            let operation = Operation::from_name(spec.name);
+            if operation.is_none() {
+                tracing::debug!(%version, operation = spec.name, "no sandbox handler; not served");
+            }
+            Some(Route {
+                version,
+                spec,
+                operation: operation?,
+            })
+        })
+        .collect()
+}
 
 /// What the per-operation middleware needs to know about its route.
 #[derive(Clone)]
 struct OpContext {
     state: AppState,
     operation: Operation,
-    version: Option<ApiVersion>,
+    route: Option<Route>,
 }
 
 /// Builds the tenant's router.
 pub(crate) fn router(state: AppState) -> Router {
-    let layer = |operation, version| {
+    let layer = |operation, route| {
         middleware::from_fn_with_state(
             OpContext {
                 state: state.clone(),
                 operation,
-                version,
+                route,
             },
             operation_layer,
         )
     };
-    use ApiVersion::{Beta, V2025};
-    use Operation::{GetStatus, ImportAccounts, Token};
-    Router::new()
-        .route(
-            "/oauth/token",
-            post(auth::token).route_layer(layer(Token, None)),
-        )
-        .route(
-            "/beta/sources/{source_id}/load-accounts",
-            post(import_beta).route_layer(layer(ImportAccounts, Some(Beta))),
-        )
-        .route(
-            "/v2025/sources/{id}/load-accounts",
-            post(import_v2025).route_layer(layer(ImportAccounts, Some(V2025))),
-        )
-        .route(
-            "/beta/account-aggregations/{id}/status",
-            get(status_beta).route_layer(layer(GetStatus, Some(Beta))),
-        )
-        .route(
-            "/v2025/account-aggregations/{id}/status",
-            get(status_v2025).route_layer(layer(GetStatus, Some(V2025))),
-        )
+    let mut router = Router::new().route(
+        "/oauth/token",
+        post(auth::token).route_layer(layer(Operation::Token, None)),
+    );
+    let mut seen = HashSet::new();
+    for route in api_routes(&state.config) {
+        let Some(handler) = handler(route) else {
+            continue;
+        };
+        let path = route.axum_path();
+        if !seen.insert((route.spec.method, path.clone())) {
+            tracing::warn!(%path, method = route.spec.method, "duplicate route; first one kept");
+            continue;
+        }
+        tracing::trace!(%path, method = route.spec.method, operation = route.spec.name, "route");
+        router = router.route(
+            &path,
+            handler.route_layer(layer(route.operation, Some(route))),
+        );
+    }
+    router
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(request_id_layer))
         .with_state(state)
+}
+
+/// The method router serving `route`, by the operation's name and the spec's method.
+fn handler(route: Route) -> Option<MethodRouter<AppState>> {
+    let Some(filter) = Method::from_bytes(route.spec.method.as_bytes())
+        .ok()
+        .and_then(|m| MethodFilter::try_from(m).ok())
+    else {
+        tracing::warn!(
+            method = route.spec.method,
+            operation = route.spec.name,
+            "unknown method; not served"
+        );
+        return None;
+    };
+    Some(match route.operation {
+        Operation::Token => return None,
+        Operation::ImportAccounts => on(filter, import),
+        Operation::GetStatus => on(filter, status),
+        Operation::GetTaskStatus => on(filter, task_status),
+        Operation::GetTaskStatusList => on(filter, task_status_list),
+        Operation::ListSources => on(filter, list_sources),
+    })
 }
 
 /// Gives every request an id, and every response the `SLPT-Request-ID` header.
@@ -115,15 +217,69 @@ async fn drain_body(req: Request) {
     }
 }
 
-/// Per-operation handling around the handler: count, inject faults, authenticate, rate-limit, record.
-async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: Next) -> Response {
+/// The 400 ISC answers when `op` is experimental and the request lacks
+/// `X-SailPoint-Experimental: true`; `None` when the call may go ahead.
+pub(crate) fn experimental_rejection(op: &OperationSpec, headers: &HeaderMap) -> Option<Response> {
+    if !op.experimental {
+        return None;
+    }
+    let ok = headers
+        .get(EXPERIMENTAL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    (!ok).then(|| {
+        responses::inline_error(
+            StatusCode::BAD_REQUEST,
+            "Experimental Header is missing or invalid.",
+        )
+    })
+}
+
+/// The response of an injected status fault.
+fn fault_response(
+    status: u16,
+    retry_after: Option<u64>,
+    body: Option<String>,
+    rid: &str,
+) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = match body {
+        Some(body) => (code, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        None => responses::default_for_status(code, rid),
+    };
+    if let Some(secs) = retry_after {
+        responses::set_retry_after(&mut resp, secs);
+    }
+    resp
+}
+
+/// Per-operation handling around the handler; adds `X-Deprecated: true` where configured.
+async fn operation_layer(State(ctx): State<OpContext>, req: Request, next: Next) -> Response {
+    let deprecated = ctx.route.is_some_and(|r| {
+        ctx.state
+            .config
+            .deprecated
+            .contains(&(r.version.name().to_owned(), r.spec.name.to_owned()))
+    });
+    let mut resp = handle_operation(ctx, req, next).await;
+    if deprecated {
+        resp.headers_mut()
+            .insert(DEPRECATED_HEADER, HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+/// Count, inject faults, authenticate, rate-limit, check the experimental header, record.
+async fn handle_operation(ctx: OpContext, mut req: Request, next: Next) -> Response {
     let OpContext {
         state,
         operation,
-        version,
+        route,
     } = ctx;
+    let version = route.map(|r| r.version);
     state.recorder.count(operation);
     let conn = req.extensions().get::<ConnHandle>().cloned();
+    let rid = request_id(&req);
     let finish = |status: Option<u16>| {
         tracing::debug!(%operation, ?version, ?status, "request handled");
         state.recorder.finish(RequestRecord {
@@ -133,7 +289,7 @@ async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: N
         });
     };
 
-    let mut drop_after = false;
+    let mut after = None;
     match state.faults.take(operation) {
         Some(Fault::Status {
             status,
@@ -141,18 +297,9 @@ async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: N
             body,
         }) => {
             tracing::debug!(%operation, status, "injecting status fault");
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut resp = match body {
-                Some(body) => {
-                    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-                }
-                None => responses::default_for_status(code, &request_id(&req)),
-            };
-            if let Some(secs) = retry_after {
-                responses::set_retry_after(&mut resp, secs);
-            }
+            let resp = fault_response(status, retry_after, body, &rid);
             drain_body(req).await;
-            finish(Some(code.as_u16()));
+            finish(Some(resp.status().as_u16()));
             return resp;
         }
         Some(Fault::Delay(delay)) => {
@@ -164,11 +311,13 @@ async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: N
             finish(None);
             return drop_connection(conn).await;
         }
-        Some(Fault::DropAfterProcessing) => drop_after = true,
+        Some(fault @ (Fault::DropAfterProcessing | Fault::StatusAfterProcessing { .. })) => {
+            after = Some(fault);
+        }
         None => {}
     }
 
-    if let Some(version) = version {
+    if let Some(route) = route {
         let client_id = match state.tokens.authenticate(req.headers()) {
             Ok(client_id) => client_id,
             Err(failure) => {
@@ -177,23 +326,43 @@ async fn operation_layer(State(ctx): State<OpContext>, mut req: Request, next: N
                 return auth::reject(failure);
             }
         };
-        if let Err(retry_after) = state.limiter.check(&client_id, version) {
-            tracing::debug!(%client_id, %version, retry_after, "rate limited");
+        if let Err(retry_after) = state.limiter.check(&client_id, route.version) {
+            tracing::debug!(%client_id, version = %route.version, retry_after, "rate limited");
             drain_body(req).await;
             finish(Some(429));
             return responses::rate_limited(retry_after);
         }
+        if let Some(resp) = experimental_rejection(&route.spec, req.headers()) {
+            drain_body(req).await;
+            finish(Some(resp.status().as_u16()));
+            return resp;
+        }
         req.extensions_mut().insert(Authenticated { client_id });
+        req.extensions_mut().insert(route);
     }
 
     let resp = next.run(req).await;
-    if drop_after {
-        tracing::debug!(%operation, "injecting connection drop after processing");
-        finish(None);
-        return drop_connection(conn).await;
+    match after {
+        Some(Fault::StatusAfterProcessing {
+            status,
+            retry_after,
+            body,
+        }) => {
+            tracing::debug!(%operation, status, real = %resp.status(), "injecting status after processing");
+            let resp = fault_response(status, retry_after, body, &rid);
+            finish(Some(resp.status().as_u16()));
+            resp
+        }
+        Some(_) => {
+            tracing::debug!(%operation, "injecting connection drop after processing");
+            finish(None);
+            drop_connection(conn).await
+        }
+        None => {
+            finish(Some(resp.status().as_u16()));
+            resp
+        }
     }
-    finish(Some(resp.status().as_u16()));
-    resp
 }
 
 /// Unknown routes: 404 `ErrorResponseDto`.
@@ -205,24 +374,11 @@ async fn not_found(Extension(rid): Extension<RequestId>) -> Response {
     )
 }
 
-async fn import_beta(
-    State(state): State<AppState>,
-    Path(source_id): Path<String>,
-    Extension(auth): Extension<Authenticated>,
-    Extension(rid): Extension<RequestId>,
-    req: Request,
-) -> Response {
-    import(state, ApiVersion::Beta, source_id, auth, rid, req).await
-}
-
-async fn import_v2025(
-    State(state): State<AppState>,
-    Path(source_id): Path<String>,
-    Extension(auth): Extension<Authenticated>,
-    Extension(rid): Extension<RequestId>,
-    req: Request,
-) -> Response {
-    import(state, ApiVersion::V2025, source_id, auth, rid, req).await
+/// A success body with only the properties the route's operation documents.
+fn ok_json(route: &Route, body: serde_json::Value) -> Response {
+    let status = StatusCode::from_u16(route.spec.success_status).unwrap_or(StatusCode::OK);
+    let body = responses::project(body, route.spec.response_properties);
+    (status, Json(body)).into_response()
 }
 
 /// The parsed body of an import request.
@@ -238,7 +394,9 @@ struct BadRequest(String);
 /// Largest text field accepted (`disableOptimization`).
 const MAX_TEXT_FIELD: usize = 1024;
 
-async fn read_import_body(version: ApiVersion, req: Request) -> Result<ImportBody, BadRequest> {
+/// Reads an import body: `multipart/form-data` (streamed), `application/x-www-form-urlencoded`
+/// (`disableOptimization` only; beta documents it, and every version accepts it alike), or none.
+async fn read_import_body(req: Request) -> Result<ImportBody, BadRequest> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -253,7 +411,7 @@ async fn read_import_body(version: ApiVersion, req: Request) -> Result<ImportBod
         .to_ascii_lowercase();
     match mime.as_str() {
         "multipart/form-data" => read_multipart(req).await,
-        "application/x-www-form-urlencoded" if version == ApiVersion::Beta => {
+        "application/x-www-form-urlencoded" => {
             let axum::Form(fields) = axum::Form::<Vec<(String, String)>>::from_request(req, &())
                 .await
                 .map_err(|e| BadRequest(e.body_text()))?;
@@ -327,34 +485,26 @@ async fn read_multipart(req: Request) -> Result<ImportBody, BadRequest> {
     Ok(body)
 }
 
-/// `importAccounts`, both versions.
+/// `importAccounts`.
 async fn import(
-    state: AppState,
-    version: ApiVersion,
-    source_id: String,
-    auth: Authenticated,
-    rid: RequestId,
+    State(state): State<AppState>,
+    Extension(route): Extension<Route>,
+    Path(source_id): Path<String>,
+    Extension(auth): Extension<Authenticated>,
+    Extension(rid): Extension<RequestId>,
     req: Request,
 ) -> Response {
-    let body = match read_import_body(version, req).await {
+    let body = match read_import_body(req).await {
         Ok(body) => body,
         Err(BadRequest(text)) => {
             return responses::error_dto(StatusCode::BAD_REQUEST, &rid.0, &text);
         }
     };
-    let disable_optimization = match (version, body.disable_optimization.as_deref()) {
-        (_, None) => false,
-        (ApiVersion::Beta, Some("true")) => true,
-        (ApiVersion::Beta, Some("false")) => false,
-        (ApiVersion::Beta, Some(other)) => {
-            return responses::error_dto(
-                StatusCode::BAD_REQUEST,
-                &rid.0,
-                &format!("'disableOptimization' must be \"true\" or \"false\", not \"{other}\"."),
-            );
-        }
-        (ApiVersion::V2025, Some(v)) => v.trim().eq_ignore_ascii_case("true"),
-    };
+    // A string field: "true" (any case) disables optimisation, anything else leaves it on.
+    let disable_optimization = body
+        .disable_optimization
+        .as_deref()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
 
     let (rows, snapshot, file) = match body.file {
         Some((file_name, scanned)) => (
@@ -372,62 +522,217 @@ async fn import(
             (u64::from(n), Snapshot::synthetic(n), None)
         }
     };
+    let source = state.sources.ensure(&source_id);
     let (aggregation_id, accepted, task) = state.aggregations.start(StartRequest {
         source_id: source_id.clone(),
-        api_version: version,
+        source_name: source.name,
+        api_version: route.version,
         rows,
         snapshot,
         disable_optimization,
     });
     state.recorder.upload(Upload {
         source_id,
-        api_version: version,
+        api_version: route.version,
         client_id: auth.client_id,
         disable_optimization: body.disable_optimization,
         file,
         aggregation_id,
         accepted,
     });
-    (StatusCode::ACCEPTED, Json(task)).into_response()
+    ok_json(&route, task)
 }
 
-async fn status_beta(
+/// `getAccountAggregationStatus`: the fields the version's schema lists.
+async fn status(
     State(state): State<AppState>,
+    Extension(route): Extension<Route>,
     Path(id): Path<String>,
     Extension(rid): Extension<RequestId>,
 ) -> Response {
-    status(&state, ApiVersion::Beta, &id, &rid)
-}
-
-async fn status_v2025(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    if state.config.require_experimental_header {
-        let ok = headers
-            .get(EXPERIMENTAL_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        if !ok {
-            return responses::inline_error(
-                StatusCode::BAD_REQUEST,
-                "Experimental Header is missing or invalid.",
-            );
-        }
-    }
-    status(&state, ApiVersion::V2025, &id, &rid)
-}
-
-/// `getAccountAggregationStatus`, both versions.
-fn status(state: &AppState, version: ApiVersion, id: &str, rid: &RequestId) -> Response {
-    match state.aggregations.status_json(id, version) {
-        Some(body) => (StatusCode::OK, Json(body)).into_response(),
+    match state.aggregations.status_json(&id) {
+        Some(body) => ok_json(&route, body),
         None => responses::error_dto(
             StatusCode::NOT_FOUND,
             &rid.0,
             &format!("No account aggregation with id '{id}' exists (or its status has expired)."),
         ),
+    }
+}
+
+/// `getTaskStatus`.
+async fn task_status(
+    State(state): State<AppState>,
+    Extension(route): Extension<Route>,
+    Path(id): Path<String>,
+    Extension(rid): Extension<RequestId>,
+) -> Response {
+    match state
+        .aggregations
+        .task_json(&id, state.task_delays.lookup())
+    {
+        Some(body) => ok_json(&route, body),
+        None => responses::error_dto(
+            StatusCode::NOT_FOUND,
+            &rid.0,
+            &format!("TaskStatus with id '{id}' was not found."),
+        ),
+    }
+}
+
+/// The query of a collection request, as extracted (a malformed query is a rejection).
+type CollectionQuery =
+    Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+
+/// Reads the collection parameters; the error is the 400's text.
+fn collection_params(
+    query: CollectionQuery,
+    filters: crate::collection::Supported,
+    sorters: &[&str],
+) -> Result<Params, String> {
+    let Query(query) = query.map_err(|e| e.body_text())?;
+    Params::parse(&query, filters, sorters)
+}
+
+/// A collection page, with `X-Total-Count` when asked for.
+fn list_response(
+    route: &Route,
+    items: Vec<serde_json::Value>,
+    total: usize,
+    params: &Params,
+) -> Response {
+    let mut resp = ok_json(route, serde_json::Value::Array(items));
+    if params.paging.count {
+        resp.headers_mut()
+            .insert(TOTAL_COUNT_HEADER, HeaderValue::from(total));
+    }
+    resp
+}
+
+/// `getTaskStatusList`.
+async fn task_status_list(
+    State(state): State<AppState>,
+    Extension(route): Extension<Route>,
+    Extension(rid): Extension<RequestId>,
+    query: CollectionQuery,
+) -> Response {
+    let params = match collection_params(query, TASK_FILTERS, TASK_SORTERS) {
+        Ok(p) => p,
+        Err(text) => return responses::error_dto(StatusCode::BAD_REQUEST, &rid.0, &text),
+    };
+    let (items, total) = state
+        .aggregations
+        .tasks_json(&params, state.task_delays.list());
+    list_response(&route, items, total, &params)
+}
+
+/// `listSources`.
+async fn list_sources(
+    State(state): State<AppState>,
+    Extension(route): Extension<Route>,
+    Extension(rid): Extension<RequestId>,
+    query: CollectionQuery,
+) -> Response {
+    let params = match collection_params(query, sources::FILTERS, sources::SORTERS) {
+        Ok(p) => p,
+        Err(text) => return responses::error_dto(StatusCode::BAD_REQUEST, &rid.0, &text),
+    };
+    let (items, total) = state.sources.list_json(&params);
+    list_response(&route, items, total, &params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn some_operation() -> (ApiVersion, OperationSpec) {
+        let version = ApiVersion::all().next().unwrap();
+        (version, version.spec().operations[0])
+    }
+
+    #[test]
+    fn the_experimental_header_is_needed_exactly_on_experimental_operations() {
+        let (_, mut op) = some_operation();
+        let mut with = HeaderMap::new();
+        with.insert(EXPERIMENTAL_HEADER, HeaderValue::from_static(" TRUE "));
+        let mut wrong = HeaderMap::new();
+        wrong.insert(EXPERIMENTAL_HEADER, HeaderValue::from_static("false"));
+        let without = HeaderMap::new();
+
+        op.experimental = false;
+        for headers in [&with, &wrong, &without] {
+            assert!(experimental_rejection(&op, headers).is_none());
+        }
+        op.experimental = true;
+        assert!(experimental_rejection(&op, &with).is_none());
+        for headers in [&wrong, &without] {
+            let resp = experimental_rejection(&op, headers).expect("refused");
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn paths_come_from_the_table_with_positional_placeholders() {
+        let (version, mut op) = some_operation();
+        op.path = "/sources/{sourceId}/things/{thingId}";
+        let route = Route {
+            version,
+            spec: op,
+            operation: Operation::GetStatus,
+        };
+        assert_eq!(
+            route.axum_path(),
+            format!("{}/sources/{{p0}}/things/{{p1}}", version.base_path())
+        );
+    }
+
+    #[test]
+    fn every_table_operation_with_a_handler_is_routed() {
+        let routes = api_routes(&Config::default());
+        let expected: usize = ApiVersion::all()
+            .map(|v| {
+                v.spec()
+                    .operations
+                    .iter()
+                    .filter(|o| Operation::from_name(o.name).is_some())
+                    .count()
+            })
+            .sum();
+        assert_eq!(routes.len(), expected);
+        assert!(
+            expected >= ApiVersion::all().len(),
+            "each version serves something"
+        );
+        for route in &routes {
+            assert_eq!(route.operation.name(), Some(route.spec.name));
+            assert!(route.axum_path().starts_with(route.version.base_path()));
+        }
+    }
+
+    #[test]
+    fn configured_operations_replace_or_add() {
+        let (version, op) = some_operation();
+        let mut replaced = op;
+        replaced.experimental = true;
+        let mut added = op;
+        added.name = "getTaskStatus";
+        added.path = "/made-up/{id}";
+        let config = Config {
+            extra_operations: vec![(version, replaced), (version, added)],
+            ..Config::default()
+        };
+        let routes = api_routes(&config);
+        let find = |name: &str| {
+            routes
+                .iter()
+                .filter(|r| r.version == version && r.spec.name == name)
+                .collect::<Vec<_>>()
+        };
+        let same = find(op.name);
+        assert_eq!(same.len(), 1);
+        assert!(same[0].spec.experimental);
+        let new = find("getTaskStatus");
+        assert!(!new.is_empty());
+        assert!(new.iter().any(|r| r.spec.path == "/made-up/{id}"));
     }
 }

@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use crate::aggregation::Registry;
+use crate::aggregation::{Durations, Registry};
 use crate::auth::TokenStore;
 use crate::config::Config;
-use crate::faults::FaultQueue;
+use crate::faults::{FaultQueue, TaskDelays};
 use crate::ratelimit::RateLimiter;
 use crate::recording::Recorder;
+use crate::sources::Sources;
 
-/// Everything the tenant knows.
+/// Everything the tenant knows; one instance serves every API version.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub config: Config,
@@ -17,8 +18,10 @@ pub(crate) struct Shared {
     pub tokens: TokenStore,
     pub limiter: RateLimiter,
     pub faults: FaultQueue,
+    pub task_delays: TaskDelays,
     pub recorder: Recorder,
     pub aggregations: Registry,
+    pub sources: Sources,
 }
 
 pub(crate) type AppState = Arc<Shared>;
@@ -30,12 +33,15 @@ impl Shared {
             tokens: TokenStore::new(config.clients.clone(), config.token_ttl),
             limiter: RateLimiter::new(config.rate_limit),
             faults: FaultQueue::default(),
+            task_delays: TaskDelays::new(config.task_list_delay, config.task_lookup_delay),
             recorder: Recorder::default(),
-            aggregations: Registry::new(
-                config.collect_duration,
-                config.process_duration,
-                config.retention,
-            ),
+            aggregations: Registry::new(Durations {
+                collect: config.collect_duration,
+                process: config.process_duration,
+                retention: config.retention,
+                task_retention: config.task_retention,
+            }),
+            sources: Sources::new(),
             config,
         }
     }

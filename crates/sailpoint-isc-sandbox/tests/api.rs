@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, PATIENCE, http, is_hex32, request_token, task_id};
+use common::{Client, PATIENCE, http, is_hex32, keys, properties, request_token, task_id};
 use reqwest::StatusCode;
 use sailpoint_isc_sandbox::{
     AggregationStatus, ApiVersion, Fault, Operation, Outcome, RequestRecord, Sandbox,
@@ -12,7 +12,22 @@ use sailpoint_isc_sandbox::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use ApiVersion::{Beta, V2025};
+/// The table's first API version.
+fn first() -> ApiVersion {
+    common::two_versions().0
+}
+
+/// The table's second API version.
+fn second() -> ApiVersion {
+    common::two_versions().1
+}
+
+/// The version whose status documents the most fields (deletions and identities too).
+fn richest() -> ApiVersion {
+    ApiVersion::all()
+        .max_by_key(|v| properties(*v, "getAccountAggregationStatus").len())
+        .unwrap()
+}
 
 /// A sandbox whose aggregations complete at once.
 async fn instant() -> Sandbox {
@@ -100,7 +115,7 @@ async fn wrong_credentials_and_grant_types_are_refused() {
 async fn api_calls_need_a_valid_unexpired_token() {
     let sandbox = instant().await;
     let client = Client::new(&sandbox).await;
-    let url = client.status_url(Beta, "x");
+    let url = client.status_url(first(), "x");
 
     let resp = client.http.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
@@ -121,11 +136,11 @@ async fn api_calls_need_a_valid_unexpired_token() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
-    let resp = client.import(Beta, "s", Some(CSV), None).await;
+    let resp = client.import(first(), "s", Some(CSV), None).await;
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
 
     sandbox.expire_tokens();
-    let resp = client.import(Beta, "s2", Some(CSV), None).await;
+    let resp = client.import(first(), "s2", Some(CSV), None).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
@@ -147,7 +162,7 @@ async fn tokens_expire_after_their_ttl() {
     let client = Client::new(&sandbox).await;
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let resp = client.status(Beta, "x").await;
+        let resp = client.status(first(), "x").await;
         if resp.status() == StatusCode::UNAUTHORIZED {
             let body: Value = resp.json().await.unwrap();
             assert_eq!(body["error"], "JWT validation failed: JWT is expired");
@@ -172,12 +187,12 @@ async fn every_response_has_a_request_id() {
             .unwrap(),
         client
             .http
-            .get(client.status_url(Beta, "x"))
+            .get(client.status_url(first(), "x"))
             .send()
             .await
             .unwrap(),
-        client.status(Beta, "x").await,
-        client.import(V2025, "s", None, None).await,
+        client.status(first(), "x").await,
+        client.import(second(), "s", None, None).await,
     ];
     let mut ids = Vec::new();
     for resp in responses {
@@ -196,62 +211,111 @@ async fn every_response_has_a_request_id() {
 }
 
 #[tokio::test]
-async fn v2025_status_needs_the_experimental_header() {
+async fn the_experimental_header_is_required_exactly_where_the_table_says() {
     let sandbox = instant().await;
     let client = Client::new(&sandbox).await;
-    let id = task_id(&client.import_ok(V2025, "s", Some(CSV), None).await);
+    let id = task_id(&client.import_ok(second(), "s", Some(CSV), None).await);
+    // Every status operation the table does not mark experimental answers without the header
+    // (v2025's lost its experimental flag upstream in July 2025).
+    for version in ApiVersion::all() {
+        let op = version.operation("getAccountAggregationStatus").unwrap();
+        let resp = client
+            .http
+            .get(client.status_url(version, &id))
+            .bearer_auth(&client.token)
+            .send()
+            .await
+            .unwrap();
+        let expected = if op.experimental {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(resp.status(), expected, "{version}");
+    }
 
-    let resp = client
-        .http
-        .get(client.status_url(V2025, &id))
-        .bearer_auth(&client.token)
-        .send()
+    // An operation marked experimental needs `X-SailPoint-Experimental: true`.
+    let version = second();
+    let mut op = *version.operation("getAccountAggregationStatus").unwrap();
+    op.experimental = true;
+    let strict = Sandbox::builder()
+        .collect_duration(Duration::ZERO)
+        .process_duration(Duration::ZERO)
+        .serve_operation(version, op)
+        .start()
         .await
         .unwrap();
+    let client = Client::new(&strict).await;
+    let id = task_id(&client.import_ok(version, "s", Some(CSV), None).await);
+    let send = |value: Option<&'static str>| {
+        let mut req = client
+            .http
+            .get(client.status_url(version, &id))
+            .bearer_auth(&client.token);
+        if let Some(value) = value {
+            req = req.header("X-SailPoint-Experimental", value);
+        }
+        req.send()
+    };
+    let resp = send(None).await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
         body,
         json!({"error": "Experimental Header is missing or invalid."})
     );
-
+    assert_eq!(
+        send(Some("false")).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(send(Some("true")).await.unwrap().status(), StatusCode::OK);
+    // Only that version's operation changed.
     let resp = client
         .http
-        .get(client.status_url(V2025, &id))
-        .bearer_auth(&client.token)
-        .header("X-SailPoint-Experimental", "false")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-
-    assert_eq!(client.status(V2025, &id).await.status(), StatusCode::OK);
-    // beta never needed it.
-    let resp = client
-        .http
-        .get(client.status_url(Beta, &id))
+        .get(client.status_url(first(), &id))
         .bearer_auth(&client.token)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    let refused = strict
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Operation::GetStatus && r.status == Some(400))
+        .count();
+    assert_eq!(refused, 2);
+}
 
-    // It can be switched off.
-    let relaxed = Sandbox::builder()
-        .require_experimental_header(false)
+#[tokio::test]
+async fn deprecated_operations_carry_the_deprecation_header() {
+    let (deprecated, other) = common::two_versions();
+    let sandbox = Sandbox::builder()
+        .collect_duration(Duration::ZERO)
+        .process_duration(Duration::ZERO)
+        .deprecated(deprecated, "getAccountAggregationStatus")
         .start()
         .await
         .unwrap();
-    let client = Client::new(&relaxed).await;
-    let id = task_id(&client.import_ok(V2025, "s", None, None).await);
-    let resp = client
-        .http
-        .get(client.status_url(V2025, &id))
-        .bearer_auth(&client.token)
-        .send()
-        .await
-        .unwrap();
+    let client = Client::new(&sandbox).await;
+    let task = client.import(deprecated, "s", Some(CSV), None).await;
+    assert_eq!(task.status(), StatusCode::ACCEPTED);
+    assert!(
+        task.headers().get("x-deprecated").is_none(),
+        "import is not deprecated"
+    );
+    let id = task_id(&task.json().await.unwrap());
+
+    let resp = client.status(deprecated, &id).await;
     assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-deprecated"], "true");
+    // Errors of the deprecated operation say so too.
+    let resp = client.status(deprecated, "unknown").await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.headers()["x-deprecated"], "true");
+    // The same operation in another version is not deprecated.
+    let resp = client.status(other, &id).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers().get("x-deprecated").is_none());
 }
 
 #[tokio::test]
@@ -264,11 +328,11 @@ async fn rate_limit_answers_429_with_retry_after() {
     let client = Client::new(&sandbox).await;
     for _ in 0..3 {
         assert_eq!(
-            client.status(Beta, "x").await.status(),
+            client.status(first(), "x").await.status(),
             StatusCode::NOT_FOUND
         );
     }
-    let resp = client.status(Beta, "x").await;
+    let resp = client.status(first(), "x").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = resp.headers()["retry-after"]
         .to_str()
@@ -281,11 +345,11 @@ async fn rate_limit_answers_429_with_retry_after() {
 
     // Imports on the same version share the budget; another version has its own.
     assert_eq!(
-        client.import(Beta, "s", None, None).await.status(),
+        client.import(first(), "s", None, None).await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(
-        client.status(V2025, "x").await.status(),
+        client.status(second(), "x").await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(sandbox.request_count(Operation::GetStatus), 5);
@@ -307,7 +371,8 @@ async fn lifecycle_goes_started_collected_completed() {
         .await
         .unwrap();
     let client = Client::new(&sandbox).await;
-    let task = client.import_ok(V2025, "src", Some(CSV), None).await;
+    let rich = richest();
+    let task = client.import_ok(rich, "src", Some(CSV), None).await;
     assert_eq!(task["task"]["progress"], "Initializing...");
     assert_eq!(task["task"]["attributes"]["appId"], "src");
     let id = task_id(&task);
@@ -316,15 +381,18 @@ async fn lifecycle_goes_started_collected_completed() {
     let mut last_processed = 0;
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let s = client.status_json(V2025, &id).await;
+        let s = client.status_json(rich, &id).await;
         let status = s["status"].as_str().unwrap().to_owned();
         match status.as_str() {
             "STARTED" => {
-                assert_eq!(s.as_object().unwrap().len(), 2, "{s}");
-                assert!(s["start"].is_string());
+                assert_eq!(keys(&s), ["start", "status"], "{s}");
             }
             "ACCOUNTS_COLLECTED" | "COMPLETED" => {
-                assert_eq!(s.as_object().unwrap().len(), 8, "{s}");
+                assert_eq!(
+                    keys(&s),
+                    properties(rich, "getAccountAggregationStatus"),
+                    "{s}"
+                );
                 assert_eq!(s["totalAccounts"], 3);
                 let processed = s["processedAccounts"].as_u64().unwrap();
                 assert!(processed >= last_processed);
@@ -349,10 +417,23 @@ async fn lifecycle_goes_started_collected_completed() {
     }
     assert_eq!(seen, ["STARTED", "ACCOUNTS_COLLECTED", "COMPLETED"]);
 
-    // beta reports the same aggregation with 4 fields.
-    let beta = client.status_json(Beta, &id).await;
-    assert_eq!(beta.as_object().unwrap().len(), 4, "{beta}");
-    assert_eq!(beta["processedAccounts"], 3);
+    // Each version reports the same aggregation with the fields its schema lists (beta has
+    // fewer than v2025).
+    for version in ApiVersion::all() {
+        let s = client.status_json(version, &id).await;
+        assert_eq!(
+            keys(&s),
+            properties(version, "getAccountAggregationStatus"),
+            "{version}"
+        );
+        assert_eq!(s["processedAccounts"], 3);
+        assert_eq!(s["status"], "COMPLETED");
+    }
+    assert!(
+        ApiVersion::all().any(|v| properties(v, "getAccountAggregationStatus").len()
+            < properties(rich, "getAccountAggregationStatus").len()),
+        "the versions differ"
+    );
 }
 
 #[tokio::test]
@@ -362,8 +443,10 @@ async fn optimisation_counts_only_new_changed_and_deleted_accounts() {
     let run = |csv: &'static str, disable: Option<&'static str>| {
         let client = &client;
         async move {
-            let task = client.import_ok(Beta, "src", Some(csv), disable).await;
-            let s = client.wait_for(V2025, &task_id(&task), "COMPLETED").await;
+            let task = client.import_ok(first(), "src", Some(csv), disable).await;
+            let s = client
+                .wait_for(richest(), &task_id(&task), "COMPLETED")
+                .await;
             (task, s)
         }
     };
@@ -400,9 +483,12 @@ async fn optimisation_counts_only_new_changed_and_deleted_accounts() {
     assert_eq!(s["totalIdentities"], 1);
 
     // Another source has its own history.
-    let task = client.import_ok(V2025, "other", Some(CSV), None).await;
-    let s = client.wait_for(Beta, &task_id(&task), "COMPLETED").await;
+    let task = client.import_ok(second(), "other", Some(CSV), None).await;
+    let s = client.wait_for(first(), &task_id(&task), "COMPLETED").await;
     assert_eq!(s["totalAccounts"], 3);
+    assert_eq!(sandbox.aggregations_started("src"), 6);
+    assert_eq!(sandbox.aggregations_started("other"), 1);
+    assert_eq!(sandbox.aggregations_started("nowhere"), 0);
 }
 
 #[tokio::test]
@@ -419,7 +505,7 @@ async fn direct_connect_and_form_encoded_imports() {
     // No body at all.
     let resp = client
         .http
-        .post(client.import_url(V2025, "dc"))
+        .post(client.import_url(second(), "dc"))
         .bearer_auth(&client.token)
         .send()
         .await
@@ -427,50 +513,43 @@ async fn direct_connect_and_form_encoded_imports() {
     assert_eq!(resp.status(), StatusCode::ACCEPTED);
     let id = task_id(&resp.json().await.unwrap());
     assert_eq!(
-        client.wait_for(V2025, &id, "COMPLETED").await["totalAccounts"],
+        client.wait_for(second(), &id, "COMPLETED").await["totalAccounts"],
         7
     );
 
-    // beta also takes a form-encoded body.
-    let resp = client
-        .http
-        .post(client.import_url(Beta, "dc"))
-        .bearer_auth(&client.token)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("disableOptimization=true")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::ACCEPTED);
-    let task: Value = resp.json().await.unwrap();
-    assert_eq!(
-        task["task"]["attributes"]["optimizedAggregation"],
-        "disabled"
-    );
-    let s = client.wait_for(Beta, &task_id(&task), "COMPLETED").await;
-    assert_eq!(s["totalAccounts"], 7);
+    // A form-encoded body (beta documents it) works the same under every version.
+    for version in ApiVersion::all() {
+        let resp = client
+            .http
+            .post(client.import_url(version, "dc"))
+            .bearer_auth(&client.token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("disableOptimization=true")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::ACCEPTED, "{version}");
+        let task: Value = resp.json().await.unwrap();
+        assert_eq!(
+            task["task"]["attributes"]["optimizedAggregation"],
+            "disabled"
+        );
+        let s = client.wait_for(version, &task_id(&task), "COMPLETED").await;
+        assert_eq!(s["totalAccounts"], 7);
+    }
 
     // Unchanged direct-connect accounts are optimised away.
-    let task = client.import_ok(Beta, "dc", None, None).await;
-    let s = client.wait_for(Beta, &task_id(&task), "COMPLETED").await;
+    let task = client.import_ok(first(), "dc", None, None).await;
+    let s = client.wait_for(first(), &task_id(&task), "COMPLETED").await;
     assert_eq!(s["totalAccounts"], 0);
 
-    // v2025 has no form-encoded variant.
-    let resp = client
-        .http
-        .post(client.import_url(V2025, "dc"))
-        .bearer_auth(&client.token)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("disableOptimization=true")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-
+    let versions = ApiVersion::all().len();
     let uploads = sandbox.uploads();
-    assert_eq!(uploads.len(), 3);
+    assert_eq!(uploads.len(), versions + 2);
     assert!(uploads.iter().all(|u| u.file.is_none()));
     assert_eq!(uploads[1].disable_optimization.as_deref(), Some("true"));
+    assert_eq!(uploads[versions + 1].disable_optimization, None);
+    assert_eq!(sandbox.aggregations_started("dc"), versions + 2);
 }
 
 #[tokio::test]
@@ -478,7 +557,30 @@ async fn bad_import_bodies_get_400_error_response_dto() {
     let sandbox = instant().await;
     let client = Client::new(&sandbox).await;
 
-    let resp = client.import(Beta, "s", Some(CSV), Some("yes")).await;
+    // `disableOptimization` is a string: anything but "true" leaves optimisation on.
+    for version in ApiVersion::all() {
+        let task = client
+            .import_ok(version, &format!("s-{version}"), Some(CSV), Some("yes"))
+            .await;
+        assert_eq!(
+            task["task"]["attributes"]["optimizedAggregation"],
+            "enabled"
+        );
+    }
+    let accepted = ApiVersion::all().len();
+
+    // Two file parts.
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::text(CSV))
+        .part("file", reqwest::multipart::Part::text(CSV));
+    let resp = client
+        .http
+        .post(client.import_url(first(), "t"))
+        .bearer_auth(&client.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let request_id = resp.headers()["slpt-request-id"]
         .to_str()
@@ -489,39 +591,23 @@ async fn bad_import_bodies_get_400_error_response_dto() {
     assert_eq!(body["trackingId"], request_id.as_str());
     assert_eq!(body["messages"][0]["locale"], "en-US");
     assert_eq!(body["messages"][0]["localeOrigin"], "DEFAULT");
-
-    // v2025 has no enum: anything but "true" leaves optimisation on.
-    let task = client.import_ok(V2025, "s", Some(CSV), Some("yes")).await;
     assert_eq!(
-        task["task"]["attributes"]["optimizedAggregation"],
-        "enabled"
+        body["messages"][0]["text"],
+        "Only one 'file' part is allowed."
     );
-
-    // Two file parts.
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::text(CSV))
-        .part("file", reqwest::multipart::Part::text(CSV));
-    let resp = client
-        .http
-        .post(client.import_url(Beta, "t"))
-        .bearer_auth(&client.token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 
     // JSON is not an accepted body.
     let resp = client
         .http
-        .post(client.import_url(Beta, "t"))
+        .post(client.import_url(first(), "t"))
         .bearer_auth(&client.token)
         .json(&json!({}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(sandbox.uploads().len(), 1);
+    assert_eq!(sandbox.uploads().len(), accepted);
+    assert_eq!(sandbox.aggregations_started("t"), 0);
 }
 
 #[tokio::test]
@@ -532,31 +618,31 @@ async fn concurrent_start_on_a_source_is_refused_with_a_warning() {
         .await
         .unwrap();
     let client = Client::new(&sandbox).await;
-    let first = client.import_ok(Beta, "src", Some(CSV), None).await;
-    assert_eq!(first["task"]["messages"], json!([]));
-    assert_eq!(first["task"]["completionStatus"], Value::Null);
+    let one = client.import_ok(first(), "src", Some(CSV), None).await;
+    assert_eq!(one["task"]["messages"], json!([]));
+    assert_eq!(one["task"]["completionStatus"], Value::Null);
 
-    let second = client.import_ok(V2025, "src", Some(CSV), None).await;
+    let two = client.import_ok(second(), "src", Some(CSV), None).await;
     let text = "This aggregation failed because the currently running aggregation must complete before the next one can start.";
     assert_eq!(
-        second["task"]["messages"],
+        two["task"]["messages"],
         json!([{"type": "WARN", "error": false, "warning": true, "key": text, "localizedText": text}])
     );
-    assert_eq!(second["task"]["completionStatus"], "ERROR");
-    assert!(second["task"]["completed"].is_string());
-    let second_id = task_id(&second);
-    assert_ne!(second_id, task_id(&first));
+    assert_eq!(two["task"]["completionStatus"], "ERROR");
+    assert!(two["task"]["completed"].is_string());
+    let second_id = task_id(&two);
+    assert_ne!(second_id, task_id(&one));
     assert_eq!(
-        client.status_json(Beta, &second_id).await["status"],
+        client.status_json(first(), &second_id).await["status"],
         "TERMINATED"
     );
     assert_eq!(
-        client.status_json(Beta, &task_id(&first)).await["status"],
+        client.status_json(first(), &task_id(&one)).await["status"],
         "STARTED"
     );
 
     // Other sources are not blocked.
-    let other = client.import_ok(Beta, "other", Some(CSV), None).await;
+    let other = client.import_ok(first(), "other", Some(CSV), None).await;
     assert_eq!(other["task"]["messages"], json!([]));
 
     let uploads = sandbox.uploads();
@@ -567,8 +653,8 @@ async fn concurrent_start_on_a_source_is_refused_with_a_warning() {
     assert_eq!(uploads[1].aggregation_id, second_id);
 
     // Once the first one ends, the source is free again.
-    assert!(sandbox.force_outcome(&task_id(&first), Outcome::Completed));
-    let third = client.import_ok(Beta, "src", Some(CSV), None).await;
+    assert!(sandbox.force_outcome(&task_id(&one), Outcome::Completed));
+    let third = client.import_ok(first(), "src", Some(CSV), None).await;
     assert_eq!(third["task"]["messages"], json!([]));
 }
 
@@ -584,7 +670,7 @@ async fn status_is_404_for_unknown_ids_and_after_retention() {
     let client = Client::new(&sandbox).await;
 
     let resp = client
-        .status(V2025, "2c91808477a6b0c60177a81146b8110b")
+        .status(second(), "2c91808477a6b0c60177a81146b8110b")
         .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let body: Value = resp.json().await.unwrap();
@@ -592,11 +678,11 @@ async fn status_is_404_for_unknown_ids_and_after_retention() {
     assert!(is_hex32(body["trackingId"].as_str().unwrap()));
     assert!(body["messages"][0]["text"].is_string());
 
-    let id = task_id(&client.import_ok(Beta, "s", Some(CSV), None).await);
+    let id = task_id(&client.import_ok(first(), "s", Some(CSV), None).await);
     let deadline = Instant::now() + PATIENCE;
     let mut saw_ok = false;
     loop {
-        let resp = client.status(Beta, &id).await;
+        let resp = client.status(first(), &id).await;
         match resp.status() {
             StatusCode::OK => saw_ok = true,
             StatusCode::NOT_FOUND => break,
@@ -622,14 +708,17 @@ async fn forced_outcomes() {
     let client = Client::new(&sandbox).await;
 
     sandbox.set_outcome("a", Outcome::Terminated);
-    let id = task_id(&client.import_ok(Beta, "a", Some(CSV), None).await);
-    let s = client.wait_for(V2025, &id, "TERMINATED").await;
+    let id = task_id(&client.import_ok(first(), "a", Some(CSV), None).await);
+    let s = client.wait_for(second(), &id, "TERMINATED").await;
     assert!(s.get("totalAccounts").is_none(), "{s}");
     // Only the next aggregation was affected.
-    let id = task_id(&client.import_ok(Beta, "a", Some(CSV), None).await);
-    client.wait_for(V2025, &id, "ACCOUNTS_COLLECTED").await;
+    let id = task_id(&client.import_ok(first(), "a", Some(CSV), None).await);
+    client.wait_for(second(), &id, "ACCOUNTS_COLLECTED").await;
     assert!(sandbox.force_outcome(&id, Outcome::Cancelled));
-    assert_eq!(client.status_json(V2025, &id).await["status"], "CANCELLED");
+    assert_eq!(
+        client.status_json(second(), &id).await["status"],
+        "CANCELLED"
+    );
     assert!(!sandbox.force_outcome(&id, Outcome::Completed));
     assert!(!sandbox.force_outcome("unknown", Outcome::Completed));
 
@@ -654,13 +743,13 @@ async fn uploads_record_size_hash_rows_and_parameters() {
         .collect();
 
     let task = client
-        .import_ok(V2025, "big", Some(&csv), Some("true"))
+        .import_ok(second(), "big", Some(&csv), Some("true"))
         .await;
     let uploads = sandbox.uploads();
     assert_eq!(uploads.len(), 1);
     let u = &uploads[0];
     assert_eq!(u.source_id, "big");
-    assert_eq!(u.api_version, V2025);
+    assert_eq!(u.api_version, second());
     assert_eq!(u.client_id, sandbox.client_id());
     assert_eq!(u.disable_optimization.as_deref(), Some("true"));
     assert_eq!(u.aggregation_id, task_id(&task));
@@ -670,7 +759,9 @@ async fn uploads_record_size_hash_rows_and_parameters() {
     assert_eq!(file.bytes, csv.len() as u64);
     assert_eq!(file.sha256, expected_sha);
     assert_eq!(file.rows, 20_000);
-    let s = client.wait_for(V2025, &task_id(&task), "COMPLETED").await;
+    let s = client
+        .wait_for(second(), &task_id(&task), "COMPLETED")
+        .await;
     assert_eq!(s["totalAccounts"], 20_000);
 }
 
@@ -690,18 +781,18 @@ async fn status_fault_answers_with_the_given_status_then_recovers() {
     sandbox.inject(Operation::GetStatus, Fault::status(500), 1);
     assert_eq!(sandbox.pending_faults(Operation::GetStatus), 3);
     for _ in 0..2 {
-        let resp = client.status(Beta, "x").await;
+        let resp = client.status(first(), "x").await;
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(resp.headers()["retry-after"], "7");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body, json!({"custom": true}));
     }
-    let resp = client.status(Beta, "x").await;
+    let resp = client.status(first(), "x").await;
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["detailCode"], "500.0 Internal Fault");
     assert_eq!(
-        client.status(Beta, "x").await.status(),
+        client.status(first(), "x").await.status(),
         StatusCode::NOT_FOUND
     );
 
@@ -713,7 +804,7 @@ async fn status_fault_answers_with_the_given_status_then_recovers() {
     );
     let resp = client
         .http
-        .post(client.import_url(Beta, "s"))
+        .post(client.import_url(first(), "s"))
         .send()
         .await
         .unwrap();
@@ -753,7 +844,7 @@ async fn delay_fault_slows_the_response() {
     );
     let err = client
         .http
-        .get(client.status_url(Beta, "x"))
+        .get(client.status_url(first(), "x"))
         .bearer_auth(&client.token)
         .timeout(Duration::from_millis(200))
         .send()
@@ -768,7 +859,7 @@ async fn drop_connection_fault_closes_without_response_or_effect() {
     let client = Client::new(&sandbox).await;
     sandbox.inject(Operation::ImportAccounts, Fault::DropConnection, 1);
     let err = client
-        .try_import(Beta, "s", Some(CSV), None)
+        .try_import(first(), "s", Some(CSV), None)
         .await
         .unwrap_err();
     assert!(!err.is_status(), "{err}");
@@ -776,7 +867,7 @@ async fn drop_connection_fault_closes_without_response_or_effect() {
     assert!(sandbox.aggregations().is_empty());
 
     sandbox.inject(Operation::GetStatus, Fault::DropConnection, 1);
-    assert!(client.try_status(V2025, "x").await.is_err());
+    assert!(client.try_status(second(), "x").await.is_err());
 
     sandbox.inject(Operation::Token, Fault::DropConnection, 1);
     let err = client
@@ -788,9 +879,9 @@ async fn drop_connection_fault_closes_without_response_or_effect() {
     assert!(!err.is_status(), "{err}");
 
     // Everything works afterwards.
-    let task = client.import_ok(Beta, "s", Some(CSV), None).await;
+    let task = client.import_ok(first(), "s", Some(CSV), None).await;
     assert_eq!(
-        client.wait_for(Beta, &task_id(&task), "COMPLETED").await["totalAccounts"],
+        client.wait_for(first(), &task_id(&task), "COMPLETED").await["totalAccounts"],
         3
     );
     assert_eq!(sandbox.request_count(Operation::ImportAccounts), 2);
@@ -801,7 +892,7 @@ async fn drop_connection_fault_closes_without_response_or_effect() {
         .collect();
     assert_eq!(dropped.len(), 3);
     assert_eq!(dropped[0].operation, Operation::ImportAccounts);
-    assert_eq!(dropped[0].api_version, Some(Beta));
+    assert_eq!(dropped[0].api_version, Some(first()));
     assert_eq!(dropped[2].api_version, None);
 }
 
@@ -814,7 +905,12 @@ async fn drop_after_processing_records_the_upload_and_starts_the_aggregation() {
         .unwrap();
     let client = Client::new(&sandbox).await;
     sandbox.inject(Operation::ImportAccounts, Fault::DropAfterProcessing, 1);
-    assert!(client.try_import(Beta, "s", Some(CSV), None).await.is_err());
+    assert!(
+        client
+            .try_import(first(), "s", Some(CSV), None)
+            .await
+            .is_err()
+    );
 
     let uploads = sandbox.uploads();
     assert_eq!(uploads.len(), 1);
@@ -825,10 +921,12 @@ async fn drop_after_processing_records_the_upload_and_starts_the_aggregation() {
     assert_eq!(aggregations[0].status, AggregationStatus::Started);
 
     // A blind retry collides with the aggregation the lost response started.
-    let retry = client.import_ok(Beta, "s", Some(CSV), None).await;
+    let retry = client.import_ok(first(), "s", Some(CSV), None).await;
     assert_eq!(retry["task"]["completionStatus"], "ERROR");
     assert_eq!(
-        client.status_json(Beta, &uploads[0].aggregation_id).await["status"],
+        client
+            .status_json(first(), &uploads[0].aggregation_id)
+            .await["status"],
         "STARTED"
     );
 }

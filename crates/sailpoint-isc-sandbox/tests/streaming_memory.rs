@@ -61,7 +61,7 @@ async fn large_upload_is_streamed_not_buffered() {
     let before = peak_rss_kib();
     let resp = client
         .http
-        .post(client.import_url(ApiVersion::Beta, "big"))
+        .post(client.import_url(ApiVersion::default(), "big"))
         .bearer_auth(&client.token)
         .multipart(form)
         .send()
@@ -76,7 +76,7 @@ async fn large_upload_is_streamed_not_buffered() {
     assert_eq!(file.bytes, expected_bytes);
     assert_eq!(file.rows, ROWS);
     let status = client
-        .wait_for(ApiVersion::V2025, &task_id(&task), "COMPLETED")
+        .wait_for(ApiVersion::default(), &task_id(&task), "COMPLETED")
         .await;
     assert_eq!(status["totalAccounts"], ROWS);
 
