@@ -3,10 +3,13 @@
 //!
 //! ```yaml
 //! apis:
-//!   - name: v2025            # the API version, `--api v2025`
-//!     spec: v2025.yaml       # the vendored document, a file name under openapi/
-//!     module: v2025          # the module of the generated crate it goes into
-//!     operations:            # allowlist of operationIds
+//!   - name: v1                  # the API version, `--api v1`
+//!     spec: v1.yaml             # the vendored document, a file name under openapi/
+//!     module: v1                # the module of the generated crate it goes into
+//!     default: true             # optional; exactly one entry is the default version
+//!     operation_suffix: V1      # optional; the spec's operationId is name + suffix
+//!     base_path: ""             # optional; default: the path of the spec's servers[0].url
+//!     operations:               # allowlist, by cross-version name
 //!       - importAccounts
 //! ```
 
@@ -19,22 +22,41 @@ use serde_yaml::{Mapping, Value};
 /// Where the configuration lives, relative to the workspace root.
 pub const CONFIG_PATH: &str = "openapi/apis.yaml";
 
+/// Keys an entry may have.
+const ENTRY_KEYS: &[&str] = &[
+    "name",
+    "spec",
+    "module",
+    "default",
+    "operation_suffix",
+    "base_path",
+    "operations",
+];
+
 /// The whole of `openapi/apis.yaml`, entries in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApisConfig {
+    /// The API versions, in file order.
     pub apis: Vec<ApiEntry>,
 }
 
 /// One API version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiEntry {
-    /// The API version name, e.g. `beta`, `v2025`.
+    /// The API version name, e.g. `beta`, `v2025`, `v1`.
     pub name: String,
     /// File name of the vendored document under `openapi/`, e.g. `v2025.yaml`.
     pub spec: String,
     /// Module (Rust identifier) of the generated crate the client goes into, e.g. `v2025`.
     pub module: String,
-    /// Allowlisted operationIds, in file order.
+    /// Whether this is the default version (exactly one entry is).
+    pub default: bool,
+    /// Appended to each cross-version operation name to give the spec's operationId
+    /// (`V1`: `importAccounts` is `importAccountsV1`); empty for none.
+    pub operation_suffix: String,
+    /// The base path, when given explicitly; `None`: derived from the spec's `servers[0].url`.
+    pub base_path: Option<String>,
+    /// Allowlisted operations by cross-version name (without the suffix), in file order.
     pub operations: Vec<String>,
 }
 
@@ -55,6 +77,19 @@ impl ApiEntry {
     /// Path of the vendored document: `<root>/openapi/<spec>`.
     pub fn spec_path(&self, root: &Path) -> PathBuf {
         root.join("openapi").join(&self.spec)
+    }
+
+    /// The spec's operationId for a cross-version name: the name plus the suffix.
+    pub fn operation_id(&self, name: &str) -> String {
+        format!("{name}{}", self.operation_suffix)
+    }
+
+    /// The spec operationIds of the allowlist, in file order.
+    pub fn operation_ids(&self) -> Vec<String> {
+        self.operations
+            .iter()
+            .map(|o| self.operation_id(o))
+            .collect()
     }
 }
 
@@ -77,11 +112,15 @@ pub fn parse_config(text: &str) -> Result<ApisConfig> {
         .get("apis")
         .and_then(Value::as_sequence)
         .context("`apis` must be a list")?;
+    if list.is_empty() {
+        bail!("`apis` is empty: at least one API version is needed");
+    }
 
-    let mut apis = Vec::with_capacity(list.len());
+    let mut apis: Vec<ApiEntry> = Vec::with_capacity(list.len());
     let mut names = BTreeSet::new();
     let mut specs = BTreeSet::new();
     let mut modules = BTreeSet::new();
+    let mut constants = BTreeSet::new();
     for (i, item) in list.iter().enumerate() {
         let entry = parse_entry(item).with_context(|| format!("apis[{i}]"))?;
         if !names.insert(entry.name.clone()) {
@@ -93,14 +132,52 @@ pub fn parse_config(text: &str) -> Result<ApisConfig> {
         if !modules.insert(entry.module.clone()) {
             bail!("apis[{i}]: module `{}` is used twice", entry.module);
         }
+        let constant = constant_name(&entry.name);
+        if !constants.insert(constant.clone()) {
+            bail!(
+                "apis[{i}]: name `{}` gives the constant ApiVersion::{constant}, which another entry already gives",
+                entry.name
+            );
+        }
+        if entry.default
+            && let Some(other) = apis.iter().find(|a| a.default)
+        {
+            bail!(
+                "apis[{i}]: `{}` and `{}` are both marked `default: true`; exactly one entry may be the default",
+                other.name,
+                entry.name
+            );
+        }
         apis.push(entry);
+    }
+    if !apis.iter().any(|a| a.default) {
+        bail!("no entry is marked `default: true`; exactly one entry must be the default version");
     }
     Ok(ApisConfig { apis })
 }
 
+/// The `ApiVersion` constant for a version name: upper case, non-alphanumerics as `_`
+/// (`v2025` → `V2025`, `beta` → `BETA`); a leading digit gets a `V` prefix.
+pub fn constant_name(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') || out == "_" {
+        out.insert(0, 'V');
+    }
+    out
+}
+
 fn parse_entry(item: &Value) -> Result<ApiEntry> {
     let map = item.as_mapping().context("expected a mapping")?;
-    check_keys(map, &["name", "spec", "module", "operations"], "entry")?;
+    check_keys(map, ENTRY_KEYS, "entry")?;
     let name = string_field(map, "name")?;
     if name.is_empty()
         || !name
@@ -117,23 +194,56 @@ fn parse_entry(item: &Value) -> Result<ApiEntry> {
         bail!("spec `{spec}` must be a plain `.yaml` file name under openapi/ (not apis.yaml)");
     }
     let module = string_field(map, "module")?;
-    if !is_rust_ident(&module) {
-        bail!("module `{module}` is not a Rust identifier");
+    if !is_rust_ident(&module) || module == "mod" {
+        bail!("module `{module}` is not a Rust identifier usable as a module name");
     }
+    let default = match map.get("default") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => bail!("`default` must be true or false"),
+    };
+    let operation_suffix = match map.get("operation_suffix") {
+        None => String::new(),
+        Some(Value::String(s)) => {
+            if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                bail!(
+                    "operation_suffix `{s}` must be non-empty ASCII letters, digits or `_` (leave the key out for none)"
+                );
+            }
+            s.clone()
+        }
+        Some(_) => bail!("`operation_suffix` must be a string"),
+    };
+    let base_path = match map.get("base_path") {
+        None => None,
+        Some(Value::String(s)) => {
+            check_base_path(s)?;
+            Some(s.clone())
+        }
+        Some(_) => bail!("`base_path` must be a string (\"\" for none)"),
+    };
     let ops = map
         .get("operations")
         .and_then(Value::as_sequence)
-        .context("`operations` must be a list of operationIds")?;
+        .context("`operations` must be a list of operation names")?;
     let mut operations = Vec::with_capacity(ops.len());
     for op in ops {
         let op = op
             .as_str()
             .context("`operations` must be a list of strings")?;
         if op.is_empty() {
-            bail!("empty operationId in `operations`");
+            bail!("empty name in `operations`");
+        }
+        if !op.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            bail!("operation name `{op}` must use only ASCII letters, digits and `_`");
+        }
+        if !operation_suffix.is_empty() && op.ends_with(&operation_suffix) {
+            bail!(
+                "operation `{op}` already ends in the suffix `{operation_suffix}`: list the cross-version name (the suffix is added)"
+            );
         }
         if operations.iter().any(|o: &String| o == op) {
-            bail!("operationId `{op}` listed twice");
+            bail!("operation `{op}` listed twice");
         }
         operations.push(op.to_owned());
     }
@@ -144,8 +254,29 @@ fn parse_entry(item: &Value) -> Result<ApiEntry> {
         name,
         spec,
         module,
+        default,
+        operation_suffix,
+        base_path,
         operations,
     })
+}
+
+/// A base path is `""` or `/segment[/segment...]` without a trailing slash or placeholders.
+pub fn check_base_path(s: &str) -> Result<()> {
+    if s.is_empty() {
+        return Ok(());
+    }
+    let ok = s.starts_with('/')
+        && !s.ends_with('/')
+        && !s.contains("//")
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-._~".contains(c));
+    if !ok {
+        bail!(
+            "base_path `{s}` must be empty or like `/v2025`: a leading `/`, no trailing `/`, no placeholders"
+        );
+    }
+    Ok(())
 }
 
 fn string_field(map: &Mapping, key: &str) -> Result<String> {
@@ -176,70 +307,173 @@ fn is_rust_ident(s: &str) -> bool {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
         _ => return false,
     }
-    s != "_" && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    s != "_"
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && syn::parse_str::<syn::Ident>(s).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const CROSS_VERSION: &[&str] = &[
+        "importAccounts",
+        "getAccountAggregationStatus",
+        "getTaskStatus",
+        "getTaskStatusList",
+        "listSources",
+    ];
+
     #[test]
-    fn workspace_config_parses() {
+    fn workspace_config_lists_four_versions_with_v1_default() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("xtask has a parent directory");
         let config = load_config(root).expect("openapi/apis.yaml is valid");
+        let names: Vec<&str> = config.apis.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["beta", "v2025", "v2026", "v1"]);
+        for api in &config.apis {
+            assert_eq!(api.operations, CROSS_VERSION, "{}", api.name);
+            assert_eq!(api.spec, format!("{}.yaml", api.name));
+            assert_eq!(api.module, api.name);
+            assert_eq!(api.default, api.name == "v1", "{}", api.name);
+        }
+        let v1 = config.api("v1").expect("v1 entry");
+        assert_eq!(v1.operation_suffix, "V1");
+        assert_eq!(v1.operation_id("importAccounts"), "importAccountsV1");
         let v2025 = config.api("v2025").expect("v2025 entry");
-        assert_eq!(v2025.spec, "v2025.yaml");
-        assert_eq!(v2025.module, "v2025");
-        assert!(
-            v2025
-                .operations
-                .iter()
-                .any(|o| o == "getAccountAggregationStatus")
-        );
-        assert!(config.api("beta").is_ok());
+        assert_eq!(v2025.operation_suffix, "");
+        assert_eq!(v2025.operation_id("listSources"), "listSources");
+    }
+
+    #[test]
+    fn parses_suffix_base_path_and_default() {
+        let config = parse_config(
+            "apis:\n  - {name: v1, spec: v1.yaml, module: v1, default: true, operation_suffix: V1, base_path: '', operations: [importAccounts, getTaskStatus]}\n  - {name: v9, spec: v9.yaml, module: v9, base_path: /v9, operations: [importAccounts]}\n  - {name: x, spec: x.yaml, module: x, default: false, operations: [a]}\n",
+        )
+        .expect("valid");
+        let v1 = config.api("v1").expect("v1");
+        assert!(v1.default);
+        assert_eq!(v1.operation_suffix, "V1");
+        assert_eq!(v1.base_path.as_deref(), Some(""));
+        assert_eq!(v1.operation_ids(), ["importAccountsV1", "getTaskStatusV1"]);
+        let v9 = config.api("v9").expect("v9");
+        assert!(!v9.default);
+        assert_eq!(v9.base_path.as_deref(), Some("/v9"));
+        assert_eq!(v9.operation_suffix, "");
+        assert_eq!(config.api("x").expect("x").base_path, None);
+    }
+
+    #[test]
+    fn constant_names() {
+        assert_eq!(constant_name("beta"), "BETA");
+        assert_eq!(constant_name("v2026"), "V2026");
+        assert_eq!(constant_name("v1"), "V1");
+        assert_eq!(constant_name("v3-preview.2"), "V3_PREVIEW_2");
+        assert_eq!(constant_name("2099"), "V2099");
     }
 
     #[test]
     fn rejects_bad_entries() {
+        let ok = "default: true, ";
         let cases = [
             (
-                "apis: [{name: a, spec: a.yaml, module: a, operations: []}]",
+                format!("apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: []}}]"),
                 "is empty",
             ),
             (
-                "apis: [{name: a, spec: ../a.yaml, module: a, operations: [x]}]",
+                format!("apis: [{{name: a, spec: ../a.yaml, module: a, {ok}operations: [x]}}]"),
                 "plain",
             ),
             (
-                "apis: [{name: a, spec: a.yaml, module: 1a, operations: [x]}]",
+                format!("apis: [{{name: a, spec: a.yaml, module: 1a, {ok}operations: [x]}}]"),
                 "Rust identifier",
             ),
             (
-                "apis: [{name: a, spec: a.yaml, module: a, operations: [x], extra: 1}]",
+                format!("apis: [{{name: a, spec: a.yaml, module: fn, {ok}operations: [x]}}]"),
+                "Rust identifier",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [x], extra: 1}}]"
+                ),
                 "unknown key extra",
             ),
             (
-                "apis: [{name: a, spec: a.yaml, module: a, operations: [x]}, {name: a, spec: b.yaml, module: b, operations: [x]}]",
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [x], suffix: V1}}]"
+                ),
+                "unknown key suffix",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [x]}}, {{name: a, spec: b.yaml, module: b, operations: [x]}}]"
+                ),
                 "duplicate name",
             ),
             (
-                "apis: [{name: a, module: a, operations: [x]}]",
+                format!("apis: [{{name: a, module: a, {ok}operations: [x]}}]"),
                 "missing `spec`",
             ),
+            (
+                "apis: [{name: a, spec: a.yaml, module: a, operations: [x]}]".to_owned(),
+                "no entry is marked `default: true`",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [x]}}, {{name: b, spec: b.yaml, module: b, {ok}operations: [x]}}]"
+                ),
+                "`a` and `b` are both marked `default: true`",
+            ),
+            (
+                "apis: [{name: a, spec: a.yaml, module: a, default: 'yes', operations: [x]}]"
+                    .to_owned(),
+                "`default` must be true or false",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}base_path: v1, operations: [x]}}]"
+                ),
+                "base_path `v1`",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}base_path: /v1/, operations: [x]}}]"
+                ),
+                "base_path `/v1/`",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operation_suffix: '', operations: [x]}}]"
+                ),
+                "operation_suffix",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operation_suffix: V1, operations: [importAccountsV1]}}]"
+                ),
+                "already ends in the suffix `V1`",
+            ),
+            (
+                format!(
+                    "apis: [{{name: v-1, spec: a.yaml, module: a, {ok}operations: [x]}}, {{name: v_1, spec: b.yaml, module: b, operations: [x]}}]"
+                ),
+                "ApiVersion::V_1",
+            ),
+            ("apis: []".to_owned(), "`apis` is empty"),
         ];
         for (text, expected) in cases {
-            let err = format!("{:#}", parse_config(text).expect_err(text));
+            let err = format!("{:#}", parse_config(&text).expect_err(&text));
             assert!(err.contains(expected), "{text}: {err}");
         }
     }
 
     #[test]
     fn unknown_api_lists_known_names() {
-        let config =
-            parse_config("apis: [{name: beta, spec: beta.yaml, module: beta, operations: [x]}]")
-                .expect("valid");
+        let config = parse_config(
+            "apis: [{name: beta, spec: beta.yaml, module: beta, default: true, operations: [x]}]",
+        )
+        .expect("valid");
         let err = config.api("v9").expect_err("unknown").to_string();
         assert!(err.contains("`v9`") && err.contains("beta"), "{err}");
     }

@@ -4,6 +4,7 @@
 mod apis_config;
 mod bench;
 mod generate;
+mod http;
 mod vendor;
 
 use std::path::PathBuf;

@@ -1,9 +1,11 @@
-//! `cargo xtask vendor --from <bundle or split root> --api <name> [--dry-run] [--root <dir>]`
+//! `cargo xtask vendor --api <name> --from <bundle or root> [--from <root> ...] [--dry-run] [--root <dir>]`
 //!
 //! Extracts the operations allowlisted for `<name>` in `openapi/apis.yaml` (and everything they
-//! reference, nothing else) from a published OpenAPI bundle or a split root file into one
-//! self-contained document `openapi/<spec>`, and prints the contract changelog against the
-//! previous version of that file. `--dry-run` prints the changelog only.
+//! reference, nothing else) from a published OpenAPI bundle, or from one or more split root
+//! files (SailPoint's per-resource v1 roots), into one self-contained document
+//! `openapi/<spec>`, and prints the contract changelog against the previous version of that
+//! file. `--dry-run` prints the changelog only. No published prose is copied (see
+//! [`extract`]).
 //!
 //! - [`load`]: reading files, resolving `$ref`s across them;
 //! - [`extract`]: the allowlisted closure, references rewritten to `#/components/…`;
@@ -23,20 +25,24 @@ use serde_yaml::Value;
 
 use crate::apis_config::{ApiEntry, load_config};
 
+/// Usage text of `cargo xtask vendor`.
 pub const USAGE: &str = "\
-usage: cargo xtask vendor --from <spec> --api <name> [--dry-run] [--root <dir>]
+usage: cargo xtask vendor --api <name> --from <spec> [--from <spec> ...] [--dry-run] [--root <dir>]
 
   --from <spec>  a published single-file bundle, or a split root file whose relative
-                 $refs are followed (only what the allowlisted operations need)
-  --api <name>   an entry of openapi/apis.yaml (its spec file and operation allowlist)
+                 $refs are followed (only what the allowlisted operations need); repeat it
+                 to merge several roots (e.g. v1's sources, account-aggregations and
+                 task-management roots) into one document
+  --api <name>   an entry of openapi/apis.yaml (its spec file, operation allowlist and
+                 operationId suffix)
   --dry-run      print the contract changelog, write nothing
   --root <dir>   workspace root holding openapi/ (default: the xtask crate's parent)";
 
 /// Arguments of `cargo xtask vendor`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VendorArgs {
-    /// The published bundle or split root file to read.
-    pub from: PathBuf,
+    /// The published bundle, or the split root files, to read (at least one).
+    pub from: Vec<PathBuf>,
     /// Name of the `openapi/apis.yaml` entry.
     pub api: String,
     /// Print the changelog without writing.
@@ -47,7 +53,7 @@ pub struct VendorArgs {
 
 /// Parses the arguments that follow `vendor`.
 pub fn parse_args(args: &[String]) -> Result<VendorArgs> {
-    let mut from = None;
+    let mut from = Vec::new();
     let mut api = None;
     let mut dry_run = false;
     let mut root = None;
@@ -64,7 +70,7 @@ pub fn parse_args(args: &[String]) -> Result<VendorArgs> {
             }
         };
         match flag {
-            "--from" => from = Some(PathBuf::from(value("--from")?)),
+            "--from" => from.push(PathBuf::from(value("--from")?)),
             "--api" => api = Some(value("--api")?),
             "--root" => root = Some(PathBuf::from(value("--root")?)),
             "--dry-run" if inline.is_none() => dry_run = true,
@@ -72,8 +78,11 @@ pub fn parse_args(args: &[String]) -> Result<VendorArgs> {
             other => bail!("unexpected argument `{other}`\n\n{USAGE}"),
         }
     }
+    if from.is_empty() {
+        bail!("--from is required\n\n{USAGE}");
+    }
     Ok(VendorArgs {
-        from: from.with_context(|| format!("--from is required\n\n{USAGE}"))?,
+        from,
         api: api.with_context(|| format!("--api is required\n\n{USAGE}"))?,
         dry_run,
         root: root.unwrap_or_else(default_root),
@@ -139,24 +148,27 @@ pub fn run(args: VendorArgs) -> Result<()> {
 /// A vendored document: its YAML text, and non-fatal notes.
 #[derive(Debug)]
 pub struct Vendored {
+    /// The document, with its comment header.
     pub text: String,
+    /// Non-fatal notes (e.g. identical components merged).
     pub warnings: Vec<String>,
 }
 
-/// Extracts `entry`'s allowlisted operations from `from` and renders the document.
-pub fn vendor_document(from: &Path, entry: &ApiEntry) -> Result<Vendored> {
-    let (mut loader, root) = load::Loader::open(from)?;
-    let extracted = extract::extract(&mut loader, root, &entry.operations)
-        .with_context(|| format!("vendoring `{}` from {}", entry.name, from.display()))?;
-    let source = from
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// Extracts `entry`'s allowlisted operations from the documents `from` and renders the
+/// document.
+pub fn vendor_document(from: &[PathBuf], entry: &ApiEntry) -> Result<Vendored> {
+    let shown: Vec<String> = from.iter().map(|p| p.display().to_string()).collect();
+    let (mut loader, roots) = load::Loader::open(from)?;
+    let extracted = extract::extract(&mut loader, &roots, &entry.operation_ids())
+        .with_context(|| format!("vendoring `{}` from {}", entry.name, shown.join(", ")))?;
+    let sources: Vec<&str> = roots.iter().map(|r| loader.display(*r)).collect();
     let header = format!(
-        "Vendored by `cargo xtask vendor --api {}` from {source}.\n\
-         Do not edit by hand; operations: {}.",
+        "Vendored by `cargo xtask vendor --api {}` from {}.\n\
+         Do not edit by hand. Operations: {}.\n\
+         Published descriptions and summaries are left out; the facts are as published.",
         entry.name,
-        entry.operations.join(", ")
+        sources.join(", "),
+        entry.operation_ids().join(", ")
     );
     let text = write::to_yaml(&extracted.doc, &header)?;
     Ok(Vendored {

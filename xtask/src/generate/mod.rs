@@ -37,8 +37,47 @@ pub fn parse_args(args: &[String]) -> Result<GenerateArgs> {
 
 /// One file the generator produces.
 pub struct GeneratedFile {
+    /// Where it goes.
     pub path: PathBuf,
+    /// Its full text.
     pub contents: String,
+}
+
+/// The base path of a version: the configured one, or the path of the spec's
+/// `servers[0].url` (`https://{tenant}.api.identitynow.com/beta` → `/beta`, no path → `""`).
+pub fn base_path(configured: Option<&str>, spec: &serde_json::Value) -> Result<String> {
+    if let Some(path) = configured {
+        return Ok(path.to_owned());
+    }
+    let url = spec
+        .pointer("/servers/0/url")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| {
+            anyhow!(
+                "the spec has no servers[0].url to derive the base path from; set `base_path` in {}",
+                crate::apis_config::CONFIG_PATH
+            )
+        })?;
+    let after_scheme = match url.split_once("://") {
+        Some((_, rest)) => rest,
+        None => url,
+    };
+    let path = match after_scheme.find('/') {
+        Some(i) => &after_scheme[i..],
+        None => "",
+    };
+    let path = path
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/');
+    crate::apis_config::check_base_path(path).with_context(|| {
+        format!(
+            "servers[0].url `{url}`: set `base_path` in {}",
+            crate::apis_config::CONFIG_PATH
+        )
+    })?;
+    Ok(path.to_owned())
 }
 
 /// Produces every generated file from the specs under `root/openapi`, logging rewrites.
@@ -46,7 +85,7 @@ pub fn generate_files(root: &Path, log: &mut dyn FnMut(&str)) -> Result<Vec<Gene
     let config = load_config(root)?;
     let dir = root.join(GENERATED_DIR);
     let mut files = Vec::new();
-    let mut modules = Vec::new();
+    let mut base_paths = Vec::with_capacity(config.apis.len());
     for api in &config.apis {
         let spec_path = api.spec_path(root);
         let text = std::fs::read_to_string(&spec_path)
@@ -54,28 +93,41 @@ pub fn generate_files(root: &Path, log: &mut dyn FnMut(&str)) -> Result<Vec<Gene
         let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
             .with_context(|| format!("parsing {}", spec_path.display()))?;
         let json = normalize::yaml_to_json(yaml)?;
-        let title = json
-            .pointer("/info/title")
-            .and_then(|t| t.as_str())
-            .unwrap_or(&api.name)
-            .to_string();
-        let norm = normalize::normalize(&api.name, json)?;
+        let base = base_path(api.base_path.as_deref(), &json)
+            .with_context(|| format!("{}: base path", api.name))?;
+        let norm = normalize::normalize(&api.name, &api.operation_suffix, json)?;
         for r in &norm.rewrites {
             log(&format!("rewrite {}: {} ({})", r.location, r.what, r.why));
         }
-        let source = emit::module_source(&api.name, &api.spec, &norm)?;
+        let version = emit::VersionInfo {
+            name: &api.name,
+            module: &api.module,
+            spec_file: &api.spec,
+            base_path: &base,
+            default: api.default,
+        };
+        let source = emit::module_source(&version, &norm)?;
         files.push(GeneratedFile {
             path: dir.join(format!("{}.rs", api.module)),
             contents: source,
         });
-        modules.push((
-            api.module.clone(),
-            format!("{title} (`openapi/{}`).", api.spec),
-        ));
+        base_paths.push(base);
     }
+    let versions: Vec<emit::VersionInfo<'_>> = config
+        .apis
+        .iter()
+        .zip(&base_paths)
+        .map(|(api, base)| emit::VersionInfo {
+            name: &api.name,
+            module: &api.module,
+            spec_file: &api.spec,
+            base_path: base,
+            default: api.default,
+        })
+        .collect();
     files.push(GeneratedFile {
         path: dir.join("mod.rs"),
-        contents: emit::mod_source(&modules)?,
+        contents: emit::mod_source(&versions)?,
     });
     Ok(files)
 }
@@ -189,8 +241,15 @@ mod tests {
 
     fn generate_one(spec: &str) -> Result<String> {
         let json = normalize::yaml_to_json(serde_yaml::from_str(spec)?)?;
-        let norm = normalize::normalize("test", json)?;
-        emit::module_source("test", "test.yaml", &norm)
+        let norm = normalize::normalize("test", "", json)?;
+        let version = emit::VersionInfo {
+            name: "test",
+            module: "test",
+            spec_file: "test.yaml",
+            base_path: "",
+            default: true,
+        };
+        emit::module_source(&version, &norm)
     }
 
     #[test]

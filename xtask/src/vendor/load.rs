@@ -68,18 +68,34 @@ pub struct Loader {
 }
 
 impl Loader {
-    /// Loads the entry document; other files are shown relative to its directory.
-    pub fn open(entry: &Path) -> Result<(Loader, FileId)> {
-        let path = std::fs::canonicalize(entry)
-            .with_context(|| format!("cannot open {}", entry.display()))?;
-        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    /// Loads the entry documents (one or more root files); every file is shown relative to the
+    /// deepest directory holding all of them.
+    pub fn open(entries: &[PathBuf]) -> Result<(Loader, Vec<FileId>)> {
+        if entries.is_empty() {
+            bail!("no input document given");
+        }
+        let mut canonical = Vec::with_capacity(entries.len());
+        for entry in entries {
+            canonical.push(
+                std::fs::canonicalize(entry)
+                    .with_context(|| format!("cannot open {}", entry.display()))?,
+            );
+        }
+        let base_dir = common_dir(&canonical);
         let mut loader = Loader {
             base_dir,
             files: Vec::new(),
             by_path: HashMap::new(),
         };
-        let id = loader.load(&path)?;
-        Ok((loader, id))
+        let mut ids = Vec::with_capacity(canonical.len());
+        for path in &canonical {
+            let id = loader.load(path)?;
+            if ids.contains(&id) {
+                bail!("{} is given twice", loader.display(id));
+            }
+            ids.push(id);
+        }
+        Ok((loader, ids))
     }
 
     /// The parsed content of a file.
@@ -266,6 +282,22 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The deepest directory that holds every one of `files` (canonical paths).
+fn common_dir(files: &[PathBuf]) -> PathBuf {
+    let mut dirs = files
+        .iter()
+        .map(|f| f.parent().map(Path::to_path_buf).unwrap_or_default());
+    let mut common = dirs.next().unwrap_or_default();
+    for dir in dirs {
+        while !dir.starts_with(&common) {
+            if !common.pop() {
+                return PathBuf::new();
+            }
+        }
+    }
+    common
+}
+
 /// Removes `.` and `..` components without touching the file system (for messages about files
 /// that do not exist).
 fn normalize(path: &Path) -> PathBuf {
@@ -303,6 +335,17 @@ mod tests {
             serde_yaml::from_str("responses:\n  200: {description: ok}\n").expect("yaml");
         let p = vec!["responses".to_owned(), "200".to_owned()];
         assert!(lookup(&v, &p).is_some());
+    }
+
+    #[test]
+    fn common_dir_of_several_roots() {
+        let files = [
+            PathBuf::from("/a/apis/sources/openapi.yaml"),
+            PathBuf::from("/a/apis/task-management/openapi.yaml"),
+            PathBuf::from("/a/apis/account-aggregations/openapi.yaml"),
+        ];
+        assert_eq!(common_dir(&files), PathBuf::from("/a/apis"));
+        assert_eq!(common_dir(&files[..1]), PathBuf::from("/a/apis/sources"));
     }
 
     #[test]

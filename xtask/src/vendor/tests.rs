@@ -15,6 +15,9 @@ fn entry(operations: &[&str]) -> ApiEntry {
         name: "v9".into(),
         spec: "v9.yaml".into(),
         module: "v9".into(),
+        default: true,
+        operation_suffix: String::new(),
+        base_path: None,
         operations: operations.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
@@ -22,7 +25,7 @@ fn entry(operations: &[&str]) -> ApiEntry {
 const ALLOWLIST: &[&str] = &["importWidgets", "getJobStatus"];
 
 fn vendor(from: &str, operations: &[&str]) -> Result<String> {
-    vendor_document(&fixtures().join(from), &entry(operations)).map(|v| v.text)
+    vendor_document(&[fixtures().join(from)], &entry(operations)).map(|v| v.text)
 }
 
 /// The document without its comment header (which names the source file).
@@ -110,7 +113,8 @@ fn bundle_keeps_exactly_the_allowlisted_closure() {
             &["ErrorDto", "Job", "JobState", "LocaleOrigin", "Message"][..],
         ),
         ("responses", &["400", "401"]),
-        ("parameters", &["WidgetId"]),
+        // Parameter names are camelCase.
+        ("parameters", &["widgetId"]),
         ("examples", &["JobExample"]),
         ("requestBodies", &["WidgetUpload"]),
         ("headers", &["RateLimit"]),
@@ -189,7 +193,7 @@ fn vendoring_is_deterministic_and_a_fixpoint() {
     let dir = temp_dir("fixpoint");
     let path = dir.join("v9.yaml");
     std::fs::write(&path, &first).expect("write");
-    let again = vendor_document(&path, &entry(ALLOWLIST)).expect("re-vendors");
+    let again = vendor_document(&[path], &entry(ALLOWLIST)).expect("re-vendors");
     assert_eq!(body(&again.text), body(&first));
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -209,7 +213,10 @@ fn missing_operations_are_named() {
     );
     assert!(err.contains("not found in root.yaml: nope"), "{err}");
     assert!(err.contains("1 path item(s) could not be read"), "{err}");
-    assert!(err.contains("/other (./v9/paths/other.yaml"), "{err}");
+    assert!(
+        err.contains("/other in root.yaml (./v9/paths/other.yaml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -248,41 +255,361 @@ fn unresolvable_refs_are_named_with_their_location() {
     assert!(err.contains("../schemas/Widget.yaml"), "{err}");
 }
 
-#[test]
-fn same_stem_files_get_distinct_names_and_recursion_terminates() {
-    let dir = temp_dir("collision");
-    let files = [
-        (
-            "root.yaml",
-            "openapi: 3.0.1\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    $ref: ./paths/a.yaml\n",
-        ),
-        (
-            "paths/a.yaml",
-            "get:\n  operationId: a\n  responses:\n    '200':\n      description: ok\n      content:\n        application/json:\n          schema: {$ref: ../one/Node.yaml}\n    '500':\n      description: err\n      content:\n        application/json:\n          schema: {$ref: ../two/Node.yaml}\n",
-        ),
-        (
-            "one/Node.yaml",
-            "type: object\nproperties:\n  children: {type: array, items: {$ref: ./Node.yaml}}\n",
-        ),
-        ("two/Node.yaml", "type: string\n"),
-    ];
+/// Writes `files` (relative path, text) under a fresh temporary directory.
+fn write_tree(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = temp_dir(name);
     for (path, text) in files {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
     }
-    let vendored = vendor_document(&dir.join("root.yaml"), &entry(&["a"])).expect("vendors");
+    dir
+}
+
+#[test]
+fn same_stem_files_with_different_content_are_an_error_naming_both() {
+    let dir = write_tree(
+        "collision",
+        &[
+            (
+                "root.yaml",
+                "openapi: 3.0.1\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    $ref: ./paths/a.yaml\n",
+            ),
+            (
+                "paths/a.yaml",
+                "get:\n  operationId: a\n  responses:\n    '200':\n      description: ok\n      content:\n        application/json:\n          schema: {$ref: ../one/Node.yaml}\n    '500':\n      description: err\n      content:\n        application/json:\n          schema: {$ref: ../two/Node.yaml}\n",
+            ),
+            (
+                "one/Node.yaml",
+                "type: object\nproperties:\n  children: {type: array, items: {$ref: ./Node.yaml}}\n",
+            ),
+            ("two/Node.yaml", "type: string\n"),
+        ],
+    );
+    let err = format!(
+        "{:#}",
+        vendor_document(&[dir.join("root.yaml")], &entry(&["a"])).expect_err("clash")
+    );
+    assert!(
+        err.contains("schemas `Node` comes from two sources with different content: one/Node.yaml# and two/Node.yaml#"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn identical_sources_with_one_name_are_vendored_once_and_recursion_terminates() {
+    // Two recursive schemas in different files, identical up to their prose: one component.
+    let node = |words: &str| {
+        format!(
+            "type: object\ndescription: {words}\nproperties:\n  children: {{type: array, items: {{$ref: ./Node.yaml}}}}\n"
+        )
+    };
+    let one = node("A tree.");
+    let two = node("The same tree, in other words.");
+    let dir = write_tree(
+        "identical",
+        &[
+            (
+                "root.yaml",
+                "openapi: 3.0.1\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    $ref: ./paths/a.yaml\n",
+            ),
+            (
+                "paths/a.yaml",
+                "get:\n  operationId: a\n  responses:\n    '200':\n      description: ok\n      content:\n        application/json:\n          schema: {$ref: ../one/Node.yaml}\n    '500':\n      description: err\n      content:\n        application/json:\n          schema: {$ref: ../two/Node.yaml}\n",
+            ),
+            ("one/Node.yaml", &one),
+            ("two/Node.yaml", &two),
+        ],
+    );
+    let vendored = vendor_document(&[dir.join("root.yaml")], &entry(&["a"])).expect("vendors");
     let doc = parse(&vendored.text);
-    assert_eq!(keys(&doc["components"]["schemas"]), ["Node", "Node2"]);
+    assert_eq!(keys(&doc["components"]["schemas"]), ["Node"]);
     assert_eq!(
         doc["components"]["schemas"]["Node"]["properties"]["children"]["items"]["$ref"].as_str(),
         Some("#/components/schemas/Node")
     );
+    let responses = &doc["paths"]["/a"]["get"]["responses"];
+    for code in ["200", "500"] {
+        assert_eq!(
+            responses[code]["content"]["application/json"]["schema"]["$ref"].as_str(),
+            Some("#/components/schemas/Node"),
+            "{code}"
+        );
+    }
     assert_eq!(vendored.warnings.len(), 1, "{:?}", vendored.warnings);
     assert!(
-        vendored.warnings[0].contains("two/Node.yaml"),
+        vendored.warnings[0].contains("one/Node.yaml# and two/Node.yaml# are identical"),
         "{:?}",
         vendored.warnings
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn multi(roots: &[&str]) -> Vec<PathBuf> {
+    roots
+        .iter()
+        .map(|r| fixtures().join("multi").join(r).join("openapi.yaml"))
+        .collect()
+}
+
+fn v1_entry(operations: &[&str]) -> ApiEntry {
+    ApiEntry {
+        operation_suffix: "V1".into(),
+        ..entry(operations)
+    }
+}
+
+#[test]
+fn several_roots_merge_into_one_document() {
+    let vendored = vendor_document(
+        &multi(&["widgets", "jobs"]),
+        &v1_entry(&["listWidgets", "loadWidgets", "getJob"]),
+    )
+    .expect("vendors");
+    let text = &vendored.text;
+    assert!(
+        text.starts_with(
+            "# Vendored by `cargo xtask vendor --api v9` from widgets/openapi.yaml, jobs/openapi.yaml.\n"
+        ),
+        "{text}"
+    );
+    let doc = parse(text);
+    assert_eq!(
+        keys(&doc["paths"]),
+        ["/jobs/v1/{id}", "/widgets/v1", "/widgets/v1/{id}/load"]
+    );
+    let ids: Vec<&str> = ["/jobs/v1/{id}", "/widgets/v1", "/widgets/v1/{id}/load"]
+        .iter()
+        .flat_map(|p| {
+            doc["paths"][*p]
+                .as_mapping()
+                .expect("path item")
+                .values()
+                .filter_map(|op| op["operationId"].as_str())
+        })
+        .collect();
+    assert_eq!(ids, ["getJobV1", "listWidgetsV1", "loadWidgetsV1"]);
+
+    // Lower-case file stems become PascalCase names (word breaks from the titles);
+    // parameters are camelCase; the shared files are one component each, and the two
+    // `widget.yaml` copies, which differ only in prose, are one.
+    assert_eq!(
+        keys(&doc["components"]["schemas"]),
+        [
+            "ErrorDto",
+            "JobStatus",
+            "LoadTask",
+            "LocalizedMessage",
+            "Target",
+            "Widget"
+        ]
+    );
+    assert_eq!(
+        keys(&doc["components"]["parameters"]),
+        ["id", "limit", "offset"]
+    );
+    assert_eq!(keys(&doc["components"]["responses"]), ["400", "401", "429"]);
+    assert_eq!(
+        doc["components"]["schemas"]["JobStatus"]["properties"]["widget"]["$ref"].as_str(),
+        Some("#/components/schemas/Widget")
+    );
+    assert_eq!(vendored.warnings.len(), 1, "{:?}", vendored.warnings);
+    assert!(
+        vendored.warnings[0].contains("widgets/schemas/widget.yaml# and jobs/schemas/widget.yaml#"),
+        "{:?}",
+        vendored.warnings
+    );
+
+    // Tags of both roots, first root first; servers and info from the first root.
+    let tags: Vec<&str> = doc["tags"]
+        .as_sequence()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(tags, ["Widgets", "Jobs"]);
+    assert_eq!(
+        doc["info"]["title"].as_str(),
+        Some("Widget Test API - Widgets")
+    );
+    assert_eq!(
+        doc["servers"][0]["url"].as_str(),
+        Some("https://{tenant}.example.test")
+    );
+
+    // Facts carry over: the quirks, enums with null, nullable, examples, defaults, security.
+    let limit = &doc["components"]["parameters"]["limit"];
+    assert_eq!(limit["schema"]["maximum"].as_u64(), Some(250));
+    assert_eq!(limit["schema"]["default"].as_u64(), Some(250));
+    let state = &doc["components"]["schemas"]["JobStatus"]["properties"]["state"];
+    assert!(
+        state["enum"]
+            .as_sequence()
+            .expect("enum")
+            .contains(&Value::Null)
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Target"]["nullable"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Widget"]["properties"]["id"]["example"].as_str(),
+        Some("w-1")
+    );
+    let load = &doc["paths"]["/widgets/v1/{id}/load"]["post"];
+    assert_eq!(
+        load["security"][1]["appAuth"][0].as_str(),
+        Some("widgets:manage")
+    );
+    // Content-less responses stay content-less.
+    let get_job = &doc["paths"]["/jobs/v1/{id}"]["get"];
+    assert!(get_job["responses"]["403"].get("content").is_none());
+}
+
+#[test]
+fn no_prose_is_vendored() {
+    let text = vendor_document(
+        &multi(&["widgets", "jobs"]),
+        &v1_entry(&["listWidgets", "loadWidgets", "getJob"]),
+    )
+    .expect("vendors")
+    .text;
+    let doc = parse(&text);
+    // Every description left is a neutral response description; no summaries at all.
+    let mut found = Vec::new();
+    collect_key(&doc, "description", &mut found);
+    for d in &found {
+        let neutral = [
+            "200 OK",
+            "202 Accepted",
+            "400 Bad Request",
+            "401 Unauthorized",
+            "403 Forbidden",
+            "404 Not Found",
+            "429 Too Many Requests",
+        ];
+        assert!(
+            neutral.contains(&d.as_str()),
+            "description {d:?} left in\n{text}"
+        );
+    }
+    let mut summaries = Vec::new();
+    collect_key(&doc, "summary", &mut summaries);
+    assert!(summaries.is_empty(), "{summaries:?}");
+    for phrase in [
+        "Made-up",
+        "Page size",
+        "What went wrong",
+        "A widget",
+        "other words",
+        "The tenant",
+    ] {
+        assert!(!text.contains(phrase), "{phrase:?} copied into\n{text}");
+    }
+    // Properties called `description` and `summary` are facts, not prose.
+    assert_eq!(
+        keys(&doc["components"]["schemas"]["Widget"]["properties"]),
+        ["id", "name", "created", "owner", "description", "summary"]
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Widget"]["properties"]["description"],
+        parse("type: string")
+    );
+    let bundle = vendor("bundle.yaml", ALLOWLIST).expect("vendors");
+    assert!(!bundle.contains("A made-up API"), "{bundle}");
+}
+
+fn collect_key(v: &Value, key: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                if k.as_str() == Some(key)
+                    && let Some(s) = v.as_str()
+                {
+                    out.push(s.to_owned());
+                }
+                collect_key(v, key, out);
+            }
+        }
+        Value::Sequence(s) => s.iter().for_each(|v| collect_key(v, key, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_name_clash_across_roots_names_both_origins() {
+    let err = format!(
+        "{:#}",
+        vendor_document(
+            &multi(&["widgets", "clash"]),
+            &v1_entry(&["listWidgets", "listGadgets"]),
+        )
+        .expect_err("clash")
+    );
+    assert!(
+        // Paths are walked in order: /gadgets/v1 (clash root) names `Widget` first.
+        err.contains("schemas `Widget` comes from two sources with different content: clash/schemas/widget.yaml# and widgets/schemas/widget.yaml#"),
+        "{err}"
+    );
+}
+
+#[test]
+fn several_roots_report_what_is_missing_and_duplicated() {
+    let err = format!(
+        "{:#}",
+        vendor_document(&multi(&["widgets", "jobs"]), &v1_entry(&["getJob", "nope"]))
+            .expect_err("missing")
+    );
+    assert!(
+        err.contains("not found in widgets/openapi.yaml, jobs/openapi.yaml: nopeV1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/widgets/v1/{id}/report in widgets/openapi.yaml"),
+        "{err}"
+    );
+
+    // Without the suffix the v1 operationIds are not found.
+    let err = format!(
+        "{:#}",
+        vendor_document(&multi(&["jobs"]), &entry(&["getJob"])).expect_err("missing")
+    );
+    assert!(err.contains(": getJob"), "{err}");
+
+    let err = format!(
+        "{:#}",
+        vendor_document(&multi(&["jobs", "jobs"]), &v1_entry(&["getJob"])).expect_err("twice")
+    );
+    assert!(err.contains("given twice"), "{err}");
+}
+
+#[test]
+fn roots_that_disagree_on_servers_are_refused() {
+    let dir = write_tree(
+        "servers",
+        &[
+            (
+                "a/openapi.yaml",
+                "openapi: 3.0.1\ninfo: {title: a, version: '1'}\nservers: [{url: 'https://a.example.test'}]\npaths: {}\n",
+            ),
+            (
+                "b/openapi.yaml",
+                "openapi: 3.0.1\ninfo: {title: b, version: '1'}\nservers: [{url: 'https://b.example.test/v2'}]\npaths: {}\n",
+            ),
+        ],
+    );
+    let err = format!(
+        "{:#}",
+        vendor_document(
+            &[dir.join("a/openapi.yaml"), dir.join("b/openapi.yaml")],
+            &entry(&["x"])
+        )
+        .expect_err("disagree")
+    );
+    assert!(
+        err.contains("disagree on `servers`: a/openapi.yaml and b/openapi.yaml"),
+        "{err}"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -404,18 +731,34 @@ fn changelog_without_a_previous_document_lists_the_operations() {
 fn parses_arguments() {
     let args = |s: &[&str]| -> Vec<String> { s.iter().map(|a| (*a).to_owned()).collect() };
     let parsed = parse_args(&args(&["--from", "a.yaml", "--api=v2025", "--dry-run"])).expect("ok");
-    assert_eq!(parsed.from, PathBuf::from("a.yaml"));
+    assert_eq!(parsed.from, [PathBuf::from("a.yaml")]);
     assert_eq!(parsed.api, "v2025");
     assert!(parsed.dry_run);
     assert!(parsed.root.join("openapi").is_dir());
     let parsed = parse_args(&args(&["--api", "b", "--from", "x", "--root", "/r"])).expect("ok");
     assert_eq!((parsed.dry_run, parsed.root), (false, PathBuf::from("/r")));
+    let parsed = parse_args(&args(&[
+        "--api",
+        "v1",
+        "--from",
+        "a/openapi.yaml",
+        "--from=b/openapi.yaml",
+    ]))
+    .expect("ok");
+    assert_eq!(
+        parsed.from,
+        [
+            PathBuf::from("a/openapi.yaml"),
+            PathBuf::from("b/openapi.yaml")
+        ]
+    );
 
     for bad in [
         &["--from", "x"][..],
         &["--api", "b"],
         &["--from"],
         &["--from", "x", "--api", "b", "--bogus"],
+        &["--api", "b", "--from", "x", "--from"],
     ] {
         assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
     }
@@ -427,11 +770,11 @@ fn run_writes_only_without_dry_run() {
     std::fs::create_dir_all(root.join("openapi")).expect("mkdir");
     std::fs::write(
         root.join("openapi/apis.yaml"),
-        "apis:\n  - name: v9\n    spec: v9.yaml\n    module: v9\n    operations: [importWidgets, getJobStatus]\n",
+        "apis:\n  - name: v9\n    spec: v9.yaml\n    module: v9\n    default: true\n    operations: [importWidgets, getJobStatus]\n",
     )
     .expect("config");
     let args = VendorArgs {
-        from: fixtures().join("split/root.yaml"),
+        from: vec![fixtures().join("split/root.yaml")],
         api: "v9".into(),
         dry_run: true,
         root: root.clone(),

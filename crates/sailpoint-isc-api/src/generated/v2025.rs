@@ -11,43 +11,35 @@ pub mod types {
     ///`AccountAggregationStatus`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct AccountAggregationStatus {
-        ///Accounts deleted so far; set only when ACCOUNTS_COLLECTED or COMPLETED.
         #[serde(
             rename = "deletedAccounts",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub deleted_accounts: ::std::option::Option<i32>,
-        ///How many of those accounts are processed so far; set only when ACCOUNTS_COLLECTED or COMPLETED.
         #[serde(
             rename = "processedAccounts",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub processed_accounts: ::std::option::Option<i32>,
-        ///Identities refreshed so far; set only when ACCOUNTS_COLLECTED or COMPLETED.
         #[serde(
             rename = "processedIdentities",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub processed_identities: ::std::option::Option<i32>,
-        ///Start time of the aggregation.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub start: ::std::option::Option<crate::Timestamp>,
-        ///Aggregation state, from STARTED through ACCOUNTS_COLLECTED (all accounts read) to COMPLETED, or CANCELLED, RETRIED (VA connectivity) or TERMINATED (failed after 3 tries); NOT_FOUND is undocumented.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<::std::string::String>,
-        ///New, changed and deleted accounts to process (unchanged ones excluded); set only when ACCOUNTS_COLLECTED or COMPLETED.
         #[serde(
             rename = "totalAccounts",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub total_accounts: ::std::option::Option<i32>,
-        ///Accounts marked for deletion; set only when ACCOUNTS_COLLECTED or COMPLETED.
         #[serde(
             rename = "totalAccountsMarkedForDeletion",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub total_accounts_marked_for_deletion: ::std::option::Option<i32>,
-        ///Distinct identities marked for refresh; set only when ACCOUNTS_COLLECTED or COMPLETED.
         #[serde(
             rename = "totalIdentities",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -57,7 +49,6 @@ pub mod types {
     ///`ErrorMessageDto`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ErrorMessageDto {
-        ///BCP 47 language tag of the text.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub locale: ::std::option::Option<::std::string::String>,
         #[serde(
@@ -65,36 +56,70 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub locale_origin: ::std::option::Option<LocaleOrigin>,
-        ///The error text in that locale.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub text: ::std::option::Option<::std::string::String>,
     }
     ///`ErrorResponseDto`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ErrorResponseDto {
-        ///Further plain-text reasons.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub causes: ::std::vec::Vec<ErrorMessageDto>,
-        ///Detailed error code.
         #[serde(
             rename = "detailCode",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub detail_code: ::std::option::Option<::std::string::String>,
-        ///Localized reasons for the error.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub messages: ::std::vec::Vec<ErrorMessageDto>,
-        ///Id for tracing this error.
         #[serde(
             rename = "trackingId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub tracking_id: ::std::option::Option<::std::string::String>,
     }
+    ///`GetTaskStatusList200Body`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct GetTaskStatusList200Body(pub ::std::vec::Vec<TaskStatus>);
+    impl ::std::ops::Deref for GetTaskStatusList200Body {
+        type Target = ::std::vec::Vec<TaskStatus>;
+        fn deref(&self) -> &::std::vec::Vec<TaskStatus> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetTaskStatusList200Body> for ::std::vec::Vec<TaskStatus> {
+        fn from(value: GetTaskStatusList200Body) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<TaskStatus>> for GetTaskStatusList200Body {
+        fn from(value: ::std::vec::Vec<TaskStatus>) -> Self {
+            Self(value)
+        }
+    }
+    ///`ListSources200Body`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct ListSources200Body(pub ::std::vec::Vec<Source>);
+    impl ::std::ops::Deref for ListSources200Body {
+        type Target = ::std::vec::Vec<Source>;
+        fn deref(&self) -> &::std::vec::Vec<Source> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListSources200Body> for ::std::vec::Vec<Source> {
+        fn from(value: ListSources200Body) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<Source>> for ListSources200Body {
+        fn from(value: ::std::vec::Vec<Source>) -> Self {
+            Self(value)
+        }
+    }
     ///`LoadAccountsTask`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct LoadAccountsTask {
-        ///Whether the request succeeded.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub success: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -105,62 +130,47 @@ pub mod types {
     pub struct LoadAccountsTaskTask {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub attributes: ::std::option::Option<LoadAccountsTaskTaskAttributes>,
-        ///When the task finished.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub completed: ::std::option::Option<crate::Timestamp>,
-        ///Final outcome of the task.
         #[serde(
             rename = "completionStatus",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub completion_status: ::std::option::Option<::std::string::String>,
-        ///When the task was created.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub created: ::std::option::Option<crate::Timestamp>,
-        ///Task description.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
-        ///Id of the launched task.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::std::string::String>,
-        ///When the task started.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub launched: ::std::option::Option<crate::Timestamp>,
-        ///Who started the task.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub launcher: ::std::option::Option<::std::string::String>,
-        ///Warnings and errors reported by the task.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub messages: ::std::vec::Vec<LoadAccountsTaskTaskMessagesItem>,
-        ///Name of the aggregation process.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub name: ::std::option::Option<::std::string::String>,
-        ///Name of the parent task, if any.
         #[serde(
             rename = "parentName",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub parent_name: ::std::option::Option<::std::string::String>,
-        ///Current state of the task.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub progress: ::std::option::Option<::std::string::String>,
-        ///Labels of the values the task returns.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub returns: ::std::vec::Vec<LoadAccountsTaskTaskReturnsItem>,
-        ///Kind of task.
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
     }
-    ///Extra key/value data of the task.
+    ///`LoadAccountsTaskTaskAttributes`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct LoadAccountsTaskTaskAttributes {
-        ///Id of the source.
         #[serde(
             rename = "appId",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub app_id: ::std::option::Option<::std::string::String>,
-        ///Whether optimization was on for this run.
         #[serde(
             rename = "optimizedAggregation",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -172,42 +182,35 @@ pub mod types {
     ///`LoadAccountsTaskTaskMessagesItem`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct LoadAccountsTaskTaskMessagesItem {
-        ///Whether the message is an error.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<bool>,
-        ///Message identifier.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub key: ::std::option::Option<::std::string::String>,
-        ///Message text in the chosen locale.
         #[serde(
             rename = "localizedText",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub localized_text: ::std::option::Option<::std::string::String>,
-        ///Message level.
         #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
-        ///Whether the message is a warning.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub warning: ::std::option::Option<bool>,
     }
     ///`LoadAccountsTaskTaskReturnsItem`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct LoadAccountsTaskTaskReturnsItem {
-        ///Attribute key of the value.
         #[serde(
             rename = "attributeName",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub attribute_name: ::std::option::Option<::std::string::String>,
-        ///Display label of the value.
         #[serde(
             rename = "displayLabel",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub display_label: ::std::option::Option<::std::string::String>,
     }
-    ///How the message locale was chosen (system default or from the request); more values may appear without notice.
+    ///`LocaleOrigin`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
     pub struct LocaleOrigin(pub ::std::option::Option<::std::string::String>);
@@ -229,19 +232,407 @@ pub mod types {
             Self(value)
         }
     }
+    ///`LocalizedMessage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct LocalizedMessage {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub locale: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    ///`ManagerCorrelationMapping`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ManagerCorrelationMapping {
+        #[serde(
+            rename = "accountAttributeName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub account_attribute_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "identityAttributeName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub identity_attribute_name: ::std::option::Option<::std::string::String>,
+    }
     ///`Response401Body`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Response401Body {
-        ///Error message.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub error: ::std::option::Option<::serde_json::Value>,
     }
     ///`Response429Body`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct Response429Body {
-        ///Error message.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::serde_json::Value>,
+    }
+    ///`Source`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct Source {
+        #[serde(
+            rename = "accountCorrelationConfig",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub account_correlation_config: ::std::option::Option<
+            SourceAccountCorrelationConfig,
+        >,
+        #[serde(
+            rename = "accountCorrelationRule",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub account_correlation_rule: ::std::option::Option<
+            SourceAccountCorrelationRule,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub authoritative: ::std::option::Option<bool>,
+        #[serde(
+            rename = "beforeProvisioningRule",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub before_provisioning_rule: ::std::option::Option<
+            SourceBeforeProvisioningRule,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub category: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cluster: ::std::option::Option<SourceCluster>,
+        #[serde(
+            rename = "connectionType",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub connection_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub connector: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "connectorAttributes",
+            default,
+            skip_serializing_if = "::serde_json::Map::is_empty"
+        )]
+        pub connector_attributes: ::serde_json::Map<
+            ::std::string::String,
+            ::serde_json::Value,
+        >,
+        #[serde(
+            rename = "connectorClass",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub connector_class: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "connectorId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub connector_id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "connectorImplementationId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub connector_implementation_id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "connectorName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub connector_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created: ::std::option::Option<crate::Timestamp>,
+        #[serde(
+            rename = "credentialProviderEnabled",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub credential_provider_enabled: ::std::option::Option<bool>,
+        #[serde(
+            rename = "deleteThreshold",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub delete_threshold: ::std::option::Option<i32>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub features: ::std::option::Option<SourceFeature>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub healthy: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "managementWorkgroup",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub management_workgroup: ::std::option::Option<SourceManagementWorkgroup>,
+        #[serde(
+            rename = "managerCorrelationMapping",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub manager_correlation_mapping: ::std::option::Option<
+            ManagerCorrelationMapping,
+        >,
+        #[serde(
+            rename = "managerCorrelationRule",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub manager_correlation_rule: ::std::option::Option<
+            SourceManagerCorrelationRule,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub modified: ::std::option::Option<crate::Timestamp>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub owner: ::std::option::Option<SourceOwner>,
+        #[serde(
+            rename = "passwordPolicies",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub password_policies: ::std::option::Option<
+            ::std::vec::Vec<SourcePasswordPoliciesItem>,
+        >,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub schemas: ::std::vec::Vec<SourceSchemasItem>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub since: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceAccountCorrelationConfig`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceAccountCorrelationConfig {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceAccountCorrelationRule`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceAccountCorrelationRule {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceBeforeProvisioningRule`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceBeforeProvisioningRule {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceCluster`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceCluster {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceFeature`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct SourceFeature(pub ::std::vec::Vec<::std::string::String>);
+    impl ::std::ops::Deref for SourceFeature {
+        type Target = ::std::vec::Vec<::std::string::String>;
+        fn deref(&self) -> &::std::vec::Vec<::std::string::String> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SourceFeature> for ::std::vec::Vec<::std::string::String> {
+        fn from(value: SourceFeature) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<::std::string::String>> for SourceFeature {
+        fn from(value: ::std::vec::Vec<::std::string::String>) -> Self {
+            Self(value)
+        }
+    }
+    ///`SourceManagementWorkgroup`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceManagementWorkgroup {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceManagerCorrelationRule`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceManagerCorrelationRule {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceOwner`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceOwner {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourcePasswordPoliciesItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourcePasswordPoliciesItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`SourceSchemasItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct SourceSchemasItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`Target`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct Target {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`TaskDefinitionSummary`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct TaskDefinitionSummary {
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub arguments: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub executor: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "parentName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub parent_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "uniqueName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub unique_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`TaskReturnDetails`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct TaskReturnDetails {
+        #[serde(
+            rename = "attributeName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub attribute_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    ///`TaskStatus`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct TaskStatus {
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub attributes: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub completed: ::std::option::Option<crate::Timestamp>,
+        #[serde(
+            rename = "completionStatus",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub completion_status: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created: ::std::option::Option<crate::Timestamp>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub launched: ::std::option::Option<crate::Timestamp>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub launcher: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub messages: ::std::vec::Vec<TaskStatusMessage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub modified: ::std::option::Option<crate::Timestamp>,
+        #[serde(
+            rename = "parentName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub parent_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "percentComplete",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub percent_complete: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub progress: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub returns: ::std::vec::Vec<TaskReturnDetails>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub target: ::std::option::Option<Target>,
+        #[serde(
+            rename = "taskDefinitionSummary",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub task_definition_summary: ::std::option::Option<TaskDefinitionSummary>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "uniqueName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub unique_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`TaskStatusMessage`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct TaskStatusMessage {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub key: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "localizedText",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub localized_text: ::std::option::Option<LocalizedMessage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub parameters: ::std::option::Option<
+            ::std::vec::Vec<TaskStatusMessageParametersItem>,
+        >,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`TaskStatusMessageParametersItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(untagged)]
+    pub enum TaskStatusMessageParametersItem {
+        Object(::serde_json::Map<::std::string::String, ::serde_json::Value>),
+        String(::std::string::String),
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for TaskStatusMessageParametersItem {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self::Object(value)
+        }
     }
     /// Error types.
     pub mod error {
@@ -279,7 +670,7 @@ pub mod types {
 #[derive(Clone, Debug)]
 /**Client for Identity Security Cloud V2025 API
 
-Subset of the ISC v2025 API that starts an account aggregation and reports its progress.
+https://developer.sailpoint.com/discuss/tos
 
 Version: v2025*/
 pub struct Client {
@@ -344,14 +735,8 @@ const _: () = {
 };
 #[allow(clippy::all)]
 impl Client {
-    /**Get the status of an in-progress account aggregation
+    /**Sends a `GET` request to `/account-aggregations/{id}/status`
 
-Returns the state and processing counts of an account aggregation; the data may be gone (404) about an hour after it completes.
-
-Sends a `GET` request to `/account-aggregations/{id}/status`
-
-Arguments:
-- `id`: Id of the account aggregation.
 */
     pub async fn get_account_aggregation_status<'a>(
         &'a self,
@@ -395,6 +780,161 @@ Arguments:
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Sends a `GET` request to `/sources`
+
+*/
+    pub async fn list_sources<'a>(
+        &'a self,
+        count: Option<bool>,
+        filters: Option<&'a str>,
+        for_subadmin: Option<&'a str>,
+        include_idn_source: Option<bool>,
+        limit: Option<i32>,
+        offset: Option<i32>,
+        sorters: Option<&'a str>,
+    ) -> Result<ResponseValue<types::ListSources200Body>, Error<ByteStream>> {
+        let url = format!("{}/sources", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("count", &count))
+            .query(&progenitor_client::QueryParam::new("filters", &filters))
+            .query(&progenitor_client::QueryParam::new("for-subadmin", &for_subadmin))
+            .query(
+                &progenitor_client::QueryParam::new(
+                    "includeIDNSource",
+                    &include_idn_source,
+                ),
+            )
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("offset", &offset))
+            .query(&progenitor_client::QueryParam::new("sorters", &sorters))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "list_sources",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sends a `GET` request to `/task-status`
+
+*/
+    pub async fn get_task_status_list<'a>(
+        &'a self,
+        count: Option<bool>,
+        filters: Option<&'a str>,
+        limit: Option<i32>,
+        offset: Option<i32>,
+        sorters: Option<&'a str>,
+    ) -> Result<ResponseValue<types::GetTaskStatusList200Body>, Error<ByteStream>> {
+        let url = format!("{}/task-status", self.baseurl,);
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("count", &count))
+            .query(&progenitor_client::QueryParam::new("filters", &filters))
+            .query(&progenitor_client::QueryParam::new("limit", &limit))
+            .query(&progenitor_client::QueryParam::new("offset", &offset))
+            .query(&progenitor_client::QueryParam::new("sorters", &sorters))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_task_status_list",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sends a `GET` request to `/task-status/{id}`
+
+*/
+    pub async fn get_task_status<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<types::TaskStatus>, Error<ByteStream>> {
+        let url = format!(
+            "{}/task-status/{}", self.baseurl, encode_path(& id.to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_task_status",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
@@ -421,9 +961,9 @@ pub mod multipart {
     /// The `multipart/form-data` body of `importAccounts` (POST /sources/{id}/load-accounts).
     #[derive(Debug, Default)]
     pub struct ImportAccountsForm {
-        /// `disableOptimization`: When 'true', every account is processed again even if unchanged.
+        /// The `disableOptimization` text field.
         pub disable_optimization: Option<String>,
-        /// `file` (file part): CSV file with the accounts to load.
+        /// The `file` file part.
         pub file: Option<reqwest::multipart::Part>,
     }
     impl ImportAccountsForm {
@@ -441,9 +981,7 @@ pub mod multipart {
     }
 }
 impl Client {
-    /**Sends a `POST` request to `/sources/{id}/load-accounts` with a `multipart/form-data` body.
-
-Start an account aggregation*/
+    ///`importAccounts`: sends a `POST` request to `/sources/{id}/load-accounts` with a `multipart/form-data` body.
     pub async fn import_accounts<'a>(
         &'a self,
         id: &'a str,
@@ -488,7 +1026,58 @@ pub mod operations {
             path: "/account-aggregations/{id}/status",
             experimental: false,
             success_status: 200,
-            response_properties: &["deletedAccounts", "processedAccounts", "processedIdentities", "start", "status", "totalAccounts", "totalAccountsMarkedForDeletion", "totalIdentities"],
+            response_properties: &[
+                "deletedAccounts",
+                "processedAccounts",
+                "processedIdentities",
+                "start",
+                "status",
+                "totalAccounts",
+                "totalAccountsMarkedForDeletion",
+                "totalIdentities",
+            ],
+        },
+        crate::Operation {
+            name: "listSources",
+            operation_id: "listSources",
+            rust_name: "list_sources",
+            method: "GET",
+            path: "/sources",
+            experimental: false,
+            success_status: 200,
+            response_properties: &[
+                "accountCorrelationConfig",
+                "accountCorrelationRule",
+                "authoritative",
+                "beforeProvisioningRule",
+                "category",
+                "cluster",
+                "connectionType",
+                "connector",
+                "connectorAttributes",
+                "connectorClass",
+                "connectorId",
+                "connectorImplementationId",
+                "connectorName",
+                "created",
+                "credentialProviderEnabled",
+                "deleteThreshold",
+                "description",
+                "features",
+                "healthy",
+                "id",
+                "managementWorkgroup",
+                "managerCorrelationMapping",
+                "managerCorrelationRule",
+                "modified",
+                "name",
+                "owner",
+                "passwordPolicies",
+                "schemas",
+                "since",
+                "status",
+                "type",
+            ],
         },
         crate::Operation {
             name: "importAccounts",
@@ -499,6 +1088,64 @@ pub mod operations {
             experimental: false,
             success_status: 202,
             response_properties: &["success", "task"],
+        },
+        crate::Operation {
+            name: "getTaskStatusList",
+            operation_id: "getTaskStatusList",
+            rust_name: "get_task_status_list",
+            method: "GET",
+            path: "/task-status",
+            experimental: false,
+            success_status: 200,
+            response_properties: &[
+                "attributes",
+                "completed",
+                "completionStatus",
+                "created",
+                "description",
+                "id",
+                "launched",
+                "launcher",
+                "messages",
+                "modified",
+                "parentName",
+                "percentComplete",
+                "progress",
+                "returns",
+                "target",
+                "taskDefinitionSummary",
+                "type",
+                "uniqueName",
+            ],
+        },
+        crate::Operation {
+            name: "getTaskStatus",
+            operation_id: "getTaskStatus",
+            rust_name: "get_task_status",
+            method: "GET",
+            path: "/task-status/{id}",
+            experimental: false,
+            success_status: 200,
+            response_properties: &[
+                "attributes",
+                "completed",
+                "completionStatus",
+                "created",
+                "description",
+                "id",
+                "launched",
+                "launcher",
+                "messages",
+                "modified",
+                "parentName",
+                "percentComplete",
+                "progress",
+                "returns",
+                "target",
+                "taskDefinitionSummary",
+                "type",
+                "uniqueName",
+            ],
         },
     ];
     /// Whether the operation with this generated method name is experimental.
@@ -511,7 +1158,7 @@ pub const API: crate::ApiSpec = crate::ApiSpec {
     name: "v2025",
     module: "v2025",
     base_path: "/v2025",
-    default: true,
+    default: false,
     operations: operations::OPERATIONS,
 };
 /// Error bodies by status. Operations return them as raw bytes (`Error<ByteStream>`)
@@ -520,17 +1167,17 @@ pub mod errors {
     /// The documented error bodies of `getAccountAggregationStatus`, by HTTP status.
     #[derive(Debug, Clone, PartialEq)]
     pub enum GetAccountAggregationStatusError {
-        /// 400: Unauthorized, the authorization header is missing or the JWT has expired.
+        /// 400 Bad Request.
         Status400(super::types::Response401Body),
-        /// 401: Unauthorized, the authorization header is missing or the JWT has expired.
+        /// 401 Unauthorized.
         Status401(super::types::Response401Body),
-        /// 403: Forbidden, the caller may not use this endpoint.
+        /// 403 Forbidden.
         Status403(super::types::ErrorResponseDto),
-        /// 404: Not found, the addressed resource does not exist.
+        /// 404 Not Found.
         Status404(super::types::ErrorResponseDto),
-        /// 429: Too many requests, rate limited; the Retry-After header says how long to wait.
+        /// 429 Too Many Requests.
         Status429(super::types::Response429Body),
-        /// 500: Internal server error.
+        /// 500 Internal Server Error.
         Status500(super::types::ErrorResponseDto),
     }
     impl GetAccountAggregationStatusError {
@@ -550,18 +1197,51 @@ pub mod errors {
             }
         }
     }
+    /// The documented error bodies of `listSources`, by HTTP status.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum ListSourcesError {
+        /// 400 Bad Request.
+        Status400(super::types::ErrorResponseDto),
+        /// 401 Unauthorized.
+        Status401(super::types::Response401Body),
+        /// 403 Forbidden.
+        Status403(super::types::ErrorResponseDto),
+        /// 404 Not Found.
+        Status404(super::types::ErrorResponseDto),
+        /// 429 Too Many Requests.
+        Status429(super::types::Response429Body),
+        /// 500 Internal Server Error.
+        Status500(super::types::ErrorResponseDto),
+    }
+    impl ListSourcesError {
+        /// Decodes an error body by its status; `None` if the spec does not document the status.
+        pub fn decode(
+            status: u16,
+            body: &[u8],
+        ) -> Option<Result<Self, serde_json::Error>> {
+            match status {
+                400 => Some(serde_json::from_slice(body).map(Self::Status400)),
+                401 => Some(serde_json::from_slice(body).map(Self::Status401)),
+                403 => Some(serde_json::from_slice(body).map(Self::Status403)),
+                404 => Some(serde_json::from_slice(body).map(Self::Status404)),
+                429 => Some(serde_json::from_slice(body).map(Self::Status429)),
+                500 => Some(serde_json::from_slice(body).map(Self::Status500)),
+                _ => None,
+            }
+        }
+    }
     /// The documented error bodies of `importAccounts`, by HTTP status.
     #[derive(Debug, Clone, PartialEq)]
     pub enum ImportAccountsError {
-        /// 400: Client error, for example an invalid request body.
+        /// 400 Bad Request.
         Status400(super::types::ErrorResponseDto),
-        /// 401: Unauthorized, the authorization header is missing or the JWT has expired.
+        /// 401 Unauthorized.
         Status401(super::types::Response401Body),
-        /// 403: Forbidden, the caller may not use this endpoint.
+        /// 403 Forbidden.
         Status403(super::types::ErrorResponseDto),
-        /// 429: Too many requests, rate limited; the Retry-After header says how long to wait.
+        /// 429 Too Many Requests.
         Status429(super::types::Response429Body),
-        /// 500: Internal server error.
+        /// 500 Internal Server Error.
         Status500(super::types::ErrorResponseDto),
     }
     impl ImportAccountsError {
@@ -574,6 +1254,72 @@ pub mod errors {
                 400 => Some(serde_json::from_slice(body).map(Self::Status400)),
                 401 => Some(serde_json::from_slice(body).map(Self::Status401)),
                 403 => Some(serde_json::from_slice(body).map(Self::Status403)),
+                429 => Some(serde_json::from_slice(body).map(Self::Status429)),
+                500 => Some(serde_json::from_slice(body).map(Self::Status500)),
+                _ => None,
+            }
+        }
+    }
+    /// The documented error bodies of `getTaskStatusList`, by HTTP status.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum GetTaskStatusListError {
+        /// 400 Bad Request.
+        Status400(super::types::ErrorResponseDto),
+        /// 401 Unauthorized.
+        Status401(super::types::Response401Body),
+        /// 403 Forbidden.
+        Status403(super::types::ErrorResponseDto),
+        /// 404 Not Found.
+        Status404(super::types::ErrorResponseDto),
+        /// 429 Too Many Requests.
+        Status429(super::types::Response429Body),
+        /// 500 Internal Server Error.
+        Status500(super::types::ErrorResponseDto),
+    }
+    impl GetTaskStatusListError {
+        /// Decodes an error body by its status; `None` if the spec does not document the status.
+        pub fn decode(
+            status: u16,
+            body: &[u8],
+        ) -> Option<Result<Self, serde_json::Error>> {
+            match status {
+                400 => Some(serde_json::from_slice(body).map(Self::Status400)),
+                401 => Some(serde_json::from_slice(body).map(Self::Status401)),
+                403 => Some(serde_json::from_slice(body).map(Self::Status403)),
+                404 => Some(serde_json::from_slice(body).map(Self::Status404)),
+                429 => Some(serde_json::from_slice(body).map(Self::Status429)),
+                500 => Some(serde_json::from_slice(body).map(Self::Status500)),
+                _ => None,
+            }
+        }
+    }
+    /// The documented error bodies of `getTaskStatus`, by HTTP status.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum GetTaskStatusError {
+        /// 400 Bad Request.
+        Status400(super::types::ErrorResponseDto),
+        /// 401 Unauthorized.
+        Status401(super::types::Response401Body),
+        /// 403 Forbidden (documented without a body).
+        Status403,
+        /// 404 Not Found (documented without a body).
+        Status404,
+        /// 429 Too Many Requests.
+        Status429(super::types::Response429Body),
+        /// 500 Internal Server Error.
+        Status500(super::types::ErrorResponseDto),
+    }
+    impl GetTaskStatusError {
+        /// Decodes an error body by its status; `None` if the spec does not document the status.
+        pub fn decode(
+            status: u16,
+            body: &[u8],
+        ) -> Option<Result<Self, serde_json::Error>> {
+            match status {
+                400 => Some(serde_json::from_slice(body).map(Self::Status400)),
+                401 => Some(serde_json::from_slice(body).map(Self::Status401)),
+                403 => Some(Ok(Self::Status403)),
+                404 => Some(Ok(Self::Status404)),
                 429 => Some(serde_json::from_slice(body).map(Self::Status429)),
                 500 => Some(serde_json::from_slice(body).map(Self::Status500)),
                 _ => None,
@@ -609,4 +1355,88 @@ pub mod known_values {
     ];
     /// Values the spec lists for `components.schemas.LocaleOrigin`; the server may send others.
     pub const LOCALE_ORIGIN: &[&str] = &["DEFAULT", "REQUEST"];
+    /// Values the spec lists for `components.schemas.Source.accountCorrelationConfig.type`; the server may send others.
+    pub const SOURCE_ACCOUNT_CORRELATION_CONFIG_TYPE: &[&str] = &[
+        "ACCOUNT_CORRELATION_CONFIG",
+    ];
+    /// Values the spec lists for `components.schemas.Source.accountCorrelationRule.type`; the server may send others.
+    pub const SOURCE_ACCOUNT_CORRELATION_RULE_TYPE: &[&str] = &["RULE"];
+    /// Values the spec lists for `components.schemas.Source.beforeProvisioningRule.type`; the server may send others.
+    pub const SOURCE_BEFORE_PROVISIONING_RULE_TYPE: &[&str] = &["RULE"];
+    /// Values the spec lists for `components.schemas.Source.cluster.type`; the server may send others.
+    pub const SOURCE_CLUSTER_TYPE: &[&str] = &["CLUSTER"];
+    /// Values the spec lists for `components.schemas.SourceFeature[]`; the server may send others.
+    pub const SOURCE_FEATURE_ITEM: &[&str] = &[
+        "AUTHENTICATE",
+        "COMPOSITE",
+        "DIRECT_PERMISSIONS",
+        "DISCOVER_SCHEMA",
+        "ENABLE",
+        "MANAGER_LOOKUP",
+        "NO_RANDOM_ACCESS",
+        "PROXY",
+        "SEARCH",
+        "TEMPLATE",
+        "UNLOCK",
+        "UNSTRUCTURED_TARGETS",
+        "SHAREPOINT_TARGET",
+        "PROVISIONING",
+        "GROUP_PROVISIONING",
+        "SYNC_PROVISIONING",
+        "PASSWORD",
+        "CURRENT_PASSWORD",
+        "ACCOUNT_ONLY_REQUEST",
+        "ADDITIONAL_ACCOUNT_REQUEST",
+        "NO_AGGREGATION",
+        "GROUPS_HAVE_MEMBERS",
+        "NO_PERMISSIONS_PROVISIONING",
+        "NO_GROUP_PERMISSIONS_PROVISIONING",
+        "NO_UNSTRUCTURED_TARGETS_PROVISIONING",
+        "NO_DIRECT_PERMISSIONS_PROVISIONING",
+        "PREFER_UUID",
+        "ARM_SECURITY_EXTRACT",
+        "ARM_UTILIZATION_EXTRACT",
+        "ARM_CHANGELOG_EXTRACT",
+        "USES_UUID",
+        "APPLICATION_DISCOVERY",
+        "DELETE",
+    ];
+    /// Values the spec lists for `components.schemas.Source.managementWorkgroup.type`; the server may send others.
+    pub const SOURCE_MANAGEMENT_WORKGROUP_TYPE: &[&str] = &["GOVERNANCE_GROUP"];
+    /// Values the spec lists for `components.schemas.Source.managerCorrelationRule.type`; the server may send others.
+    pub const SOURCE_MANAGER_CORRELATION_RULE_TYPE: &[&str] = &["RULE"];
+    /// Values the spec lists for `components.schemas.Source.owner.type`; the server may send others.
+    pub const SOURCE_OWNER_TYPE: &[&str] = &["IDENTITY"];
+    /// Values the spec lists for `components.schemas.Source.passwordPolicies[].type`; the server may send others.
+    pub const SOURCE_PASSWORD_POLICIES_ITEM_TYPE: &[&str] = &["PASSWORD_POLICY"];
+    /// Values the spec lists for `components.schemas.Source.schemas[].type`; the server may send others.
+    pub const SOURCE_SCHEMAS_ITEM_TYPE: &[&str] = &["CONNECTOR_SCHEMA"];
+    /// Values the spec lists for `components.schemas.Source.status`; the server may send others.
+    pub const SOURCE_STATUS: &[&str] = &[
+        "SOURCE_STATE_ERROR_ACCOUNT_FILE_IMPORT",
+        "SOURCE_STATE_ERROR_CLUSTER",
+        "SOURCE_STATE_ERROR_SOURCE",
+        "SOURCE_STATE_ERROR_VA",
+        "SOURCE_STATE_FAILURE_CLUSTER",
+        "SOURCE_STATE_FAILURE_SOURCE",
+        "SOURCE_STATE_HEALTHY",
+        "SOURCE_STATE_UNCHECKED_CLUSTER",
+        "SOURCE_STATE_UNCHECKED_CLUSTER_NO_SOURCES",
+        "SOURCE_STATE_UNCHECKED_SOURCE",
+        "SOURCE_STATE_UNCHECKED_SOURCE_NO_ACCOUNTS",
+    ];
+    /// Values the spec lists for `components.schemas.Target.type`; the server may send others.
+    pub const TARGET_TYPE: &[&str] = &["APPLICATION", "IDENTITY"];
+    /// Values the spec lists for `components.schemas.TaskStatus.completionStatus`; the server may send others.
+    pub const TASK_STATUS_COMPLETION_STATUS: &[&str] = &[
+        "SUCCESS",
+        "WARNING",
+        "ERROR",
+        "TERMINATED",
+        "TEMPERROR",
+    ];
+    /// Values the spec lists for `components.schemas.TaskStatusMessage.type`; the server may send others.
+    pub const TASK_STATUS_MESSAGE_TYPE: &[&str] = &["INFO", "WARN", "ERROR"];
+    /// Values the spec lists for `components.schemas.TaskStatus.type`; the server may send others.
+    pub const TASK_STATUS_TYPE: &[&str] = &["QUARTZ", "QPOC", "QUEUED_TASK"];
 }
