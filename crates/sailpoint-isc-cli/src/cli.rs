@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use sailpoint_isc::ApiVersion;
 
 /// Shown after `--help`: configuration and exit codes.
@@ -75,13 +75,24 @@ pub enum Command {
     Import(ImportArgs),
     /// Show (or follow) the status of an aggregation
     Status(StatusArgs),
+    /// List recent account-aggregation tasks (from ISC's task status, kept 90 days)
+    Tasks(TasksArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The source's id
-    #[arg(value_name = "SOURCE_ID")]
-    pub source_id: String,
+    /// The source's id (or use --source-name)
+    #[arg(value_name = "SOURCE_ID", required_unless_present = "source_name")]
+    pub source_id: Option<String>,
+
+    /// The source's exact name, looked up before anything is uploaded (instead of SOURCE_ID)
+    #[arg(long, value_name = "NAME", conflicts_with = "source_id")]
+    pub source_name: Option<String>,
+
+    /// If an account aggregation is already running on the source, upload nothing and use that
+    /// one (printed; followed with --wait)
+    #[arg(long)]
+    pub if_idle: bool,
 
     /// CSV of accounts to upload (delimited-file sources); omit for direct-connect sources
     #[arg(long, value_name = "PATH")]
@@ -113,6 +124,25 @@ pub struct StatusArgs {
     /// Give up watching after this long, e.g. 90s, 5m, 1h, 500ms (default 1h)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "watch")]
     pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Only tasks of this source
+    #[arg(long, value_name = "ID", conflicts_with = "source_name")]
+    pub source_id: Option<String>,
+
+    /// Only tasks of the source with this exact name
+    #[arg(long, value_name = "NAME")]
+    pub source_name: Option<String>,
+
+    /// Only aggregations still running
+    #[arg(long)]
+    pub running: bool,
+
+    /// How many tasks to show, newest first
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
 }
 
 /// Parses `500ms`, `90s`, `5m`, `1h`, or a sequence of them such as `1h30m`.

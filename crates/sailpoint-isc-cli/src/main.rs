@@ -14,12 +14,13 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::StreamExt;
 use sailpoint_isc::config::{ENV_CLIENT_ID, ENV_CLIENT_SECRET};
+use sailpoint_isc::tasks::ACCOUNT_AGGREGATION_TASK_TYPE;
 use sailpoint_isc::{
-    AccountsFile, ApiVersion, Client, ClientBuilder, Error, PollSchedule, RetryConfig,
+    AccountsFile, Client, ClientBuilder, Error, PollSchedule, RetryConfig, TaskFilter,
 };
 use sailpoint_isc_sandbox::Sandbox;
 
-use crate::cli::{Cli, Command, GlobalArgs, ImportArgs, StatusArgs};
+use crate::cli::{Cli, Command, GlobalArgs, ImportArgs, StatusArgs, TasksArgs};
 use crate::logging::ActiveBar;
 use crate::outcome::{Exit, exit_for_state};
 use crate::report::Reporter;
@@ -115,6 +116,7 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
     match cli.command {
         Command::Import(args) => import(&client, args, file, reporter).await,
         Command::Status(args) => status(&client, args, reporter).await,
+        Command::Tasks(args) => tasks(&client, args, reporter).await,
     }
 }
 
@@ -171,12 +173,30 @@ async fn import(
     file: Option<AccountsFile>,
     reporter: &mut Reporter,
 ) -> Exit {
-    reporter.subject.source_id = Some(args.source_id.clone());
+    let source_id = match source_id_of(
+        client,
+        args.source_id.as_deref(),
+        args.source_name.as_deref(),
+    )
+    .await
+    {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return reporter.failure(&Error::InvalidInput {
+                message: "give SOURCE_ID or --source-name".to_owned(),
+            });
+        }
+        Err(e) => return reporter.failure(&e),
+    };
+    reporter.subject.source_id = Some(source_id.clone());
     let mut request = client
-        .start_aggregation(&args.source_id)
+        .start_aggregation(&source_id)
         .disable_optimization(args.disable_optimization);
     if let Some(file) = file {
         request = request.accounts_file(file);
+    }
+    if args.if_idle {
+        request = request.if_idle();
     }
     let started = match request.send().await {
         Ok(started) => started,
@@ -192,6 +212,55 @@ async fn import(
         return reporter.result(Exit::Done, "accepted");
     }
     wait(client, &started.task_id, args.timeout, reporter).await
+}
+
+/// The source id given, or the id of the one source with the given name (looked up before
+/// anything is uploaded). `None` only if neither was given (clap requires one).
+async fn source_id_of(
+    client: &Client,
+    id: Option<&str>,
+    name: Option<&str>,
+) -> Result<Option<String>, Error> {
+    match (id, name) {
+        (Some(id), _) => Ok(Some(id.to_owned())),
+        (None, Some(name)) => {
+            let source = client.find_source_by_name(name).send().await?;
+            Ok(source.id)
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Lists recent account-aggregation tasks, newest first.
+async fn tasks(client: &Client, args: TasksArgs, reporter: &mut Reporter) -> Exit {
+    let source_id = match source_id_of(
+        client,
+        args.source_id.as_deref(),
+        args.source_name.as_deref(),
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(e) => return reporter.failure(&e),
+    };
+    reporter.subject.source_id = source_id.clone();
+    let mut filter = TaskFilter::new().task_type(ACCOUNT_AGGREGATION_TASK_TYPE);
+    if let Some(id) = &source_id {
+        filter = filter.source_id(id);
+    }
+    if args.running {
+        filter = filter.running();
+    }
+    match client
+        .task_statuses()
+        .filter(filter)
+        .max_items(args.limit as usize)
+        .send()
+        .await
+    {
+        Ok(tasks) => reporter.tasks(&tasks),
+        Err(e) => reporter.failure(&e),
+    }
 }
 
 async fn status(client: &Client, args: StatusArgs, reporter: &mut Reporter) -> Exit {

@@ -70,11 +70,21 @@ pub fn classify(error: &Error) -> Classified {
             Exit::OutcomeUnknown,
             "outcome_unknown",
             Some(format!(
-                "the request may have started an aggregation on source {source_id}; it was not \
-                 retried to avoid starting a second one. Look at the source's recent account \
-                 aggregations in ISC (Admin > Connections > Sources > {source_id}, or \
-                 GET /v2025/task-status) before running the import again"
+                "the request may have started an aggregation on source {source_id}, and task \
+                 status did not show it (yet); it was not retried to avoid starting a second \
+                 one. Check `isc-aggregate tasks --source-id {source_id}` before running the \
+                 import again, or use `import --if-idle`"
             )),
+        ),
+        Error::SourceNotFound { .. } => (
+            Exit::Usage,
+            "source_not_found",
+            Some("nothing was uploaded; check the name (it must match exactly)".to_owned()),
+        ),
+        Error::AmbiguousSourceName { .. } => (
+            Exit::Usage,
+            "ambiguous_source_name",
+            Some("nothing was uploaded; give the source's id instead".to_owned()),
         ),
         Error::AggregationExpired { .. } => (
             Exit::Api,

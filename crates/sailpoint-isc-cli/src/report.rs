@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sailpoint_isc::{AggregationProgress, AggregationStatus, Error, StartedAggregation};
+use sailpoint_isc::{
+    AggregationProgress, AggregationStatus, Error, StartOrigin, StartedAggregation, TaskStatus,
+};
 use serde_json::{Value, json};
 
 use crate::logging::ActiveBar;
@@ -81,13 +83,20 @@ impl Reporter {
                 "aggregationId": started.task_id,
                 "sourceId": started.source_id,
                 "apiVersion": started.api_version.to_string(),
+                "origin": started.origin.as_str(),
                 "file": file.map(|f| f.display().to_string()),
                 "disableOptimization": disable_optimization,
             }));
         }
-        let what = match file {
-            Some(f) => format!("upload of {} accepted", f.display()),
-            None => "aggregation request accepted".to_owned(),
+        let what = match (started.origin, file) {
+            (StartOrigin::AlreadyRunning, _) => {
+                "an aggregation is already running on the source; nothing was uploaded".to_owned()
+            }
+            (StartOrigin::Recovered, _) => "the start's response was lost, but task status shows \
+                 ISC started it (once)"
+                .to_owned(),
+            (_, Some(f)) => format!("upload of {} accepted", f.display()),
+            (_, None) => "aggregation request accepted".to_owned(),
         };
         self.note(format!(
             "{what}: aggregation {} on source {}",
@@ -168,6 +177,47 @@ impl Reporter {
             }
             self.active_bar.set(None);
         }
+    }
+
+    /// The task list of `tasks`: a line per task (or an NDJSON object per task), then the result.
+    pub fn tasks(&self, tasks: &[TaskStatus]) -> Exit {
+        if self.json {
+            for task in tasks {
+                self.emit(json!({"type": "task", "task": task}));
+            }
+            self.emit(json!({
+                "type": "result",
+                "outcome": "listed",
+                "exitCode": Exit::Done.code(),
+                "sourceId": self.subject.source_id,
+                "count": tasks.len(),
+            }));
+        } else if tasks.is_empty() {
+            self.note("no matching aggregation tasks (ISC keeps task status for 90 days)");
+        } else {
+            let mut out = io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{:<34} {:<26} {:<10} {:<34} PROGRESS",
+                "ID", "CREATED", "STATUS", "SOURCE"
+            );
+            for task in tasks {
+                let _ = writeln!(
+                    out,
+                    "{:<34} {:<26} {:<10} {:<34} {}",
+                    task.id.as_deref().unwrap_or("-"),
+                    task.created
+                        .map(|c| c.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                        .unwrap_or_else(|| "-".to_owned()),
+                    task.completion_status
+                        .as_ref()
+                        .map_or("RUNNING", |s| s.as_str()),
+                    task.source_id().unwrap_or("-"),
+                    task.progress.as_deref().unwrap_or(""),
+                );
+            }
+        }
+        Exit::Done
     }
 
     /// The final result of a run that did not fail with an error.

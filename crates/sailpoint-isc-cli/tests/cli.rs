@@ -193,8 +193,7 @@ fn import_and_wait_in(version: Option<ApiVersion>) {
     if let Some(version) = version {
         cmd.args(["--api", version.name()]);
     }
-    let out = run(cmd.args(["import", SOURCE, "--file", &file_arg(&csv), "--wait"]))
-    .expect_code(0);
+    let out = run(cmd.args(["import", SOURCE, "--file", &file_arg(&csv), "--wait"])).expect_code(0);
 
     let uploads = tenant.sandbox.uploads();
     assert_eq!(uploads.len(), 1);
