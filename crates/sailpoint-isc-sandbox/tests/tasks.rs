@@ -249,11 +249,11 @@ async fn task_list_filters_sorts_and_pages() {
         assert_eq!(
             filtered(r#"type eq "CLOUD_ACCOUNT_AGGREGATION" and sourceId eq "b" and completionStatus isnull"#)
                 .await,
-            [started[1].clone()]
+            [started[1].as_str()]
         );
         assert_eq!(
             filtered(r#"completionStatus isnull"#).await,
-            [started[1].clone()]
+            [started[1].as_str()]
         );
         assert_eq!(
             filtered(r#"completionStatus eq "Success""#).await,
@@ -262,7 +262,7 @@ async fn task_list_filters_sorts_and_pages() {
         assert_eq!(
             filtered(r#"completionStatus in ("ERROR", "SUCCESS") and sourceId in ("c", "b")"#)
                 .await,
-            [started[3].clone()]
+            [started[3].as_str()]
         );
         assert_eq!(filtered(r#"launcher eq "System""#).await.len(), 4);
         assert!(
@@ -425,7 +425,7 @@ async fn sources_appear_on_import_and_can_share_a_name() {
             ("count", "true"),
         ]))
         .await;
-        assert_eq!(ids(page.as_array().unwrap()), [other.clone()]);
+        assert_eq!(ids(page.as_array().unwrap()), [other.as_str()]);
         assert_eq!(headers["x-total-count"], "4");
     }
     assert_eq!(sandbox.aggregations_started(&hr1), 1);
@@ -463,7 +463,7 @@ async fn status_expires_after_retention_but_the_task_stays() {
             task(&client, version, &id).await["completionStatus"],
             "SUCCESS"
         );
-        assert_eq!(ids(&tasks(&client, version, &[]).await), [id.clone()]);
+        assert_eq!(ids(&tasks(&client, version, &[]).await), [id.as_str()]);
     }
     loop {
         let resp = get(&client, version, "getTaskStatus", &[&id])
@@ -514,7 +514,7 @@ async fn import_failing_after_processing_still_starts_the_aggregation() {
         &[("filters", r#"sourceId eq "s" and completionStatus isnull"#)],
     )
     .await;
-    assert_eq!(ids(&running), [uploads[0].aggregation_id.clone()]);
+    assert_eq!(ids(&running), [uploads[0].aggregation_id.as_str()]);
 
     // A dropped connection after processing: the same, one more aggregation on another source.
     sandbox.inject(Operation::ImportAccounts, Fault::DropAfterProcessing, 1);
@@ -559,7 +559,7 @@ async fn new_tasks_can_be_slow_to_appear() {
         let listed = tasks(&client, version, &[("filters", r#"sourceId eq "s""#)]).await;
         polls += 1;
         if !listed.is_empty() {
-            assert_eq!(ids(&listed), [id.clone()]);
+            assert_eq!(ids(&listed), [id.as_str()]);
             break;
         }
         assert!(Instant::now() < deadline, "never listed");
@@ -579,7 +579,7 @@ async fn new_tasks_can_be_slow_to_appear() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         ids(&tasks(&client, version, &[("filters", r#"sourceId eq "t""#)]).await),
-        [id.clone()]
+        [id.as_str()]
     );
     sandbox.set_task_lookup_delay(Duration::ZERO);
     assert_eq!(task(&client, version, &id).await["id"], id.as_str());
