@@ -252,6 +252,285 @@ mod tests {
         emit::module_source(&version, &norm)
     }
 
+    /// The normalised facts of one workspace version, and its base path.
+    fn workspace_facts(name: &str) -> (Vec<normalize::OperationFacts>, String) {
+        let config = load_config(&workspace()).unwrap();
+        let api = config.api(name).unwrap();
+        let text = std::fs::read_to_string(api.spec_path(&workspace())).unwrap();
+        let json = normalize::yaml_to_json(serde_yaml::from_str(&text).unwrap()).unwrap();
+        let base = base_path(api.base_path.as_deref(), &json).unwrap();
+        let norm = normalize::normalize(&api.name, &api.operation_suffix, json).unwrap();
+        (norm.operations, base)
+    }
+
+    #[test]
+    fn data_table_of_every_version() {
+        let expected_base = [
+            ("beta", "/beta", ""),
+            ("v2025", "/v2025", ""),
+            ("v2026", "/v2026", ""),
+            ("v1", "", "V1"),
+        ];
+        for (name, base, suffix) in expected_base {
+            let (ops, got_base) = workspace_facts(name);
+            assert_eq!(got_base, base, "{name}");
+            let mut names: Vec<&str> = ops.iter().map(|o| o.name.as_str()).collect();
+            names.sort_unstable();
+            assert_eq!(
+                names,
+                [
+                    "getAccountAggregationStatus",
+                    "getTaskStatus",
+                    "getTaskStatusList",
+                    "importAccounts",
+                    "listSources"
+                ],
+                "{name}"
+            );
+            for o in &ops {
+                assert_eq!(o.operation_id, format!("{}{suffix}", o.name), "{name}");
+                // At the vendored commit no operation of ours is experimental.
+                assert!(!o.experimental, "{name} {}", o.name);
+                let success = o.success.as_ref().unwrap();
+                let status = if o.name == "importAccounts" { 202 } else { 200 };
+                assert_eq!(success.status, status, "{name} {}", o.name);
+                let mut sorted = success.properties.clone();
+                sorted.sort();
+                assert_eq!(success.properties, sorted, "{name} {}", o.name);
+                assert!(!success.properties.is_empty(), "{name} {}", o.name);
+            }
+            let op = |n: &str| ops.iter().find(|o| o.name == n).unwrap();
+            assert_eq!(
+                op("importAccounts").success.as_ref().unwrap().properties,
+                ["success", "task"]
+            );
+            // A list: the properties of its items.
+            let list = &op("getTaskStatusList").success.as_ref().unwrap().properties;
+            assert!(
+                list.iter().any(|p| p == "completionStatus") && list.iter().any(|p| p == "id"),
+                "{name}: {list:?}"
+            );
+            // getTaskStatus documents 403 and 404 without a body (trap T12).
+            let bodyless: Vec<u16> = op("getTaskStatus")
+                .errors
+                .iter()
+                .filter(|e| e.type_name.is_none())
+                .map(|e| e.status)
+                .collect();
+            assert_eq!(bodyless, [403, 404], "{name}");
+        }
+        let (v1, _) = workspace_facts("v1");
+        let import = v1.iter().find(|o| o.name == "importAccounts").unwrap();
+        assert_eq!(
+            (import.method.as_str(), import.path.as_str()),
+            ("POST", "/sources/v1/{id}/load-accounts")
+        );
+        let (beta, _) = workspace_facts("beta");
+        let import = beta.iter().find(|o| o.name == "importAccounts").unwrap();
+        assert_eq!(import.path, "/sources/{sourceId}/load-accounts");
+        let (v2026, _) = workspace_facts("v2026");
+        let status = v2026
+            .iter()
+            .find(|o| o.name == "getAccountAggregationStatus")
+            .unwrap();
+        assert_eq!(
+            status.success.as_ref().unwrap().properties,
+            [
+                "deletedAccounts",
+                "processedAccounts",
+                "processedIdentities",
+                "start",
+                "status",
+                "totalAccounts",
+                "totalAccountsMarkedForDeletion",
+                "totalIdentities"
+            ]
+        );
+    }
+
+    #[test]
+    fn emitted_data_table_has_the_runtime_shape() {
+        let files = generate_files(&workspace(), &mut |_| {}).unwrap();
+        let file = |name: &str| {
+            &files
+                .iter()
+                .find(|f| f.path.ends_with(name))
+                .unwrap()
+                .contents
+        };
+        let v1 = file("v1.rs");
+        for expected in [
+            "pub const OPERATIONS: &[crate::Operation] = &[",
+            "        crate::Operation {\n            name: \"importAccounts\",\n            operation_id: \"importAccountsV1\",\n            rust_name: \"import_accounts\",\n            method: \"POST\",\n            path: \"/sources/v1/{id}/load-accounts\",\n            experimental: false,\n            success_status: 202,\n            response_properties: &[\"success\", \"task\"],\n        },",
+            "pub fn is_experimental(rust_name: &str) -> bool {",
+            "pub const API: crate::ApiSpec = crate::ApiSpec {\n    name: \"v1\",\n    module: \"v1\",\n    base_path: \"\",\n    default: true,\n    operations: operations::OPERATIONS,\n};",
+            // Every version's client has the cross-version method names.
+            "pub async fn import_accounts<'a>(",
+            "pub async fn get_task_status_list<'a>(",
+        ] {
+            assert!(v1.contains(expected), "v1.rs lacks {expected}");
+        }
+        assert!(!v1.contains("import_accounts_v1"));
+        let beta = file("beta.rs");
+        assert!(beta.contains("    base_path: \"/beta\",\n    default: false,"));
+        let module = file("mod.rs");
+        assert!(module.starts_with(
+            "// @generated by `cargo xtask generate` from openapi/apis.yaml. Do not edit by hand.\n"
+        ));
+        for expected in [
+            "pub const APIS: &[crate::ApiSpec] = &[beta::API, v2025::API, v2026::API, v1::API];",
+            "pub const BETA: Self = Self::from_spec(&beta::API);",
+            "pub const V2025: Self = Self::from_spec(&v2025::API);",
+            "pub const V2026: Self = Self::from_spec(&v2026::API);",
+            "pub const V1: Self = Self::from_spec(&v1::API);",
+        ] {
+            assert!(
+                module.contains(expected),
+                "mod.rs lacks {expected}\n{module}"
+            );
+        }
+    }
+
+    #[test]
+    fn base_paths_come_from_the_first_server_unless_configured() {
+        let spec = |url: &str| serde_json::json!({ "servers": [{ "url": url }, { "url": "https://x/other" }] });
+        let cases = [
+            ("https://{tenant}.api.identitynow.com/beta", "/beta"),
+            ("https://{tenant}.api.identitynow.com", ""),
+            ("https://{apiUrl}/v2026/", "/v2026"),
+            ("/v3", "/v3"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(base_path(None, &spec(url)).unwrap(), expected, "{url}");
+        }
+        assert_eq!(base_path(Some("/x"), &spec("https://a/b")).unwrap(), "/x");
+        assert_eq!(base_path(Some(""), &serde_json::json!({})).unwrap(), "");
+        let err = format!("{:#}", base_path(None, &serde_json::json!({})).unwrap_err());
+        assert!(err.contains("set `base_path`"), "{err}");
+        let err = format!(
+            "{:#}",
+            base_path(None, &spec("https://{tenant}.example.test/{version}")).unwrap_err()
+        );
+        assert!(err.contains("set `base_path`"), "{err}");
+    }
+
+    #[test]
+    fn generate_is_idempotent() {
+        let root = scratch_root("idempotent");
+        let quiet = GenerateArgs {
+            check: false,
+            quiet: true,
+        };
+        // The committed files are what generate writes: nothing changes, twice.
+        let before: Vec<String> = generate_files(&root, &mut |_| {})
+            .unwrap()
+            .iter()
+            .map(|f| std::fs::read_to_string(&f.path).unwrap())
+            .collect();
+        run(&root, &quiet).unwrap();
+        run(&root, &quiet).unwrap();
+        let after: Vec<String> = generate_files(&root, &mut |_| {})
+            .unwrap()
+            .iter()
+            .map(|f| std::fs::read_to_string(&f.path).unwrap())
+            .collect();
+        assert_eq!(before, after);
+        // From an empty directory, the same files come out; a stale file is removed.
+        std::fs::remove_dir_all(root.join(GENERATED_DIR)).unwrap();
+        std::fs::create_dir_all(root.join(GENERATED_DIR)).unwrap();
+        std::fs::write(root.join(GENERATED_DIR).join("old.rs"), "// stale").unwrap();
+        run(&root, &quiet).unwrap();
+        assert!(!root.join(GENERATED_DIR).join("old.rs").exists());
+        let again: Vec<String> = generate_files(&root, &mut |_| {})
+            .unwrap()
+            .iter()
+            .map(|f| std::fs::read_to_string(&f.path).unwrap())
+            .collect();
+        assert_eq!(before, again);
+        run(
+            &root,
+            &GenerateArgs {
+                check: true,
+                quiet: true,
+            },
+        )
+        .unwrap();
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    /// The multi-root fixture (laid out like SailPoint's v1 roots) vendored and generated in a
+    /// scratch workspace: the suffix, the derived base path and the traps of bigger schemas.
+    #[test]
+    fn several_roots_vendor_then_generate() {
+        let root =
+            std::env::temp_dir().join(format!("xtask-generate-multi-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("openapi")).unwrap();
+        std::fs::write(
+            root.join("openapi/apis.yaml"),
+            "apis:\n  - name: w1\n    spec: w1.yaml\n    module: w1\n    default: true\n    operation_suffix: V1\n    operations: [listWidgets, loadWidgets, getJob]\n",
+        )
+        .unwrap();
+        let fixtures =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vendor/multi");
+        crate::vendor::run(crate::vendor::VendorArgs {
+            from: vec![
+                fixtures.join("widgets/openapi.yaml"),
+                fixtures.join("jobs/openapi.yaml"),
+            ],
+            api: "w1".into(),
+            dry_run: false,
+            root: root.clone(),
+        })
+        .unwrap();
+        let mut log = Vec::new();
+        let files = generate_files(&root, &mut |l| log.push(l.to_owned())).unwrap();
+        let w1 = &files
+            .iter()
+            .find(|f| f.path.ends_with("w1.rs"))
+            .unwrap()
+            .contents;
+        for expected in [
+            "base_path: \"\",",
+            "name: \"loadWidgets\",\n            operation_id: \"loadWidgetsV1\",\n            rust_name: \"load_widgets\",\n            method: \"POST\",\n            path: \"/widgets/v1/{id}/load\",",
+            "response_properties: &[\n                \"created\",\n                \"description\",\n                \"id\",\n                \"name\",\n                \"owner\",\n                \"summary\",\n            ],",
+            "response_properties: &[\"id\", \"state\", \"target\", \"widget\"],",
+            "pub async fn list_widgets<'a>(",
+            "pub async fn load_widgets<'a>(",
+            "pub async fn get_job<'a>(",
+            // T12: the content-less 403 and 404 are raw too, and decode as bodiless variants.
+            "Status403,",
+            "404 => Some(Ok(Self::Status404)),",
+            "pub struct LoadWidgetsForm {",
+            "pub enum GetJobError {",
+        ] {
+            assert!(w1.contains(expected), "w1.rs lacks {expected}\n{w1}");
+        }
+        // T13: the nullable, titled components are plain structs, once.
+        for name in ["LocalizedMessage", "Target"] {
+            assert_eq!(
+                w1.matches(&format!("pub struct {name} ")).count(),
+                1,
+                "{name}"
+            );
+            assert!(!w1.contains(&format!("pub struct {name}(")), "{name}");
+        }
+        for expected in [
+            "rewrite w1:getJobV1 (GET /jobs/v1/{id}): operationId getJobV1 renamed to getJob",
+            "rewrite w1:components.schemas.LocalizedMessage: nullable: true removed from the object schema",
+            "rewrite w1:components.schemas.Target: title \"Target\" removed",
+            "rewrite w1:components.schemas.JobStatus: required [\"id\"] dropped",
+            "rewrite w1:getJobV1 (GET /jobs/v1/{id}): error responses 401, 403, 404 read as raw bytes",
+        ] {
+            assert!(
+                log.iter().any(|l| l.starts_with(expected)),
+                "no log line {expected}\n{}",
+                log.join("\n")
+            );
+        }
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
     #[test]
     fn output_is_identical_on_every_run() {
         let a = generate_files(&workspace(), &mut |_| {}).unwrap();

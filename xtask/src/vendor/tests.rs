@@ -808,3 +808,133 @@ fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+#[test]
+fn a_bundler_suffix_is_dropped_unless_both_names_are_needed() {
+    let bundle = |ops: &str| {
+        format!(
+            "openapi: 3.0.1\ninfo: {{title: t, version: '1'}}\npaths:\n{ops}components:\n  schemas:\n    Source:\n      type: object\n      properties: {{other: {{type: string}}}}\n    Source-2:\n      type: object\n      properties: {{id: {{type: string}}}}\n"
+        )
+    };
+    let op = |path: &str, id: &str, schema: &str| {
+        format!(
+            "  {path}:\n    get:\n      operationId: {id}\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {{$ref: '#/components/schemas/{schema}'}}\n"
+        )
+    };
+    // Only `Source-2` is needed: it is vendored as `Source`, the name every version uses.
+    let dir = write_tree(
+        "suffix",
+        &[(
+            "one.yaml",
+            &bundle(&op("/sources", "listSources", "Source-2")),
+        )],
+    );
+    let vendored =
+        vendor_document(&[dir.join("one.yaml")], &entry(&["listSources"])).expect("vendors");
+    let doc = parse(&vendored.text);
+    assert_eq!(keys(&doc["components"]["schemas"]), ["Source"]);
+    assert_eq!(
+        keys(&doc["components"]["schemas"]["Source"]["properties"]),
+        ["id"]
+    );
+    assert!(vendored.warnings.is_empty(), "{:?}", vendored.warnings);
+
+    // Both are needed: the second keeps its suffix, and says so.
+    let ops = op("/a", "a", "Source") + &op("/b", "b", "Source-2");
+    std::fs::write(dir.join("two.yaml"), bundle(&ops)).expect("write");
+    let vendored = vendor_document(&[dir.join("two.yaml")], &entry(&["a", "b"])).expect("vendors");
+    let doc = parse(&vendored.text);
+    assert_eq!(keys(&doc["components"]["schemas"]), ["Source", "Source2"]);
+    assert_eq!(
+        keys(&doc["components"]["schemas"]["Source2"]["properties"]),
+        ["id"]
+    );
+    assert_eq!(vendored.warnings.len(), 1, "{:?}", vendored.warnings);
+    assert!(
+        vendored.warnings[0].contains("keeps its suffix as `Source2`"),
+        "{:?}",
+        vendored.warnings
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The bundle and v1 split-root directories under `shared`, if both are there.
+fn published_specs(shared: &Path) -> Option<(PathBuf, PathBuf)> {
+    let bundles = shared.join("bundles");
+    let v1 = shared.join("v1/idn/apis");
+    (bundles.is_dir() && v1.is_dir()).then_some((bundles, v1))
+}
+
+#[test]
+fn missing_reference_material_is_detected() {
+    let dir = temp_dir("no-shared");
+    assert!(published_specs(&dir).is_none());
+    std::fs::create_dir_all(dir.join("bundles")).expect("mkdir");
+    assert!(published_specs(&dir).is_none());
+    std::fs::create_dir_all(dir.join("v1/idn/apis")).expect("mkdir");
+    assert!(published_specs(&dir).is_some());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The published specs in the reference material (`<workspace>/../shared`), vendored with the
+/// workspace's `openapi/apis.yaml`, give exactly the committed `openapi/*.yaml`. Without the
+/// reference material (it is not part of the repository) the test says so and passes.
+#[test]
+fn published_specs_vendor_to_the_committed_files() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace");
+    let shared = workspace.join("../shared/isc-api");
+    let Some((bundles, v1)) = published_specs(&shared) else {
+        println!(
+            "skipped: the reference specs are not at {} (nothing to compare against)",
+            shared.display()
+        );
+        return;
+    };
+    let config = crate::apis_config::load_config(workspace).expect("apis.yaml");
+    let cases: Vec<(&str, Vec<PathBuf>)> = vec![
+        (
+            "v2026",
+            vec![bundles.join("deref-sailpoint-api.v2026.yaml")],
+        ),
+        (
+            "v1",
+            ["sources", "account-aggregations", "task-management"]
+                .iter()
+                .map(|r| v1.join(r).join("openapi.yaml"))
+                .collect(),
+        ),
+        ("beta", vec![bundles.join("deref-sailpoint-api.beta.yaml")]),
+        (
+            "v2025",
+            vec![bundles.join("deref-sailpoint-api.v2025.yaml")],
+        ),
+    ];
+    for (name, from) in cases {
+        let entry = config.api(name).expect("entry");
+        let started = std::time::Instant::now();
+        let vendored = vendor_document(&from, entry).expect("the published spec vendors");
+        println!("vendored {name} in {:.2?}", started.elapsed());
+        let committed =
+            std::fs::read_to_string(entry.spec_path(workspace)).expect("committed spec");
+        assert!(
+            vendored.text == committed,
+            "openapi/{} differs from what `cargo xtask vendor --api {name}` makes of {}",
+            entry.spec,
+            from.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        // The published prose is not in the vendored file.
+        let doc = parse(&vendored.text);
+        let mut summaries = Vec::new();
+        collect_key(&doc, "summary", &mut summaries);
+        assert!(summaries.is_empty(), "{name}: {summaries:?}");
+        assert!(
+            !vendored.text.contains("Identity Security Cloud platform"),
+            "{name}"
+        );
+    }
+}
