@@ -1,31 +1,96 @@
 //! A simulated SailPoint Identity Security Cloud (ISC) tenant that runs in-process on loopback,
 //! for testing account-aggregation clients without a real tenant.
 //!
-//! It serves:
+//! # Routes: every API version, from data
 //!
-//! * `POST /oauth/token`: the client-credentials grant, issuing opaque bearer tokens;
-//! * `POST /beta/sources/{sourceId}/load-accounts` and `POST /v2025/sources/{id}/load-accounts`
-//!   (`importAccounts`): starts an aggregation, optionally with a CSV `file` part that is streamed,
-//!   hashed and diffed row by row, never buffered whole;
-//! * `GET /beta/account-aggregations/{id}/status` and `GET /v2025/account-aggregations/{id}/status`
-//!   (`getAccountAggregationStatus`): the aggregation's `STARTED` → `ACCOUNTS_COLLECTED` →
-//!   `COMPLETED` progress. The v2025 call needs `X-SailPoint-Experimental: true`, as it did while
-//!   experimental (see [`SandboxBuilder::require_experimental_header`]).
+//! `POST /oauth/token` issues client-credentials tokens. The API routes come from the generated
+//! table of `sailpoint-isc-api` ([`ApiVersion::all`]): every operation of every version that the
+//! sandbox has a handler for is served at the version's `base_path` plus the operation's `path`
+//! (`/beta/sources/{sourceId}/load-accounts`, `/v2025/task-status/{id}`,
+//! `/sources/v1/{id}/load-accounts` for v1, whose version sits inside its paths), with the
+//! spec's method. The handler is chosen by the operation's cross-version name ([`Operation`]):
 //!
-//! Like ISC, it answers 401 without a valid token, rate-limits each client id and API version
-//! (429 with `Retry-After`), puts an `SLPT-Request-ID` header on every response, and counts only new,
-//! changed and deleted accounts unless `disableOptimization` is `"true"`. See the
-//! [`aggregation`] module for the lifecycle details.
+//! | operation | what the sandbox does |
+//! |---|---|
+//! | `importAccounts` | starts an aggregation; an optional CSV `file` part is streamed, hashed and diffed row by row, never buffered whole (`multipart/form-data`, or `disableOptimization` form-encoded) |
+//! | `getAccountAggregationStatus` | the `STARTED` → `ACCOUNTS_COLLECTED` → `COMPLETED` progress ([`aggregation`]) |
+//! | `getTaskStatus` | the aggregation's task, by the same id |
+//! | `getTaskStatusList` | the task history, with `filters`, `sorters`, `limit`, `offset`, `count` |
+//! | `listSources` | the tenant's sources, with `filters`, `sorters`, `limit`, `offset`, `count` |
 //!
-//! For tests, the [`Sandbox`] handle records every upload ([`Sandbox::uploads`]) and request
-//! ([`Sandbox::requests`], [`Sandbox::request_count`]), injects faults ([`Sandbox::inject`]) and
-//! forces aggregation outcomes ([`Sandbox::set_outcome`], [`Sandbox::force_outcome`]).
+//! Operations the table lists but the sandbox has no handler for are not served (404); versions
+//! and operations appear as soon as the table has them. One tenant state sits behind every
+//! version: an aggregation started under one version is read under any other.
+//!
+//! What differs between versions is read from the table too: an operation marked `experimental`
+//! answers 400 (`{"error": "Experimental Header is missing or invalid."}`) without
+//! `X-SailPoint-Experimental: true`, and all others accept calls with or without it; the status
+//! body keeps only the properties the version's schema lists (`response_properties`: beta's
+//! status has four fields, v2025's eight). [`SandboxBuilder::serve_operation`] replaces or adds an
+//! operation (to mark one experimental, say), and [`SandboxBuilder::deprecated`] makes an
+//! operation answer with `X-Deprecated: true`, as ISC marks deprecated operations.
+//!
+//! Like ISC, the sandbox answers 401 without a valid token, rate-limits each client id and API
+//! version (100 requests in any 10 s, a sliding window; 429 with `Retry-After`; token requests
+//! are not counted), puts an `SLPT-Request-ID` header on every response, uses ISC's error bodies
+//! (`ErrorResponseDto`, `{error}` for 401, `{message}` for 429), and counts only new, changed and
+//! deleted accounts unless `disableOptimization` is `"true"`.
+//!
+//! # Task status
+//!
+//! Every aggregation is a task of type `CLOUD_ACCOUNT_AGGREGATION` (the filter value; the body's
+//! own `type` is `QUARTZ`, per the published enum) whose id is the aggregation id of the import's
+//! 202 body. Its `target` and `attributes.appId` name the source; `created`, `launched`,
+//! `modified` and `completed` are RFC 3339; `completionStatus` is `null` while it runs, then
+//! `SUCCESS` (completed), `WARNING` (completed with warnings, with a `WARN` message), `TERMINATED`
+//! (cancelled), or `ERROR` (terminated, with an `ERROR` message; or refused because another
+//! aggregation was running, with ISC's warning); `progress` and `percentComplete` follow the run.
+//!
+//! `getTaskStatusList` filters on `id eq|in`, `sourceId eq|in`, `completionStatus eq|in|isnull`
+//! (case-insensitive values), `type eq|in` and `launcher eq|in`, clauses joined by `and`
+//! (`type eq "CLOUD_ACCOUNT_AGGREGATION" and sourceId eq "abc" and completionStatus isnull`,
+//! `id in ("a","b")`); sorts by `created` or `-created` (default: oldest first); pages with
+//! `limit` (at most 250, the default) and `offset`; `count=true` adds `X-Total-Count`. Anything
+//! else in `filters` or `sorters`, or a bad number, is a 400 `ErrorResponseDto`.
+//!
+//! # Sources
+//!
+//! A source appears on its first import, named `Source <id>`; [`Sandbox::add_source`] adds a
+//! named one (names need not be unique, so clients can meet an ambiguous name).
+//! `listSources` filters on `name eq|in|sw|co` (exact, quotes inside escaped with a backslash:
+//! `name eq "HR \"Feed\""`) and `id eq|in`, sorts by `id`, `name`, `created`, `modified`, and
+//! pages and counts like the task list. Bodies carry the `Source` fields a delimited-file source
+//! can fill sensibly.
+//!
+//! # Retention
+//!
+//! An aggregation's status answers 404 once it ended more than [`SandboxBuilder::retention`]
+//! ago (1 h by default, like ISC); its task stays in the task history until
+//! [`SandboxBuilder::task_retention`] has passed since its creation (90 days by default). Both
+//! follow the configured durations, so tests can shrink them along with the aggregation phases.
+//!
+//! # Recording and faults
+//!
+//! The [`Sandbox`] handle records every upload ([`Sandbox::uploads`]: bytes, SHA-256, rows) and
+//! request ([`Sandbox::requests`], [`Sandbox::request_count`]), counts aggregations started per
+//! source ([`Sandbox::aggregations_started`]), forces outcomes ([`Sandbox::set_outcome`],
+//! [`Sandbox::force_outcome`]) and injects [`faults`]: per operation, a status, a delay or a
+//! dropped connection before the request is handled, or a dropped connection or a 5xx *after*
+//! it was handled ([`Fault::DropAfterProcessing`], [`Fault::StatusAfterProcessing`]: the import's
+//! aggregation exists and runs although the client saw a failure); task-status faults are the
+//! same [`Sandbox::inject`] on [`Operation::GetTaskStatus`] / [`Operation::GetTaskStatusList`];
+//! and task visibility delays ([`Sandbox::set_task_list_delay`],
+//! [`Sandbox::set_task_lookup_delay`]) keep a new task out of the list (or the lookup by id) for
+//! a while, as a slow index does.
+//!
+//! Responses are checked against each version's vendored spec (`tests/openapi_conformance.rs`).
+//! `cargo run -p sailpoint-isc-sandbox` runs the sandbox standalone.
 //!
 //! # Example
 //!
 //! ```
 //! use std::time::Duration;
-//! use sailpoint_isc_sandbox::{Fault, Operation, Sandbox};
+//! use sailpoint_isc_sandbox::{ApiVersion, Fault, Operation, Sandbox};
 //!
 //! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,11 +121,18 @@
 //!     let token: serde_json::Value = send().await?.json().await?;
 //!     let token = token["access_token"].as_str().unwrap().to_owned();
 //!
+//!     // URLs from the generated table: the version's base path and the operation's path.
+//!     let version = ApiVersion::default();
+//!     let url = |operation: &str, id: &str| {
+//!         let op = version.operation(operation).unwrap();
+//!         format!("{}{}{}", sandbox.base_url(), version.base_path(), op.expand_path(&[id]))
+//!     };
+//!
 //!     let csv = "id,name\n1,Alice\n2,Bob\n";
 //!     let form = reqwest::multipart::Form::new()
 //!         .part("file", reqwest::multipart::Part::text(csv).file_name("accounts.csv"));
 //!     let task: serde_json::Value = http
-//!         .post(format!("{}/beta/sources/src1/load-accounts", sandbox.base_url()))
+//!         .post(url("importAccounts", "src1"))
 //!         .bearer_auth(&token)
 //!         .multipart(form)
 //!         .send()
@@ -69,10 +141,14 @@
 //!         .await?;
 //!     let id = task["task"]["id"].as_str().unwrap();
 //!
-//!     let status_url = format!("{}/beta/account-aggregations/{id}/status", sandbox.base_url());
 //!     loop {
-//!         let status: serde_json::Value =
-//!             http.get(&status_url).bearer_auth(&token).send().await?.json().await?;
+//!         let status: serde_json::Value = http
+//!             .get(url("getAccountAggregationStatus", id))
+//!             .bearer_auth(&token)
+//!             .send()
+//!             .await?
+//!             .json()
+//!             .await?;
 //!         if status["status"] == "COMPLETED" {
 //!             assert_eq!(status["totalAccounts"], 2);
 //!             break;
@@ -82,6 +158,7 @@
 //!
 //!     assert_eq!(sandbox.request_count(Operation::Token), 2);
 //!     assert_eq!(sandbox.uploads()[0].file.as_ref().unwrap().rows, 2);
+//!     assert_eq!(sandbox.aggregations_started("src1"), 1);
 //!     sandbox.shutdown().await;
 //!     Ok(())
 //! }
