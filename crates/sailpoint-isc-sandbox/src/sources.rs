@@ -23,6 +23,7 @@ pub(crate) const SORTERS: &[&str] = &["id", "name", "created", "modified"];
 
 /// A source of the tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SourceInfo {
     /// The source id (the `{id}` of `importAccounts`).
     pub id: String,
