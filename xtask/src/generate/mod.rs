@@ -20,16 +20,26 @@ pub struct GenerateArgs {
     pub check: bool,
     /// Print no rewrite log.
     pub quiet: bool,
+    /// Workspace root to generate in (default: the xtask crate's parent).
+    pub root: Option<PathBuf>,
 }
 
 /// Parses the arguments after `generate`.
 pub fn parse_args(args: &[String]) -> Result<GenerateArgs> {
     let mut out = GenerateArgs::default();
-    for a in args {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--check" => out.check = true,
             "--quiet" | "-q" => out.quiet = true,
-            other => bail!("unknown argument to generate: {other} (expected --check, --quiet)"),
+            "--root" => {
+                out.root = Some(PathBuf::from(
+                    it.next().context("--root needs a directory")?,
+                ))
+            }
+            other => bail!(
+                "unknown argument to generate: {other} (expected --check, --quiet, --root <dir>)"
+            ),
         }
     }
     Ok(out)
@@ -392,6 +402,17 @@ mod tests {
     }
 
     #[test]
+    fn parses_arguments() {
+        let args = |s: &[&str]| s.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        let parsed = parse_args(&args(&["--check", "-q", "--root", "/w"])).unwrap();
+        assert!(parsed.check && parsed.quiet);
+        assert_eq!(parsed.root, Some(PathBuf::from("/w")));
+        assert_eq!(parse_args(&[]).unwrap().root, None);
+        assert!(parse_args(&args(&["--root"])).is_err());
+        assert!(parse_args(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
     fn base_paths_come_from_the_first_server_unless_configured() {
         let spec = |url: &str| serde_json::json!({ "servers": [{ "url": url }, { "url": "https://x/other" }] });
         let cases = [
@@ -420,6 +441,7 @@ mod tests {
         let quiet = GenerateArgs {
             check: false,
             quiet: true,
+            root: None,
         };
         // The committed files are what generate writes: nothing changes, twice.
         let before: Vec<String> = generate_files(&root, &mut |_| {})
@@ -452,6 +474,7 @@ mod tests {
             &GenerateArgs {
                 check: true,
                 quiet: true,
+                root: None,
             },
         )
         .unwrap();
@@ -552,6 +575,7 @@ mod tests {
             &GenerateArgs {
                 check: true,
                 quiet: true,
+                root: None,
             },
         )
         .unwrap();
@@ -573,6 +597,7 @@ mod tests {
             &GenerateArgs {
                 check: true,
                 quiet: true,
+                root: None,
             },
         )
         .unwrap_err();
@@ -588,6 +613,7 @@ mod tests {
             &GenerateArgs {
                 check: false,
                 quiet: true,
+                root: None,
             },
         )
         .unwrap();
@@ -596,6 +622,7 @@ mod tests {
             &GenerateArgs {
                 check: true,
                 quiet: true,
+                root: None,
             },
         )
         .unwrap();
