@@ -164,6 +164,32 @@ async fn running_aggregation(
         .find(|t| t.is_running() && t.id.as_deref().is_some_and(|id| !id.trim().is_empty())))
 }
 
+/// The newest account-aggregation task on `source_id` before a start: tasks the lookup after an
+/// ambiguous start must not take for the new one. `None` when there is none or it cannot be read.
+async fn newest_aggregation(
+    executor: &Executor,
+    source_id: &str,
+    version: ApiVersion,
+) -> Option<TaskStatus> {
+    let page = ListTaskStatuses::new(executor.clone(), version)
+        .filter(
+            TaskFilter::new()
+                .task_type(ACCOUNT_AGGREGATION_TASK_TYPE)
+                .source_id(source_id),
+        )
+        .order(TaskOrder::CreatedDescending)
+        .page_size(1)
+        .page(0)
+        .await;
+    match page {
+        Ok(page) => page.items.into_iter().next(),
+        Err(error) => {
+            tracing::debug!(source_id, error = %error, "no task snapshot before the start; the lookup will rely on times only");
+            None
+        }
+    }
+}
+
 /// Errors after which looking again cannot help (permissions, a bad request).
 fn lookup_is_hopeless(error: &Error) -> bool {
     matches!(
@@ -185,6 +211,7 @@ async fn resolve_outcome(
     source_id: &str,
     version: ApiVersion,
     began: DateTime<Utc>,
+    before: Option<&TaskStatus>,
     resolution: &OutcomeResolution,
 ) -> Result<TaskStatus, OutcomeLookup> {
     let looking_since = Instant::now();
@@ -212,7 +239,14 @@ async fn resolve_outcome(
                     .filter(|t| {
                         t.source_id().is_none_or(|s| s == source_id)
                             && t.created.is_some_and(|c| c >= not_before)
-                            && !t.completed.is_some_and(|c| c < not_before)
+                            && t.completed.is_none_or(|c| c >= not_before)
+                            && before.is_none_or(|b| {
+                                b.id != t.id
+                                    && match (b.created, t.created) {
+                                        (Some(b), Some(t)) => t >= b,
+                                        _ => true,
+                                    }
+                            })
                     })
                     .collect();
                 match candidates.len() {
@@ -390,6 +424,13 @@ impl StartAggregation {
                 StartOrigin::AlreadyRunning,
             ));
         }
+        let resolving = !self.resolution.grace_period.is_zero()
+            && version.operation(TASK_LIST_OPERATION).is_some();
+        let before = if resolving && self.resolution.snapshot {
+            newest_aggregation(&self.executor, &self.source_id, version).await
+        } else {
+            None
+        };
         let began = Utc::now();
         match self.start(file).await {
             Err(Error::OutcomeUnknown {
@@ -398,17 +439,22 @@ impl StartAggregation {
                 context,
                 source,
                 lookup: None,
-            }) if !self.resolution.grace_period.is_zero()
-                && version.operation(TASK_LIST_OPERATION).is_some() =>
-            {
+            }) if resolving => {
                 tracing::warn!(
                     source_id = %source_id,
                     reason = %reason,
                     grace_ms = self.resolution.grace_period.as_millis() as u64,
                     "the aggregation start's outcome is unknown; looking for it in task status"
                 );
-                match resolve_outcome(&self.executor, &source_id, version, began, &self.resolution)
-                    .await
+                match resolve_outcome(
+                    &self.executor,
+                    &source_id,
+                    version,
+                    began,
+                    before.as_ref(),
+                    &self.resolution,
+                )
+                .await
                 {
                     Ok(task) => {
                         tracing::warn!(

@@ -94,14 +94,19 @@ pub use sailpoint_isc_api::ApiVersion;
 /// a dropped connection, the total deadline passing with the request in flight): it looks the
 /// aggregation up in task status instead of giving up or resending (plain data).
 ///
-/// It lists the account-aggregation tasks of the source created since the attempt began (less
-/// `clock_skew`, for a tenant clock behind ours) and not finished before it, every
-/// `poll_interval` for up to `grace_period` (ISC may list a new task a few seconds late). Exactly
-/// one such task: the start is treated as answered. None, several, or a failed lookup:
-/// [`Error::OutcomeUnknown`] with what the lookup saw. The start is never resent.
+/// Before the start, the client notes the source's newest account-aggregation task (one
+/// task-status request, `snapshot`). After an ambiguous start it lists the source's
+/// account-aggregation tasks every `poll_interval` for up to `grace_period` (ISC may list a new
+/// task a few seconds late), keeping those newer than the noted one and created since the attempt
+/// began (less `clock_skew`, for a tenant clock behind ours). Exactly one such task: the start is
+/// treated as answered. None, several, or a failed lookup: [`Error::OutcomeUnknown`] with what
+/// the lookup saw. The start is never resent.
 ///
-/// Limit: another aggregation started on the same source by someone else within `clock_skew`
-/// before ours, when ours did not start, would be taken for ours. Keep `clock_skew` small.
+/// Limit: an aggregation someone else starts on the same source between the snapshot and our
+/// start, when ours did not start, would be taken for ours (two such tasks are reported as
+/// ambiguous, never guessed between). Without the snapshot (`snapshot: false`, or no read
+/// permission on task status), an aggregation that started within `clock_skew` before ours could
+/// be taken for ours too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -120,15 +125,20 @@ pub struct OutcomeResolution {
     pub poll_interval: Duration,
     /// How much earlier than the attempt a task's `created` may be. Default 10 s.
     pub clock_skew: Duration,
+    /// Whether to note the source's newest aggregation task before starting (one extra
+    /// task-status request per start), so an earlier aggregation is never taken for ours.
+    /// Default true.
+    pub snapshot: bool,
 }
 
 impl OutcomeResolution {
-    /// 30 s grace period, polled every 2 s, 10 s clock-skew allowance.
+    /// 30 s grace period, polled every 2 s, 10 s clock-skew allowance, snapshot on.
     pub fn standard() -> Self {
         OutcomeResolution {
             grace_period: Duration::from_secs(30),
             poll_interval: Duration::from_secs(2),
             clock_skew: Duration::from_secs(10),
+            snapshot: true,
         }
     }
 
@@ -149,6 +159,12 @@ impl OutcomeResolution {
     /// Sets the time between polls.
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
+        self
+    }
+
+    /// Whether to note the source's newest aggregation task before starting.
+    pub fn with_snapshot(mut self, snapshot: bool) -> Self {
+        self.snapshot = snapshot;
         self
     }
 

@@ -914,6 +914,6 @@ mod tests {
         let e =
             response(500, "{}").into_error(ctx(), 1, RetryDecision::OutcomeUnknown, Some("src1"));
         assert!(e.is_outcome_unknown());
-        assert!(e.to_string().contains("task-status"), "{e}");
+        assert!(e.to_string().contains("recent tasks"), "{e}");
     }
 }

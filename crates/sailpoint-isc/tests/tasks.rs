@@ -43,6 +43,18 @@ fn now() -> String {
     Utc::now().to_rfc3339()
 }
 
+/// The snapshot before a start (`limit=1`): no earlier aggregation on the source.
+async fn empty_snapshot(server: &MockServer) -> httpmock::Mock<'_> {
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(list_path(v()))
+                .query_param("limit", "1");
+            then.status(200).json_body(json!([]));
+        })
+        .await
+}
+
 /// Quick resolution for tests: 600 ms grace, 100 ms polls.
 fn quick_resolution() -> OutcomeResolution {
     OutcomeResolution::standard()
@@ -57,7 +69,11 @@ async fn list_sends_the_filters_sorter_and_pages_until_the_total() {
         token_mock(&server, TOKEN, 749).await;
         let filter = r#"type eq "CLOUD_ACCOUNT_AGGREGATION" and sourceId in ("a","b") and completionStatus isnull"#;
         let mut pages = Vec::new();
-        for (offset, ids) in [(0, vec!["t1", "t2"]), (2, vec!["t3", "t4"]), (4, vec!["t5"])] {
+        for (offset, ids) in [
+            (0, vec!["t1", "t2"]),
+            (2, vec!["t3", "t4"]),
+            (4, vec!["t5"]),
+        ] {
             let body: Vec<Value> = ids.iter().map(|id| task(id, Value::Null, &now())).collect();
             pages.push(
                 server
@@ -111,11 +127,13 @@ async fn max_items_stops_paging_and_one_page_reports_the_total() {
                 .query_param("offset", "0")
                 .query_param("sorters", "-created")
                 .query_param_missing("filters");
-            then.status(200).header("X-Total-Count", "40").json_body(json!([
-                task("a", json!("SUCCESS"), &now()),
-                task("b", json!("Success"), &now()),
-                task("c", json!("TEMPERROR"), &now()),
-            ]));
+            then.status(200)
+                .header("X-Total-Count", "40")
+                .json_body(json!([
+                    task("a", json!("SUCCESS"), &now()),
+                    task("b", json!("Success"), &now()),
+                    task("c", json!("TEMPERROR"), &now()),
+                ]));
         })
         .await;
     let client = client(&server);
@@ -208,11 +226,7 @@ async fn source_by_name_zero_one_two_matches_and_quotes() {
         }
         other => panic!("{other:?}"),
     }
-    match client
-        .find_source_by_name(r#"Say "hi" \ bye"#)
-        .send()
-        .await
-    {
+    match client.find_source_by_name(r#"Say "hi" \ bye"#).send().await {
         Err(e @ Error::AmbiguousSourceName { .. }) => {
             let text = e.to_string();
             assert!(text.contains("s2") && text.contains("s3"), "{text}");
@@ -232,14 +246,18 @@ async fn source_by_name_zero_one_two_matches_and_quotes() {
 /// messages, and both 404 is expired.
 #[tokio::test]
 async fn status_404_falls_back_to_task_status() {
-    for (completion, expect) in [("SUCCESS", "completed"), ("ERROR", "failed"), ("404", "expired")]
-    {
+    for (completion, expect) in [
+        ("SUCCESS", "completed"),
+        ("ERROR", "failed"),
+        ("404", "expired"),
+    ] {
         let server = MockServer::start_async().await;
         token_mock(&server, TOKEN, 749).await;
         let status = server
             .mock_async(|when, then| {
                 when.method(GET).path(status_path(v()));
-                then.status(404).json_body(json!({"messages": [{"text": "gone"}]}));
+                then.status(404)
+                    .json_body(json!({"messages": [{"text": "gone"}]}));
             })
             .await;
         let task_mock = server
@@ -276,8 +294,14 @@ async fn status_404_falls_back_to_task_status() {
                 }
             }
             _ => {
-                assert!(matches!(read, Err(Error::AggregationExpired { .. })), "{read:?}");
-                assert!(matches!(waited, Err(Error::AggregationExpired { .. })), "{waited:?}");
+                assert!(
+                    matches!(read, Err(Error::AggregationExpired { .. })),
+                    "{read:?}"
+                );
+                assert!(
+                    matches!(waited, Err(Error::AggregationExpired { .. })),
+                    "{waited:?}"
+                );
             }
         }
         status.assert_calls_async(2).await;
@@ -296,17 +320,21 @@ async fn ambiguous_start_is_recovered_from_task_status() {
         let import = server
             .mock_async(|when, then| {
                 when.method(POST).path(load_accounts_path(version));
-                then.status(500).json_body(json!({"messages": [{"text": "boom"}]}));
+                then.status(500)
+                    .json_body(json!({"messages": [{"text": "boom"}]}));
             })
             .await;
-        let filter = format!(r#"type eq "CLOUD_ACCOUNT_AGGREGATION" and sourceId eq "{SOURCE_ID}""#);
+        let filter =
+            format!(r#"type eq "CLOUD_ACCOUNT_AGGREGATION" and sourceId eq "{SOURCE_ID}""#);
         let empties = server
             .mock_async(|when, then| {
                 when.method(GET)
                     .path(list_path(version))
                     .query_param("filters", filter.as_str())
                     .query_param("sorters", "-created");
-                then.status(200).json_body(json!([])).header("X-Total-Count", "0");
+                then.status(200)
+                    .json_body(json!([]))
+                    .header("X-Total-Count", "0");
             })
             .await;
         let client = builder(&server)
@@ -338,7 +366,10 @@ async fn ambiguous_start_is_recovered_from_task_status() {
                 ]));
             })
             .await;
-        let started = handle.await.unwrap().unwrap_or_else(|e| panic!("{version}: {e}"));
+        let started = handle
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{version}: {e}"));
         assert_eq!(started.task_id, "recovered-1");
         assert_eq!(started.origin, StartOrigin::Recovered);
         assert_eq!(started.api_version, version);
@@ -349,7 +380,11 @@ async fn ambiguous_start_is_recovered_from_task_status() {
 
 #[tokio::test]
 async fn ambiguous_start_stays_unknown_when_nothing_is_listed_or_the_lookup_fails() {
-    for (case, list_status) in [("none listed", 200), ("task status down", 503), ("forbidden", 403)] {
+    for (case, list_status) in [
+        ("none listed", 200),
+        ("task status down", 503),
+        ("forbidden", 403),
+    ] {
         let server = MockServer::start_async().await;
         token_mock(&server, TOKEN, 749).await;
         let import = server
@@ -358,13 +393,21 @@ async fn ambiguous_start_stays_unknown_when_nothing_is_listed_or_the_lookup_fail
                 then.status(502).body("<html>bad gateway</html>");
             })
             .await;
+        let snapshot = empty_snapshot(&server).await;
         let list = server
             .mock_async(|when, then| {
-                when.method(GET).path(list_path(v()));
+                when.method(GET)
+                    .path(list_path(v()))
+                    .query_param("limit", "25");
                 if list_status == 200 {
-                    then.status(200).json_body(json!([task("old", json!("SUCCESS"), "2020-01-01T00:00:00Z")]));
+                    then.status(200).json_body(json!([task(
+                        "old",
+                        json!("SUCCESS"),
+                        "2020-01-01T00:00:00Z"
+                    )]));
                 } else {
-                    then.status(list_status).json_body(json!({"messages": [{"text": "no"}]}));
+                    then.status(list_status)
+                        .json_body(json!({"messages": [{"text": "no"}]}));
                 }
             })
             .await;
@@ -377,7 +420,11 @@ async fn ambiguous_start_stays_unknown_when_nothing_is_listed_or_the_lookup_fail
             .send()
             .await
             .unwrap_err();
-        let Error::OutcomeUnknown { lookup: Some(lookup), .. } = &err else {
+        let Error::OutcomeUnknown {
+            lookup: Some(lookup),
+            ..
+        } = &err
+        else {
             panic!("{case}: {err:?}");
         };
         assert!(lookup.candidates.is_empty(), "{case}");
@@ -386,11 +433,17 @@ async fn ambiguous_start_stays_unknown_when_nothing_is_listed_or_the_lookup_fail
         match case {
             "forbidden" => {
                 assert_eq!(polls, 1, "a 403 is not worth polling again");
-                assert!(matches!(lookup.error.as_deref(), Some(Error::Forbidden { .. })));
+                assert!(matches!(
+                    lookup.error.as_deref(),
+                    Some(Error::Forbidden { .. })
+                ));
             }
             "task status down" => {
                 assert!(polls >= 3, "{case}: {polls}");
-                assert!(matches!(lookup.error.as_deref(), Some(Error::Server { .. })));
+                assert!(matches!(
+                    lookup.error.as_deref(),
+                    Some(Error::Server { .. })
+                ));
             }
             _ => {
                 assert!(polls >= 3, "{case}: {polls}");
@@ -398,6 +451,7 @@ async fn ambiguous_start_stays_unknown_when_nothing_is_listed_or_the_lookup_fail
             }
         }
         list.assert_calls_async(polls).await;
+        snapshot.assert_calls_async(1).await;
         assert!(err.to_string().contains("task-status lookup"), "{err}");
     }
 }
@@ -412,9 +466,12 @@ async fn two_candidate_tasks_are_not_guessed_between() {
             then.status(500);
         })
         .await;
+    empty_snapshot(&server).await;
     server
         .mock_async(|when, then| {
-            when.method(GET).path(list_path(v()));
+            when.method(GET)
+                .path(list_path(v()))
+                .query_param("limit", "25");
             then.status(200).json_body(json!([
                 task("x1", Value::Null, &now()),
                 task("x2", Value::Null, &now())
@@ -437,6 +494,83 @@ async fn two_candidate_tasks_are_not_guessed_between() {
         other => panic!("{other:?}"),
     }
     import.assert_calls_async(1).await;
+}
+
+/// The snapshot taken before the start keeps an aggregation that ran just before ours (same
+/// source, seconds earlier) from being taken for ours; a task newer than it is ours.
+#[tokio::test]
+async fn an_earlier_aggregation_is_never_taken_for_ours() {
+    for (listed_after, expect_recovered) in
+        [(vec!["earlier"], false), (vec!["ours", "earlier"], true)]
+    {
+        let server = MockServer::start_async().await;
+        token_mock(&server, TOKEN, 749).await;
+        let earlier_created = now();
+        let snapshot = server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path(list_path(v()))
+                    .query_param("limit", "1");
+                let mut earlier = task("earlier", json!("SUCCESS"), &earlier_created);
+                earlier["completed"] = json!(now());
+                then.status(200).json_body(json!([earlier]));
+            })
+            .await;
+        let import = server
+            .mock_async(|when, then| {
+                when.method(POST).path(load_accounts_path(v()));
+                then.status(500);
+            })
+            .await;
+        let lookup = server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path(list_path(v()))
+                    .query_param("limit", "25");
+                let body: Vec<Value> = listed_after
+                    .iter()
+                    .map(|id| {
+                        if *id == "earlier" {
+                            let mut t = task(id, json!("SUCCESS"), &earlier_created);
+                            t["completed"] = json!(now());
+                            t
+                        } else {
+                            task(id, Value::Null, &now())
+                        }
+                    })
+                    .collect();
+                then.status(200).json_body(json!(body));
+            })
+            .await;
+        let result = builder(&server)
+            .outcome_resolution(quick_resolution())
+            .build()
+            .unwrap()
+            .start_aggregation(SOURCE_ID)
+            .send()
+            .await;
+        if expect_recovered {
+            let started = result.unwrap();
+            assert_eq!(started.task_id, "ours");
+            assert_eq!(started.origin, StartOrigin::Recovered);
+            lookup.assert_calls_async(1).await;
+        } else {
+            let err = result.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::OutcomeUnknown {
+                        lookup: Some(_),
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(lookup.calls_async().await >= 3);
+        }
+        snapshot.assert_calls_async(1).await;
+        import.assert_calls_async(1).await;
+    }
 }
 
 #[tokio::test]

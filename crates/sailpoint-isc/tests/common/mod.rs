@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use httpmock::Mock;
 use httpmock::prelude::*;
-use sailpoint_isc::{ApiVersion, Client, ClientBuilder, PollSchedule, RetryConfig};
+use sailpoint_isc::{
+    ApiVersion, Client, ClientBuilder, OutcomeResolution, PollSchedule, RetryConfig,
+};
 use serde_json::json;
 
 pub const CLIENT_ID: &str = "test-client-id";
@@ -37,13 +39,15 @@ pub fn fast_polls() -> PollSchedule {
         .with_max_wait(Duration::from_secs(5))
 }
 
-/// A builder for `server` with client credentials and fast settings.
+/// A builder for `server` with client credentials and fast settings. Outcome resolution is off
+/// (so an ambiguous start costs exactly its own requests); its tests turn it on.
 pub fn builder(server: &MockServer) -> ClientBuilder {
     Client::builder()
         .base_url(server.base_url())
         .client_credentials(CLIENT_ID, CLIENT_SECRET)
         .retry(fast_retry())
         .poll_schedule(fast_polls())
+        .outcome_resolution(OutcomeResolution::disabled())
 }
 
 pub fn client(server: &MockServer) -> Client {
