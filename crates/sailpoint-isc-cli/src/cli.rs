@@ -94,6 +94,11 @@ pub struct ImportArgs {
     #[arg(long)]
     pub if_idle: bool,
 
+    /// After an ambiguous start (a 5xx or a lost connection after the upload), look for the
+    /// aggregation in task status this long before giving up with exit 5; 0s: do not look
+    #[arg(long, value_name = "DURATION", value_parser = parse_grace, default_value = "30s")]
+    pub outcome_grace: Duration,
+
     /// CSV of accounts to upload (delimited-file sources); omit for direct-connect sources
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
@@ -143,6 +148,14 @@ pub struct TasksArgs {
     /// How many tasks to show, newest first
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub limit: u32,
+}
+
+/// Like [`parse_duration`], but zero (`0`, `0s`) is allowed.
+pub fn parse_grace(text: &str) -> Result<Duration, String> {
+    match text.trim() {
+        "0" | "0s" | "0ms" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    }
 }
 
 /// Parses `500ms`, `90s`, `5m`, `1h`, or a sequence of them such as `1h30m`.

@@ -16,7 +16,8 @@ use futures_util::StreamExt;
 use sailpoint_isc::config::{ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use sailpoint_isc::tasks::ACCOUNT_AGGREGATION_TASK_TYPE;
 use sailpoint_isc::{
-    AccountsFile, Client, ClientBuilder, Error, PollSchedule, RetryConfig, TaskFilter,
+    AccountsFile, Client, ClientBuilder, Error, OutcomeResolution, PollSchedule, RetryConfig,
+    TaskFilter,
 };
 use sailpoint_isc_sandbox::Sandbox;
 
@@ -198,6 +199,8 @@ async fn import(
     if args.if_idle {
         request = request.if_idle();
     }
+    request = request
+        .outcome_resolution(OutcomeResolution::standard().with_grace_period(args.outcome_grace));
     let started = match request.send().await {
         Ok(started) => started,
         Err(e) => return reporter.failure(&e),

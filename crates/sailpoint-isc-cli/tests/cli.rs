@@ -57,14 +57,10 @@ impl Tenant {
     }
 
     fn total_requests(&self) -> usize {
-        [
-            Operation::Token,
-            Operation::ImportAccounts,
-            Operation::GetStatus,
-        ]
-        .into_iter()
-        .map(|op| self.sandbox.request_count(op))
-        .sum()
+        Operation::ALL
+            .iter()
+            .map(|op| self.sandbox.request_count(*op))
+            .sum()
     }
 }
 
@@ -466,7 +462,11 @@ fn exit_3_for_an_unknown_or_expired_aggregation() {
         out.stderr
     );
 
-    let expiring = Tenant::with(|b| b.retention(Duration::from_millis(1)));
+    // Both the status (about an hour in ISC) and the task status (90 days) forgotten.
+    let expiring = Tenant::with(|b| {
+        b.retention(Duration::from_millis(1))
+            .task_retention(Duration::from_millis(1))
+    });
     let id = run(expiring
         .cmd()
         .args(["import", SOURCE, "--file", &file_arg(&example_csv())]))
@@ -505,13 +505,11 @@ fn exit_4_when_waiting_times_out() {
     );
 }
 
+/// Faults before ISC created anything: task status never lists an aggregation, so after the
+/// grace period the outcome stays unknown (exit 5), and the upload was sent exactly once.
 #[test]
 fn exit_5_when_the_upload_outcome_is_unknown() {
-    for fault in [
-        Fault::status(500),
-        Fault::DropConnection,
-        Fault::DropAfterProcessing,
-    ] {
+    for fault in [Fault::status(500), Fault::DropConnection] {
         let tenant = Tenant::start();
         tenant
             .sandbox
@@ -522,6 +520,8 @@ fn exit_5_when_the_upload_outcome_is_unknown() {
             "--file",
             &file_arg(&example_csv()),
             "--wait",
+            "--outcome-grace",
+            "600ms",
         ]))
         .expect_code(5);
         assert!(
@@ -529,13 +529,197 @@ fn exit_5_when_the_upload_outcome_is_unknown() {
             "{fault:?}: {}",
             out.stderr
         );
+        assert!(out.stderr.contains("task-status lookup"), "{}", out.stderr);
         assert!(out.stderr.contains(SOURCE), "{}", out.stderr);
         assert_eq!(
             tenant.sandbox.request_count(Operation::ImportAccounts),
             1,
             "{fault:?}: the upload must not be retried"
         );
+        assert_eq!(tenant.sandbox.aggregations_started(SOURCE), 0, "{fault:?}");
     }
+}
+
+/// ISC accepted the upload but the answer was lost (a 502 or a dropped connection after
+/// processing): the client finds the aggregation in task status, says so, and waits for it.
+/// One upload, one aggregation, exit 0.
+#[test]
+fn an_ambiguous_start_that_isc_accepted_is_recovered_and_waited_on() {
+    for fault in [
+        Fault::DropAfterProcessing,
+        Fault::status_after_processing(502),
+    ] {
+        let tenant = Tenant::start();
+        tenant
+            .sandbox
+            .inject(Operation::ImportAccounts, fault.clone(), 1);
+        let out = run(tenant.cmd().args([
+            "--json",
+            "import",
+            SOURCE,
+            "--file",
+            &file_arg(&example_csv()),
+            "--wait",
+        ]))
+        .expect_code(0);
+        let lines = out.ndjson();
+        assert_eq!(lines[0]["origin"], "recovered", "{fault:?}: {}", out.stdout);
+        let id = tenant.sandbox.uploads()[0].aggregation_id.clone();
+        assert_eq!(lines[0]["aggregationId"], id.as_str());
+        let result = out.result();
+        assert_eq!(result["status"]["status"], "COMPLETED", "{}", out.stdout);
+        assert_eq!(result["aggregationId"], id.as_str());
+        assert!(out.stderr.contains("recovered"), "{}", out.stderr);
+        assert_eq!(tenant.sandbox.request_count(Operation::ImportAccounts), 1);
+        assert_eq!(tenant.sandbox.aggregations_started(SOURCE), 1, "{fault:?}");
+    }
+}
+
+#[test]
+fn import_by_source_name_and_unknown_or_ambiguous_names() {
+    let tenant = Tenant::start();
+    let hr = tenant.sandbox.add_source("HR Feed");
+    let csv = example_csv();
+    let out = run(tenant.cmd().args([
+        "import",
+        "--source-name",
+        "HR Feed",
+        "--file",
+        &file_arg(&csv),
+        "--wait",
+    ]))
+    .expect_code(0);
+    let uploads = tenant.sandbox.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].source_id, hr);
+    assert!(out.stdout.contains("COMPLETED"), "{}", out.stdout);
+
+    let out = run(tenant.cmd().args([
+        "import",
+        "--source-name",
+        "Nobody",
+        "--file",
+        &file_arg(&csv),
+    ]))
+    .expect_code(2);
+    assert!(out.stderr.contains("no source is named"), "{}", out.stderr);
+
+    let a = tenant.sandbox.add_source("Twins");
+    let b = tenant.sandbox.add_source("Twins");
+    let out = run(tenant.cmd().args([
+        "--json",
+        "import",
+        "--source-name",
+        "Twins",
+        "--file",
+        &file_arg(&csv),
+    ]))
+    .expect_code(2);
+    assert!(
+        out.stderr.contains(&a) && out.stderr.contains(&b),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.result()["error"]["kind"], "ambiguous_source_name");
+    assert_eq!(
+        tenant.sandbox.uploads().len(),
+        1,
+        "no upload for a bad name"
+    );
+
+    run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--source-name", "HR Feed"]))
+    .expect_code(2);
+}
+
+#[test]
+fn tasks_lists_recent_aggregations_by_source() {
+    let tenant = Tenant::start();
+    let hr = tenant.sandbox.add_source("HR Feed");
+    for source in [hr.as_str(), SOURCE] {
+        run(tenant.cmd().args([
+            "import",
+            source,
+            "--file",
+            &file_arg(&example_csv()),
+            "--wait",
+        ]))
+        .expect_code(0);
+    }
+    let out = run(tenant.cmd().args(["tasks", "--source-name", "HR Feed"])).expect_code(0);
+    let hr_id = tenant
+        .sandbox
+        .uploads()
+        .iter()
+        .find(|u| u.source_id == hr)
+        .unwrap()
+        .aggregation_id
+        .clone();
+    assert!(out.stdout.contains(&hr_id), "{}", out.stdout);
+    assert!(out.stdout.contains("SUCCESS"), "{}", out.stdout);
+    assert_eq!(
+        out.stdout.lines().count(),
+        2,
+        "header and one task: {}",
+        out.stdout
+    );
+
+    let out = run(tenant.cmd().args(["--json", "tasks"])).expect_code(0);
+    let lines = out.ndjson();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert!(lines[..2].iter().all(|l| l["type"] == "task"));
+    assert_eq!(out.result()["count"], 2);
+
+    let out = run(tenant.cmd().args(["tasks", "--running"])).expect_code(0);
+    assert!(out.stderr.contains("no matching"), "{}", out.stderr);
+}
+
+#[test]
+fn if_idle_waits_for_the_running_aggregation_without_uploading() {
+    let tenant = Tenant::with(|b| {
+        b.collect_duration(Duration::from_millis(800))
+            .process_duration(Duration::from_millis(800))
+    });
+    let first = run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&example_csv())]))
+    .expect_code(0)
+    .stdout;
+    let first = first.trim();
+    let out = run(tenant.cmd().args([
+        "--json",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+        "--if-idle",
+        "--wait",
+    ]))
+    .expect_code(0);
+    let lines = out.ndjson();
+    assert_eq!(lines[0]["origin"], "already_running", "{}", out.stdout);
+    assert_eq!(lines[0]["aggregationId"], first);
+    assert_eq!(out.result()["status"]["status"], "COMPLETED");
+    assert_eq!(
+        tenant.sandbox.uploads().len(),
+        1,
+        "the second import uploaded nothing"
+    );
+    assert_eq!(tenant.sandbox.aggregations_started(SOURCE), 1);
+
+    // Idle now: --if-idle starts one.
+    let out = run(tenant.cmd().args([
+        "--json",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&example_csv()),
+        "--if-idle",
+    ]))
+    .expect_code(0);
+    assert_eq!(out.ndjson()[0]["origin"], "started");
+    assert_eq!(tenant.sandbox.aggregations_started(SOURCE), 2);
 }
 
 #[test]
@@ -584,6 +768,8 @@ fn json_output_is_ndjson_only() {
         SOURCE,
         "--file",
         &file_arg(&example_csv()),
+        "--outcome-grace",
+        "0s",
     ]))
     .expect_code(5);
     assert_eq!(out.ndjson().len(), 1, "{}", out.stdout);
