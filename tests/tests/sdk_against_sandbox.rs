@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sailpoint_isc::{AggregationState, ApiVersion, Client, Error, PollSchedule, RetryConfig};
+use sailpoint_isc::{
+    AggregationState, ApiVersion, Client, ClientBuilder, Error, OutcomeResolution, PollSchedule,
+    RetryConfig, StartOrigin,
+};
 use sailpoint_isc_sandbox::{Fault, Operation, Outcome, Sandbox};
 use sha2::{Digest, Sha256};
 
@@ -20,6 +23,17 @@ async fn sandbox() -> Sandbox {
 }
 
 fn client(sb: &Sandbox, api: ApiVersion) -> Client {
+    builder(sb, api).build().expect("client builds")
+}
+
+/// Outcome resolution with a short grace period, for tests of ambiguous starts.
+fn quick_resolution() -> OutcomeResolution {
+    OutcomeResolution::standard()
+        .with_grace_period(Duration::from_millis(800))
+        .with_poll_interval(Duration::from_millis(100))
+}
+
+fn builder(sb: &Sandbox, api: ApiVersion) -> ClientBuilder {
     Client::builder()
         .base_url(sb.base_url())
         .client_credentials(sb.client_id(), sb.client_secret())
@@ -35,8 +49,6 @@ fn client(sb: &Sandbox, api: ApiVersion) -> Client {
                 .with_delay_bounds(Duration::from_millis(10), Duration::from_millis(100))
                 .with_max_wait(Duration::from_secs(20)),
         )
-        .build()
-        .expect("client builds")
 }
 
 fn csv_file(name: &str, rows: usize, changed_row: Option<usize>) -> (PathBuf, String) {
@@ -98,11 +110,7 @@ async fn upload_wait_and_optimisation_across_versions() {
             .send()
             .await
             .unwrap();
-        let done = client
-            .wait_for_aggregation(&again)
-            .send()
-            .await
-            .unwrap();
+        let done = client.wait_for_aggregation(&again).send().await.unwrap();
         assert_eq!(done.total_accounts, Some(0), "{api:?}");
         // ... unless optimisation is off.
         let forced = client
@@ -112,11 +120,7 @@ async fn upload_wait_and_optimisation_across_versions() {
             .send()
             .await
             .unwrap();
-        let done = client
-            .wait_for_aggregation(&forced)
-            .send()
-            .await
-            .unwrap();
+        let done = client.wait_for_aggregation(&forced).send().await.unwrap();
         assert_eq!(done.total_accounts, Some(120));
         // One changed row counts as one.
         let (changed, _) = csv_file(&format!("changed-{api:?}.csv"), 120, Some(7));
@@ -126,11 +130,7 @@ async fn upload_wait_and_optimisation_across_versions() {
             .send()
             .await
             .unwrap();
-        let done = client
-            .wait_for_aggregation(&one)
-            .send()
-            .await
-            .unwrap();
+        let done = client.wait_for_aggregation(&one).send().await.unwrap();
         assert_eq!(done.total_accounts, Some(1));
         // One token for the whole session.
         assert_eq!(sb.request_count(Operation::Token), 1);
@@ -167,30 +167,61 @@ async fn rate_limited_post_is_resent_once_and_starts_one_aggregation() {
     assert_eq!(uploads[0].aggregation_id, started.task_id);
 }
 
+/// A 5xx or a lost connection after sending is never resent. When ISC had not created the
+/// aggregation, the outcome stays unknown after the grace period; when it had, the client finds
+/// it in task status and returns it as recovered, and waiting on it completes. In every version.
 #[tokio::test]
 async fn server_error_or_lost_connection_after_sending_is_never_resent() {
-    for fault in [Fault::status(500), Fault::DropAfterProcessing] {
-        let sb = sandbox().await;
-        sb.inject(Operation::ImportAccounts, fault.clone(), 1);
-        let (path, _) = csv_file("maybe-started.csv", 10, None);
-        let err = client(&sb, ApiVersion::V2025)
-            .start_aggregation("source-5xx")
-            .file(&path)
-            .send()
-            .await
-            .expect_err("outcome unknown");
-        assert!(
-            matches!(err, Error::OutcomeUnknown { .. }),
-            "{fault:?}: {err:?}"
-        );
-        assert_eq!(
-            sb.request_count(Operation::ImportAccounts),
-            1,
-            "{fault:?}: sent once"
-        );
-        let started = sb.aggregations().len();
-        let expected = usize::from(matches!(fault, Fault::DropAfterProcessing));
-        assert_eq!(started, expected, "{fault:?}");
+    for version in ApiVersion::all() {
+        for (fault, created) in [
+            (Fault::status(500), false),
+            (Fault::DropConnection, false),
+            (Fault::DropAfterProcessing, true),
+            (Fault::status_after_processing(503), true),
+        ] {
+            let sb = sandbox().await;
+            sb.inject(Operation::ImportAccounts, fault.clone(), 1);
+            let (path, _) = csv_file("maybe-started.csv", 10, None);
+            let client = builder(&sb, version)
+                .outcome_resolution(quick_resolution())
+                .build()
+                .unwrap();
+            let result = client
+                .start_aggregation("source-5xx")
+                .file(&path)
+                .send()
+                .await;
+            if created {
+                let started = result.unwrap_or_else(|e| panic!("{version} {fault:?}: {e}"));
+                assert_eq!(started.origin, StartOrigin::Recovered);
+                assert_eq!(started.api_version, version);
+                assert_eq!(started.task_id, sb.aggregations()[0].id, "{fault:?}");
+                let done = client.wait_for_aggregation(&started).send().await.unwrap();
+                assert_eq!(done.state, Some(AggregationState::Completed));
+            } else {
+                let err = result.expect_err("outcome unknown");
+                assert!(
+                    matches!(
+                        err,
+                        Error::OutcomeUnknown {
+                            lookup: Some(_),
+                            ..
+                        }
+                    ),
+                    "{version} {fault:?}: {err:?}"
+                );
+            }
+            assert_eq!(
+                sb.request_count(Operation::ImportAccounts),
+                1,
+                "{version} {fault:?}: sent once"
+            );
+            assert_eq!(
+                sb.aggregations_started("source-5xx"),
+                usize::from(created),
+                "{version} {fault:?}"
+            );
+        }
     }
 }
 
@@ -224,6 +255,7 @@ async fn terminated_and_expired_aggregations_are_typed_failures() {
         .collect_duration(Duration::from_millis(100))
         .process_duration(Duration::from_millis(100))
         .retention(Duration::from_millis(200))
+        .task_retention(Duration::from_millis(200))
         .start()
         .await
         .unwrap();
@@ -249,18 +281,57 @@ async fn terminated_and_expired_aggregations_are_typed_failures() {
         .send()
         .await
         .unwrap();
-    client
-        .wait_for_aggregation(&ok)
-        .send()
+    client.wait_for_aggregation(&ok).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let err = client.wait_for_aggregation(&ok).send().await.unwrap_err();
+    assert!(matches!(err, Error::AggregationExpired { .. }), "{err:?}");
+}
+
+/// Past the status's retention (about an hour in ISC) the answer comes from task status (kept
+/// 90 days): a completed aggregation still reads as completed, a terminated one as a failure
+/// with the task's messages.
+#[tokio::test]
+async fn answers_past_the_status_retention_come_from_task_status() {
+    let sb = Sandbox::builder()
+        .collect_duration(Duration::from_millis(100))
+        .process_duration(Duration::from_millis(100))
+        .retention(Duration::from_millis(200))
+        .start()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let err = client
-        .wait_for_aggregation(&ok)
-        .send()
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::AggregationExpired { .. }), "{err:?}");
+    for version in ApiVersion::all() {
+        let client = client(&sb, version);
+        let (path, _) = csv_file("late.csv", 5, None);
+        let ok = client
+            .start_aggregation("late-ok")
+            .file(&path)
+            .send()
+            .await
+            .unwrap();
+        client.wait_for_aggregation(&ok).send().await.unwrap();
+        sb.set_outcome("late-bad", Outcome::Terminated);
+        let bad = client
+            .start_aggregation("late-bad")
+            .file(&path)
+            .send()
+            .await
+            .unwrap();
+        let _ = client.wait_for_aggregation(&bad).send().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let status = client.aggregation_status(&ok).send().await.unwrap();
+        assert_eq!(status.state, Some(AggregationState::Completed), "{version}");
+        assert!(
+            status.task.is_some(),
+            "{version}: answered from task status"
+        );
+        match client.wait_for_aggregation(&bad).send().await {
+            Err(Error::AggregationFailed { status, .. }) => {
+                assert!(status.task.is_some(), "{version}");
+                assert!(!status.task_messages().is_empty(), "{version}");
+            }
+            other => panic!("{version}: {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]
