@@ -15,13 +15,18 @@
 //!    ([`storm`]).
 //! 4. `upload integrity`: byte-exact uploads to the sandbox, with and without a 429 first
 //!    ([`uploads`]).
-//! 5. `secret hygiene`: redirects, plain http, echoing servers, and a scan of all TRACE logs,
+//! 5. `exactly once`: every ambiguous start (502 or a drop after processing, the deadline with
+//!    the answer held back) × every API version × every state of task status (healthy, down,
+//!    listing late within the grace period, listing after it): exactly one aggregation, resolved
+//!    or typed `OutcomeUnknown` ([`exactly_once`]).
+//! 6. `secret hygiene`: redirects, plain http, echoing servers, and a scan of all TRACE logs,
 //!    error texts and panic messages ([`secrets`]).
 //!
 //! `FAULT_SUITE_ONLY=<area name part>` runs a subset (the secret scan then covers only it).
 
 #![forbid(unsafe_code)]
 
+mod exactly_once;
 mod faults;
 mod fuzz;
 mod hygiene;
@@ -55,6 +60,9 @@ fn main() {
         }
         if wanted("upload integrity") {
             areas.push(uploads::run().await);
+        }
+        if wanted("exactly once") {
+            areas.push(exactly_once::run().await);
         }
         if wanted("secret hygiene") {
             areas.push(secrets::run(only.is_empty()).await);

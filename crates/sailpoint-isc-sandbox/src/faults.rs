@@ -44,6 +44,10 @@ pub enum Fault {
     /// the request took effect.
     DropAfterProcessing,
     /// Handle the request completely (an import records its upload and starts its aggregation),
+    /// then hold the response back this long before sending it: a client whose deadline is
+    /// shorter gives up while ISC has already done the work.
+    DelayAfterProcessing(Duration),
+    /// Handle the request completely (an import records its upload and starts its aggregation),
     /// then answer with this status instead of the real response: a gateway error after the
     /// work was done.
     StatusAfterProcessing {

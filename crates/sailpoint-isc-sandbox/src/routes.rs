@@ -311,7 +311,11 @@ async fn handle_operation(ctx: OpContext, mut req: Request, next: Next) -> Respo
             finish(None);
             return drop_connection(conn).await;
         }
-        Some(fault @ (Fault::DropAfterProcessing | Fault::StatusAfterProcessing { .. })) => {
+        Some(
+            fault @ (Fault::DropAfterProcessing
+            | Fault::StatusAfterProcessing { .. }
+            | Fault::DelayAfterProcessing(_)),
+        ) => {
             after = Some(fault);
         }
         None => {}
@@ -350,6 +354,12 @@ async fn handle_operation(ctx: OpContext, mut req: Request, next: Next) -> Respo
         }) => {
             tracing::debug!(%operation, status, real = %resp.status(), "injecting status after processing");
             let resp = fault_response(status, retry_after, body, &rid);
+            finish(Some(resp.status().as_u16()));
+            resp
+        }
+        Some(Fault::DelayAfterProcessing(delay)) => {
+            tracing::debug!(%operation, ?delay, "holding the response back after processing");
+            tokio::time::sleep(delay).await;
             finish(Some(resp.status().as_u16()));
             resp
         }
