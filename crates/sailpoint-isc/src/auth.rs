@@ -24,7 +24,8 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 /// A bearer token and the cache generation it came from.
 #[derive(Clone)]
 pub(crate) struct AccessToken {
-    value: Secret,
+    /// Shared: the fast path clones the token on every request.
+    value: std::sync::Arc<Secret>,
     generation: u64,
     /// `Bearer <token>`, built once (cloning it is a reference count); `None` when the token
     /// cannot be a header value.
@@ -40,7 +41,7 @@ impl AccessToken {
                 h
             });
         AccessToken {
-            value,
+            value: std::sync::Arc::new(value),
             generation,
             header,
         }

@@ -9,7 +9,7 @@ use crate::aggregation::{AggregationRef, GetAggregationStatus, StartAggregation}
 use crate::auth::Authenticator;
 use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials, OutcomeResolution};
 use crate::error::Error;
-use crate::executor::{Executor, same_origin_redirects};
+use crate::executor::{Executor, HttpClients};
 use crate::retry::RetryConfig;
 use crate::sources::FindSourceByName;
 use crate::tasks::{GetTaskStatus, ListTaskStatuses};
@@ -120,21 +120,13 @@ impl Client {
         }
         let user_agent = HeaderValue::from_static(config::USER_AGENT);
         let http = match builder.http_client {
-            Some(client) => client,
-            None => reqwest::Client::builder()
-                .user_agent(config::USER_AGENT)
-                .connect_timeout(builder.timeouts.connect)
-                .read_timeout(builder.timeouts.read)
-                .redirect(same_origin_redirects())
-                .build()
-                .map_err(|e| Error::Configuration {
-                    message: format!("cannot build the HTTP client: {e}"),
-                })?,
+            Some(client) => HttpClients::custom(client),
+            None => HttpClients::build(&builder.timeouts)?,
         };
         let auth = Authenticator::new(
             credentials,
             base_url.token_url(),
-            http.clone(),
+            http.with_read_timeout.clone(),
             user_agent.clone(),
             builder.retry.clone(),
             builder.token_refresh_margin,

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::auth::Authenticator;
-use crate::config::{ApiVersion, BaseUrl};
+use crate::config::{self, ApiVersion, BaseUrl, TimeoutConfig};
 use crate::error::{Error, ErrorContext, Failure, REQUEST_ID_HEADER};
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
 
@@ -60,6 +60,52 @@ pub(crate) struct Decoded<T> {
     pub(crate) total_count: Option<u64>,
 }
 
+/// The HTTP clients of an executor.
+///
+/// Built by the SDK: reads go through a client without a read timeout and get one timer per
+/// attempt instead (`RequestBuilder::timeout`, the smaller of the read timeout and what is left of
+/// the total deadline); uploads and token requests go through a twin with reqwest's read
+/// (inactivity) timeout, so a long upload is never cut while bytes flow. A read timeout re-armed
+/// on every read measurably slows the status poll (`cargo xtask bench`), hence the split. A
+/// caller's own client is used for everything, as configured.
+#[derive(Clone)]
+pub(crate) struct HttpClients {
+    reads: reqwest::Client,
+    pub(crate) with_read_timeout: reqwest::Client,
+    read_timeout: Option<Duration>,
+}
+
+impl HttpClients {
+    /// The caller's client, for everything, with no timeouts added.
+    pub(crate) fn custom(client: reqwest::Client) -> Self {
+        HttpClients {
+            reads: client.clone(),
+            with_read_timeout: client,
+            read_timeout: None,
+        }
+    }
+
+    /// The SDK's own clients (same-origin redirects only, the SDK's User-Agent).
+    pub(crate) fn build(timeouts: &TimeoutConfig) -> Result<Self, Error> {
+        let base = || {
+            reqwest::Client::builder()
+                .user_agent(config::USER_AGENT)
+                .connect_timeout(timeouts.connect)
+                .redirect(same_origin_redirects())
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| Error::Configuration {
+                message: format!("cannot build the HTTP client: {e}"),
+            })
+        };
+        Ok(HttpClients {
+            reads: built(base())?,
+            with_read_timeout: built(base().read_timeout(timeouts.read))?,
+            read_timeout: Some(timeouts.read),
+        })
+    }
+}
+
 /// Sends requests for a client; cheap to clone (clones share the connection pool, the token
 /// cache and the deprecation log).
 #[derive(Clone)]
@@ -69,7 +115,7 @@ pub(crate) struct Executor {
 
 struct ExecutorInner {
     base_url: BaseUrl,
-    http: reqwest::Client,
+    http: HttpClients,
     auth: Authenticator,
     retry: RetryConfig,
     user_agent: HeaderValue,
@@ -90,7 +136,7 @@ impl fmt::Debug for Executor {
 impl Executor {
     pub(crate) fn new(
         base_url: BaseUrl,
-        http: reqwest::Client,
+        http: HttpClients,
         auth: Authenticator,
         retry: RetryConfig,
         user_agent: HeaderValue,
@@ -127,13 +173,27 @@ impl Executor {
         &self,
         call: Call<'_>,
     ) -> Result<Decoded<T>, Error> {
-        self.call_with_form(call, || async { Ok(None) }).await
+        self.send(call, Transfer::Read, || async { Ok(None) }).await
     }
 
     /// Sends a call whose multipart body `form` builds afresh for every attempt.
     pub(crate) async fn call_with_form<T, B, BFut>(
         &self,
         call: Call<'_>,
+        form: B,
+    ) -> Result<Decoded<T>, Error>
+    where
+        T: DeserializeOwned,
+        B: Fn() -> BFut,
+        BFut: Future<Output = Result<Option<reqwest::multipart::Form>, Failure>>,
+    {
+        self.send(call, Transfer::Upload, form).await
+    }
+
+    async fn send<T, B, BFut>(
+        &self,
+        call: Call<'_>,
+        transfer: Transfer,
         form: B,
     ) -> Result<Decoded<T>, Error>
     where
@@ -165,14 +225,19 @@ impl Executor {
             operation.expand_path(call.path_args)
         );
         let (version, query) = (call.version, call.query);
-        self.execute(&call, |authorization| {
-            let request = self
-                .inner
-                .http
+        let http = match transfer {
+            Transfer::Read => &self.inner.http.reads,
+            Transfer::Upload => &self.inner.http.with_read_timeout,
+        };
+        self.execute(&call, transfer, |authorization, timeout| {
+            let mut request = http
                 .request(method.clone(), &url)
                 .header(ACCEPT, HeaderValue::from_static("application/json"))
                 .header(USER_AGENT, self.inner.user_agent.clone())
                 .header(AUTHORIZATION, authorization);
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             let form = form();
             async move {
                 let mut request = request;
@@ -208,7 +273,8 @@ impl Executor {
             self.warn_deprecated(version, operation);
         }
         if !status.is_success() {
-            return Err(Failure::from_response(response).await);
+            // Cold path: boxed, so the hot future stays small.
+            return Err(Box::pin(Failure::from_response(response)).await);
         }
         let total_count = headers
             .get(TOTAL_COUNT_HEADER)
@@ -255,9 +321,14 @@ impl Executor {
     }
 
     /// Runs one operation: token, request, classification, retries, the 401 refresh, and logs.
-    async fn execute<T, F, Fut>(&self, call: &Call<'_>, mut attempt_fn: F) -> Result<T, Error>
+    async fn execute<T, F, Fut>(
+        &self,
+        call: &Call<'_>,
+        transfer: Transfer,
+        mut attempt_fn: F,
+    ) -> Result<T, Error>
     where
-        F: FnMut(HeaderValue) -> Fut,
+        F: FnMut(HeaderValue, Option<Duration>) -> Fut,
         Fut: Future<Output = Result<(T, StatusCode), Failure>>,
     {
         let span = tracing::info_span!(
@@ -278,7 +349,8 @@ impl Executor {
                 // Nothing has been sent for this attempt yet: a deadline passing here is plain.
                 let token = match inner.auth.cached_token() {
                     Some(token) => token,
-                    None => match within(remaining, inner.auth.token()).await {
+                    // Cold path (once per token lifetime): boxed, so the hot future stays small.
+                    None => match within(remaining, Box::pin(inner.auth.token())).await {
                         Some(token) => token?,
                         None => {
                             return Err(self.deadline_exceeded(call, attempt - 1, last_status));
@@ -287,8 +359,30 @@ impl Executor {
                 };
                 let started = Instant::now();
                 let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
-                let Some(outcome) = within(remaining, attempt_fn(token.authorization()?)).await
-                else {
+                // A read through the SDK's own client is bounded by one per-request timer: the
+                // read timeout, or what is left of the deadline when that is shorter. Anything
+                // else (uploads, a caller's client, whose settings stay as they are) by the
+                // deadline around the attempt.
+                let per_request = match (transfer, inner.http.read_timeout) {
+                    (Transfer::Read, Some(read)) => Some(match remaining {
+                        Some(left) if left <= read => (left, true),
+                        _ => (read, false),
+                    }),
+                    _ => None,
+                };
+                let timeout_is_deadline = per_request.is_some_and(|(_, deadline)| deadline);
+                let authorization = token.authorization()?;
+                let sent = match per_request {
+                    Some((timeout, _)) => Some(attempt_fn(authorization, Some(timeout)).await),
+                    None => within(remaining, attempt_fn(authorization, None)).await,
+                };
+                let outcome = match sent {
+                    Some(Err(Failure::Transport(e))) if timeout_is_deadline && e.is_timeout() => {
+                        None
+                    }
+                    other => other,
+                };
+                let Some(outcome) = outcome else {
                     // The request may be on the wire: for the start, its outcome is unknown.
                     tracing::debug!(
                         operation = call.operation,
@@ -336,6 +430,7 @@ impl Executor {
                     }
                     RetryDecision::Retry => {
                         if let Some(wait) = budget.next_wait(failure.retry_after()) {
+                            // (The sleep is boxed: retries are the cold path.)
                             tracing::warn!(
                                 operation = call.operation,
                                 attempt,
@@ -344,7 +439,7 @@ impl Executor {
                                 wait_ms = wait.as_millis() as u64,
                                 "retrying"
                             );
-                            tokio::time::sleep(wait).await;
+                            Box::pin(tokio::time::sleep(wait)).await;
                             continue;
                         }
                     }
@@ -400,10 +495,17 @@ impl Executor {
     }
 }
 
+/// How a call's request travels: a small read, or an upload whose body streams from disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transfer {
+    Read,
+    Upload,
+}
+
 /// Follows redirects only within the origin of the request (scheme, host and port), so neither
 /// a token nor the client secret can be carried to another host. A cross-origin redirect is
 /// returned as the response it is (an [`Error::UnexpectedStatus`]).
-pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
+fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first();
         let same_origin = first.is_some_and(|first| {

@@ -413,8 +413,8 @@ impl AggregationTask {
 
 /// The `status` field: blank or non-string is no state, anything else is parsed.
 pub(crate) fn state<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AggregationState>, D::Error> {
-    Ok(match lenient::value(d)? {
-        Value::String(s) if !s.trim().is_empty() => Some(AggregationState::parse(&s)),
+    Ok(match lenient::Scalar::deserialize(d)? {
+        lenient::Scalar::Str(s) if !s.trim().is_empty() => Some(AggregationState::parse(&s)),
         _ => None,
     })
 }
@@ -471,7 +471,7 @@ mod tests {
         assert_eq!(s.start, None);
         assert_eq!(s.work(), Some((u64::MAX, u64::MAX)));
         assert_eq!(s.progress_fraction(), Some(1.0));
-        assert!(lenient::parse_timestamp(&serde_json::json!(i64::MIN)).is_none());
+        assert!(sailpoint_isc_api::Timestamp::from_json(&serde_json::json!(i64::MIN)).is_none());
     }
 
     #[test]

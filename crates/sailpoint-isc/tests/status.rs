@@ -615,3 +615,67 @@ fn public_types_are_send_and_sync() {
     send(&client.wait_for_aggregation(TASK_ID).send());
     send(&client.wait_for_aggregation(TASK_ID).into_stream());
 }
+
+/// The SDK's own client bounds a read with its read timeout (one timer per attempt) and retries
+/// it; when the total deadline is the shorter bound, the result is `DeadlineExceeded`.
+#[tokio::test]
+async fn the_sdk_client_bounds_reads_by_the_read_timeout_or_the_deadline() {
+    let server = MockServer::start_async().await;
+    token_mock(&server, TOKEN, 749).await;
+    let slow = server
+        .mock_async(|when, then| {
+            when.method(GET).path(status_path(v()));
+            then.status(200)
+                .json_body(json!({"status": "STARTED"}))
+                .delay(Duration::from_millis(700))
+                .up_to_n_times(1);
+        })
+        .await;
+    let fast = server
+        .mock_async(|when, then| {
+            when.method(GET).path(status_path(v()));
+            then.status(200).json_body(json!({"status": "COMPLETED"}));
+        })
+        .await;
+    let timeouts = sailpoint_isc::TimeoutConfig::standard().with_read_timeout(ms(200));
+    let s = builder(&server)
+        .timeouts(timeouts.clone())
+        .build()
+        .unwrap()
+        .aggregation_status(TASK_ID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(s.state, Some(AggregationState::Completed));
+    slow.assert_calls_async(1).await;
+    fast.assert_calls_async(1).await;
+
+    fast.delete_async().await;
+    let hanging = server
+        .mock_async(|when, then| {
+            when.method(GET).path(status_path(v()));
+            then.status(200)
+                .json_body(json!({"status": "STARTED"}))
+                .delay(Duration::from_millis(2000));
+        })
+        .await;
+    let started = Instant::now();
+    let err = builder(&server)
+        .timeouts(
+            sailpoint_isc::TimeoutConfig::standard().with_read_timeout(Duration::from_secs(30)),
+        )
+        .retry(fast_retry().with_total_deadline(Some(ms(300))))
+        .build()
+        .unwrap()
+        .aggregation_status(TASK_ID)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DeadlineExceeded { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    hanging.assert_calls_async(1).await;
+}
