@@ -41,8 +41,9 @@ pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 pub struct TimeoutConfig {
     /// Longest time to establish a connection (TCP and TLS).
     pub connect: Duration,
-    /// Longest silence while waiting for or reading a response, reset by every read. It also
-    /// bounds the time from sending a request (an upload included) to its response headers.
+    /// For uploads and token requests: the longest silence while waiting for or reading a
+    /// response, reset by every read (a long upload is never cut while bytes flow). For the other
+    /// requests, whose bodies are small: the longest time one attempt may take.
     pub read: Duration,
 }
 
