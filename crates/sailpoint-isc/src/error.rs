@@ -348,6 +348,16 @@ impl Error {
     }
 }
 
+impl From<sailpoint_isc_api::UnknownApiVersion> for Error {
+    /// A version name that is not one of [`ApiVersion::all`](crate::ApiVersion::all) is a
+    /// configuration error.
+    fn from(error: sailpoint_isc_api::UnknownApiVersion) -> Self {
+        Error::Configuration {
+            message: error.to_string(),
+        }
+    }
+}
+
 /// A source found by a name lookup: its id and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
