@@ -327,6 +327,8 @@ pub fn client(server: &WireServer, timing: &Timing) -> Client {
         // These scenarios prove the start on its own (exactly one request); the lookup after an
         // ambiguous start has its own area, `exactly once`.
         .outcome_resolution(OutcomeResolution::disabled())
+        // Exact request counts and timings; the limiter has its own tests.
+        .no_rate_limit()
         .timeouts(
             TimeoutConfig::standard()
                 .with_connect_timeout(Duration::from_secs(1))

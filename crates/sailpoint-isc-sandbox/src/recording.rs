@@ -43,6 +43,7 @@ pub struct Upload {
 
 /// One request to a known operation, in the order the sandbox finished with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RequestRecord {
     /// Which operation.
     pub operation: Operation,
@@ -50,6 +51,8 @@ pub struct RequestRecord {
     pub api_version: Option<ApiVersion>,
     /// The status answered, `None` if the connection was dropped without a response.
     pub status: Option<u16>,
+    /// When the request arrived (its headers were read).
+    pub received: std::time::Instant,
 }
 
 #[derive(Debug, Default)]

@@ -277,6 +277,7 @@ async fn handle_operation(ctx: OpContext, mut req: Request, next: Next) -> Respo
         route,
     } = ctx;
     let version = route.map(|r| r.version);
+    let received = std::time::Instant::now();
     state.recorder.count(operation);
     let conn = req.extensions().get::<ConnHandle>().cloned();
     let rid = request_id(&req);
@@ -286,6 +287,7 @@ async fn handle_operation(ctx: OpContext, mut req: Request, next: Next) -> Respo
             operation,
             api_version: version,
             status,
+            received,
         });
     };
 

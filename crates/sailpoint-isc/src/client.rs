@@ -10,6 +10,7 @@ use crate::auth::Authenticator;
 use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials, OutcomeResolution};
 use crate::error::Error;
 use crate::executor::{Executor, HttpClients};
+use crate::ratelimit::RateLimiter;
 use crate::retry::RetryConfig;
 use crate::sources::FindSourceByName;
 use crate::tasks::{GetTaskStatus, ListTaskStatuses};
@@ -95,6 +96,13 @@ impl Client {
         let credentials = builder.credentials.ok_or_else(|| Error::Configuration {
             message: "no credentials: call .client_credentials(..) or .access_token(..)".to_owned(),
         })?;
+        // ISC counts requests per client id; clients of a fixed token share per tenant.
+        let limiter_key = match &credentials {
+            Credentials::ClientCredentials { client_id, .. } => {
+                format!("{}|client:{client_id}", base_url.as_str())
+            }
+            Credentials::AccessToken(_) => format!("{}|access-token", base_url.as_str()),
+        };
         match &credentials {
             Credentials::ClientCredentials {
                 client_id,
@@ -131,8 +139,13 @@ impl Client {
             builder.retry.clone(),
             builder.token_refresh_margin,
         );
+        let limiter = match (builder.rate_limiter, builder.rate_limit) {
+            (Some(limiter), _) => Some(limiter),
+            (None, Some(limit)) => Some(RateLimiter::shared(&limiter_key, limit)),
+            (None, None) => None,
+        };
         Ok(Client {
-            executor: Executor::new(base_url, http, auth, builder.retry, user_agent),
+            executor: Executor::new(base_url, http, auth, builder.retry, user_agent, limiter),
             api_version: builder.api_version,
             poll_schedule: builder.poll_schedule,
             outcome_resolution: builder.outcome_resolution,
@@ -147,6 +160,11 @@ impl Client {
     /// The default API version of this client's calls.
     pub fn api_version(&self) -> ApiVersion {
         self.api_version
+    }
+
+    /// The client-side rate limiter, unless it was turned off.
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.executor.limiter()
     }
 
     /// The retry configuration.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::retry::RetryConfig;
 use crate::secret::Secret;
 use crate::wait::PollSchedule;
@@ -221,6 +222,8 @@ pub struct ClientBuilder {
     pub(crate) timeouts: TimeoutConfig,
     pub(crate) token_refresh_margin: Duration,
     pub(crate) outcome_resolution: OutcomeResolution,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) rate_limiter: Option<RateLimiter>,
 }
 
 impl Default for ClientBuilder {
@@ -235,6 +238,8 @@ impl Default for ClientBuilder {
             timeouts: TimeoutConfig::standard(),
             token_refresh_margin: DEFAULT_TOKEN_REFRESH_MARGIN,
             outcome_resolution: OutcomeResolution::standard(),
+            rate_limit: Some(RateLimit::ISC),
+            rate_limiter: None,
         }
     }
 }
@@ -396,6 +401,29 @@ impl ClientBuilder {
     /// on them, but would resend the token request's form, client secret included, on a 307/308.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
+        self
+    }
+
+    /// The client-side rate limit (default [`RateLimit::ISC`], 100 requests per 10 s per API
+    /// version). Clients for the same tenant and client id share one limiter, and every clone of
+    /// a client shares its own; token requests are not counted. A stricter server still wins: 429
+    /// answers are handled as before.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// No client-side rate limit: requests go as fast as they are made, and ISC's 429 answers
+    /// (with `Retry-After`) are the only brake.
+    pub fn no_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
+        self.rate_limiter = None;
+        self
+    }
+
+    /// Uses this limiter (shared with whatever else holds it) instead of the default one.
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
         self
     }
 

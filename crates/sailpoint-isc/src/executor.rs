@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::auth::Authenticator;
 use crate::config::{self, ApiVersion, BaseUrl, TimeoutConfig};
 use crate::error::{Error, ErrorContext, Failure, REQUEST_ID_HEADER};
+use crate::ratelimit::RateLimiter;
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
 
 /// Header SailPoint requires on experimental operations.
@@ -119,6 +120,7 @@ struct ExecutorInner {
     auth: Authenticator,
     retry: RetryConfig,
     user_agent: HeaderValue,
+    limiter: Option<RateLimiter>,
     /// (version, operation) pairs already warned about as deprecated.
     deprecations: Mutex<HashSet<(&'static str, &'static str)>>,
 }
@@ -140,6 +142,7 @@ impl Executor {
         auth: Authenticator,
         retry: RetryConfig,
         user_agent: HeaderValue,
+        limiter: Option<RateLimiter>,
     ) -> Self {
         Executor {
             inner: Arc::new(ExecutorInner {
@@ -148,6 +151,7 @@ impl Executor {
                 auth,
                 retry,
                 user_agent,
+                limiter,
                 deprecations: Mutex::new(HashSet::new()),
             }),
         }
@@ -161,6 +165,11 @@ impl Executor {
     /// The retry configuration.
     pub(crate) fn retry(&self) -> &RetryConfig {
         &self.inner.retry
+    }
+
+    /// The client-side rate limiter, if any.
+    pub(crate) fn limiter(&self) -> Option<&RateLimiter> {
+        self.inner.limiter.as_ref()
     }
 
     /// The authenticator, for `Debug` output.
@@ -357,6 +366,17 @@ impl Executor {
                         }
                     },
                 };
+                // The client-side rate limit: every attempt counts (token requests do not). Nothing
+                // is sent while waiting, so a deadline passing here is plain.
+                if let Some(limiter) = &inner.limiter {
+                    let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
+                    if within(remaining, limiter.acquire(call.version.name()))
+                        .await
+                        .is_none()
+                    {
+                        return Err(self.deadline_exceeded(call, attempt - 1, last_status));
+                    }
+                }
                 let started = Instant::now();
                 let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
                 // A read through the SDK's own client is bounded by one per-request timer: the

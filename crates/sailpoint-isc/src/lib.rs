@@ -65,6 +65,7 @@ pub mod config;
 pub mod error;
 mod executor;
 mod lenient;
+pub mod ratelimit;
 pub mod retry;
 mod secret;
 pub mod sources;
@@ -80,6 +81,7 @@ pub use config::{ApiVersion, ClientBuilder, OutcomeResolution, TimeoutConfig};
 pub use error::{
     Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem, OutcomeLookup, SourceCandidate,
 };
+pub use ratelimit::{RateLimit, RateLimiter};
 pub use retry::RetryConfig;
 pub use secret::Secret;
 pub use sources::Source;
