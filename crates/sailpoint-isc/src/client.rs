@@ -7,6 +7,7 @@ use reqwest::header::HeaderValue;
 
 use crate::aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
 use crate::auth::Authenticator;
+use crate::batch::{AggregateBatch, BatchItem};
 use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials, OutcomeResolution};
 use crate::error::Error;
 use crate::executor::{Executor, HttpClients};
@@ -291,5 +292,32 @@ impl Client {
     /// ```
     pub fn find_source_by_name(&self, name: impl Into<String>) -> FindSourceByName {
         FindSourceByName::new(self.executor.clone(), name.into(), self.api_version)
+    }
+
+    /// Aggregates many sources: starts them with a concurrency cap (each exactly once), waits for
+    /// all of them with task-status lists, and reports per-item events and results; see
+    /// [`AggregateBatch`].
+    ///
+    /// ```no_run
+    /// use sailpoint_isc::batch::BatchItem;
+    ///
+    /// # async fn demo(client: sailpoint_isc::Client) {
+    /// let report = client
+    ///     .aggregate_batch(vec![
+    ///         BatchItem::source_name("HR Feed").file("hr.csv"),
+    ///         BatchItem::source_name("Contractors").file("contractors.csv"),
+    ///     ])
+    ///     .run()
+    ///     .await;
+    /// assert_eq!(report.items.len(), 2);
+    /// # }
+    /// ```
+    pub fn aggregate_batch(&self, items: impl IntoIterator<Item = BatchItem>) -> AggregateBatch {
+        AggregateBatch::new(
+            self.executor.clone(),
+            self.api_version,
+            self.outcome_resolution.clone(),
+            items.into_iter().collect(),
+        )
     }
 }

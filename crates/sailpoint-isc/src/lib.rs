@@ -60,6 +60,7 @@
 
 mod aggregation;
 mod auth;
+pub mod batch;
 mod client;
 pub mod config;
 pub mod error;
