@@ -1,22 +1,46 @@
-//! `tracing` output on stderr, written around the progress bar so the two do not garble each other.
+//! `tracing` output on stderr, written around the progress bars so the two do not garble each other.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use indicatif::ProgressBar;
+use indicatif::{MultiProgress, ProgressBar};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// The progress bar currently drawn on stderr, if any; log lines suspend it while they print.
+/// The progress bar (or the set of bars, for `batch`) currently drawn on stderr, if any; log
+/// lines suspend it while they print.
 #[derive(Debug, Clone, Default)]
-pub struct ActiveBar(Arc<Mutex<Option<ProgressBar>>>);
+pub struct ActiveBar(Arc<Mutex<Option<Drawn>>>);
+
+/// What is drawn on stderr.
+#[derive(Debug, Clone)]
+enum Drawn {
+    Bar(ProgressBar),
+    Multi(MultiProgress),
+}
+
+impl Drawn {
+    /// Runs `f` with the bars cleared from the terminal, then redraws them.
+    fn suspend(&self, f: impl FnOnce()) {
+        match self {
+            Drawn::Bar(bar) if !bar.is_hidden() => bar.suspend(f),
+            Drawn::Multi(multi) if !multi.is_hidden() => multi.suspend(f),
+            _ => f(),
+        }
+    }
+}
 
 impl ActiveBar {
     pub fn set(&self, bar: Option<ProgressBar>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = bar;
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = bar.map(Drawn::Bar);
     }
 
-    fn get(&self) -> Option<ProgressBar> {
+    /// For `batch`: one bar per running aggregation and a total, all in one `MultiProgress`.
+    pub fn set_multi(&self, multi: Option<MultiProgress>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = multi.map(Drawn::Multi);
+    }
+
+    fn get(&self) -> Option<Drawn> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -66,9 +90,9 @@ impl<'a> MakeWriter<'a> for StderrAroundBar {
     }
 }
 
-/// Collects one event and writes it on drop, with the bar (if any) hidden meanwhile.
+/// Collects one event and writes it on drop, with the bars (if any) hidden meanwhile.
 struct LineWriter {
-    bar: Option<ProgressBar>,
+    bar: Option<Drawn>,
     buf: Vec<u8>,
 }
 
@@ -92,8 +116,8 @@ impl Drop for LineWriter {
             let _ = io::stderr().lock().write_all(&self.buf);
         };
         match &self.bar {
-            Some(bar) if !bar.is_hidden() => bar.suspend(write),
-            _ => write(),
+            Some(drawn) => drawn.suspend(write),
+            None => write(),
         }
     }
 }

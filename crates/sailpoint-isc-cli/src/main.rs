@@ -5,6 +5,7 @@
 
 mod cli;
 mod logging;
+mod manifest;
 mod outcome;
 mod report;
 

@@ -1,0 +1,542 @@
+//! The `batch` manifest: a TOML file of `[[aggregation]]` tables, checked completely before any
+//! request, every problem reported with its line.
+//!
+//! ```toml
+//! [[aggregation]]
+//! source_id = "2c9180835d2e5168015d32f890ca1581"   # or: source_name = "HR Feed"
+//! file = "exports/hr.csv"                          # omit for a direct-connect source
+//! disable_optimization = false                     # optional
+//! ```
+//!
+//! The document is parsed with spans (`toml::de::DeTable`, every key and value a
+//! `toml::Spanned`), so that each problem gets the line it is on, and syntax errors are
+//! recovered from, so that one run lists them all.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use sailpoint_isc::{AccountsFile, Error};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+/// The table name of one item.
+const TABLE: &str = "aggregation";
+/// The keys an item may have.
+const KEYS: &[&str] = &["source_id", "source_name", "file", "disable_optimization"];
+
+/// A checked manifest: at least one item, every source once, every file present and readable.
+#[derive(Debug)]
+pub struct Manifest {
+    pub items: Vec<ManifestItem>,
+}
+
+/// One `[[aggregation]]`.
+#[derive(Debug)]
+pub struct ManifestItem {
+    /// The line of its `[[aggregation]]` header (or inline table).
+    pub line: usize,
+    pub source: SourceRef,
+    /// The line of its `source_id` or `source_name`.
+    pub source_line: usize,
+    /// The file as written in the manifest, and as resolved against the manifest's folder.
+    pub file: Option<ItemFile>,
+    pub disable_optimization: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceRef {
+    Id(String),
+    Name(String),
+}
+
+#[derive(Debug)]
+pub struct ItemFile {
+    pub given: String,
+    pub checked: AccountsFile,
+}
+
+/// A problem with the manifest, at a line when it has one (reading the file has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Reads and checks the manifest at `path`. Relative `file`s are resolved against its folder.
+/// Sends nothing; the files are checked like the SDK checks them before an upload
+/// ([`AccountsFile::open`]).
+pub async fn load(path: &Path) -> Result<Manifest, Vec<Problem>> {
+    let bytes = tokio::fs::read(path).await.map_err(|e| {
+        vec![Problem {
+            line: None,
+            message: format!("cannot read the manifest {}: {e}", path.display()),
+        }]
+    })?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes());
+            return Err(vec![Problem {
+                line: Some(line_of(&text, at)),
+                message: "not TOML: the manifest is not valid UTF-8".to_owned(),
+            }]);
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    check(&text, base).await
+}
+
+/// Checks a manifest's text; `base` is the folder relative files are resolved against.
+pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
+    let mut problems = Problems {
+        text,
+        list: Vec::new(),
+    };
+    let (root, syntax_errors) = DeTable::parse_recoverable(text);
+    let syntax_broken = !syntax_errors.is_empty();
+    for error in &syntax_errors {
+        let at = error.span().map_or(0, |span| span.start);
+        problems.at(at, format!("not TOML: {}", one_line(error.message())));
+    }
+
+    let mut tables: Vec<(Range<usize>, &DeTable<'_>)> = Vec::new();
+    let mut misshapen = false;
+    for (key, value) in root.get_ref().iter() {
+        let name: &str = key.get_ref();
+        if name != TABLE {
+            problems.at(
+                key.span().start,
+                format!(
+                    "unknown key `{name}` at the top level (a manifest holds [[{TABLE}]] tables \
+                     only)"
+                ),
+            );
+            continue;
+        }
+        match value.get_ref() {
+            DeValue::Array(array) => {
+                for element in array.iter() {
+                    match element.get_ref() {
+                        DeValue::Table(table) => tables.push((element.span(), table)),
+                        other => {
+                            misshapen = true;
+                            problems.at(
+                            element.span().start,
+                            format!(
+                                "each `{TABLE}` must be a table, not a {}",
+                                other.type_str()
+                            ),
+                        );
+                        }
+                    }
+                }
+            }
+            DeValue::Table(_) => {
+                misshapen = true;
+                problems.at(
+                    key.span().start,
+                    format!(
+                        "`{TABLE}` must be an array of tables: write [[{TABLE}]], not [{TABLE}]"
+                    ),
+                );
+            }
+            other => {
+                misshapen = true;
+                problems.at(
+                    key.span().start,
+                    format!(
+                        "`{TABLE}` must be an array of tables ([[{TABLE}]]), not a {}",
+                        other.type_str()
+                    ),
+                );
+            }
+        }
+    }
+    // `aggregation = []`, or nothing at all (a broken document or a misshapen `aggregation` has
+    // already been reported).
+    if tables.is_empty() && !syntax_broken && !misshapen {
+        problems.at(
+            0,
+            format!("no [[{TABLE}]] in the manifest: nothing to aggregate"),
+        );
+    }
+    // Tables in the order they appear (a key-ordered map does not keep it for inline arrays
+    // split over several keys; sorting by offset does).
+    tables.sort_by_key(|(span, _)| span.start);
+
+    let mut items = Vec::new();
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (span, table) in tables {
+        let line = line_of(text, span.start);
+        if let Some(item) = check_item(table, line, base, &mut problems).await {
+            let (seen, what, value) = match &item.source {
+                SourceRef::Id(id) => (&mut ids, "source_id", id),
+                SourceRef::Name(name) => (&mut names, "source_name", name),
+            };
+            if let Some(first) = seen.get(value) {
+                problems.line(
+                    item.source_line,
+                    format!(
+                        "{what} {value:?} already appears at line {first}: one aggregation per \
+                         source"
+                    ),
+                );
+            } else {
+                seen.insert(value.clone(), item.source_line);
+                items.push(item);
+            }
+        }
+    }
+    if problems.list.is_empty() {
+        Ok(Manifest { items })
+    } else {
+        let mut list = problems.list;
+        list.sort_by_key(|p| p.line);
+        Err(list)
+    }
+}
+
+/// Checks one `[[aggregation]]`; `None` when it has a problem (recorded).
+async fn check_item(
+    table: &DeTable<'_>,
+    line: usize,
+    base: &Path,
+    problems: &mut Problems<'_>,
+) -> Option<ManifestItem> {
+    let before = problems.list.len();
+    let mut source_id = None;
+    let mut source_name = None;
+    let mut source_line = line;
+    let mut file = None;
+    let mut disable_optimization = false;
+    for (key, value) in table.iter() {
+        let name: &str = key.get_ref();
+        let at = key.span().start;
+        match name {
+            "source_id" => {
+                source_id = problems.non_empty_string(name, value);
+                source_line = line_of(problems.text, value.span().start);
+            }
+            "source_name" => {
+                source_name = problems.non_empty_string(name, value);
+                source_line = line_of(problems.text, value.span().start);
+            }
+            "file" => {
+                if let Some(given) = problems.non_empty_string(name, value) {
+                    file = Some((given, value.span().start));
+                }
+            }
+            "disable_optimization" => match value.get_ref() {
+                DeValue::Boolean(b) => disable_optimization = *b,
+                other => problems.at(
+                    value.span().start,
+                    format!(
+                        "`disable_optimization` must be true or false, not a {}",
+                        other.type_str()
+                    ),
+                ),
+            },
+            unknown => {
+                let suggestion = KEYS
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(&unknown.replace('-', "_")))
+                    .map(|k| format!("did you mean `{k}`? "))
+                    .unwrap_or_default();
+                problems.at(
+                    at,
+                    format!(
+                        "unknown key `{unknown}` in [[{TABLE}]] ({suggestion}allowed: {})",
+                        KEYS.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let declared_id = table.get("source_id").is_some();
+    let declared_name = table.get("source_name").is_some();
+    let source = match (source_id, source_name) {
+        (Some(id), None) => Some(SourceRef::Id(id)),
+        (None, Some(name)) => Some(SourceRef::Name(name)),
+        _ if declared_id && declared_name => {
+            problems.line(
+                line,
+                "both source_id and source_name: give one of them".to_owned(),
+            );
+            None
+        }
+        _ if !declared_id && !declared_name => {
+            problems.line(
+                line,
+                "neither source_id nor source_name: give one of them".to_owned(),
+            );
+            None
+        }
+        // One was given but had a problem (recorded).
+        _ => None,
+    };
+    let file = match file {
+        Some((given, at)) => {
+            let path = resolve(base, &given);
+            match AccountsFile::open(&path).await {
+                Ok(checked) => Some(ItemFile { given, checked }),
+                Err(Error::InvalidFile { problem, .. }) => {
+                    let shown = if Path::new(&given).is_absolute() {
+                        format!("{given:?}")
+                    } else {
+                        format!("{given:?} ({})", path.display())
+                    };
+                    problems.at(at, format!("file {shown}: {problem}"));
+                    None
+                }
+                Err(other) => {
+                    problems.at(at, format!("file {given:?}: {other}"));
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    if problems.list.len() > before {
+        return None;
+    }
+    Some(ManifestItem {
+        line,
+        source: source?,
+        source_line,
+        file,
+        disable_optimization,
+    })
+}
+
+/// `given` as is when absolute, else relative to the manifest's folder.
+fn resolve(base: &Path, given: &str) -> PathBuf {
+    let given = Path::new(given);
+    if given.is_absolute() {
+        given.to_path_buf()
+    } else {
+        base.join(given)
+    }
+}
+
+struct Problems<'t> {
+    text: &'t str,
+    list: Vec<Problem>,
+}
+
+impl Problems<'_> {
+    /// A problem at a byte offset.
+    fn at(&mut self, offset: usize, message: String) {
+        let line = line_of(self.text, offset);
+        self.line(line, message);
+    }
+
+    fn line(&mut self, line: usize, message: String) {
+        self.list.push(Problem {
+            line: Some(line),
+            message,
+        });
+    }
+
+    /// The value as a string that is not blank; a problem otherwise.
+    fn non_empty_string(&mut self, key: &str, value: &Spanned<DeValue<'_>>) -> Option<String> {
+        match value.get_ref() {
+            DeValue::String(s) if s.trim().is_empty() => {
+                self.at(value.span().start, format!("`{key}` is empty"));
+                None
+            }
+            DeValue::String(s) => Some(s.to_string()),
+            other => {
+                self.at(
+                    value.span().start,
+                    format!("`{key}` must be a string, not a {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// A parser message on one line (they can span several).
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        use std::hash::{BuildHasher, RandomState};
+        let dir = std::env::temp_dir().join(format!(
+            "isc-manifest-unit-{}-{:x}",
+            std::process::id(),
+            RandomState::new().hash_one(std::time::SystemTime::now())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn run(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(check(text, base))
+    }
+
+    #[test]
+    fn lines_are_one_based() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 4), 3);
+        assert_eq!(line_of("a\n", 99), 2);
+    }
+
+    #[test]
+    fn a_good_manifest() {
+        let dir = temp_dir();
+        std::fs::write(dir.join("hr.csv"), "id\n1\n").unwrap();
+        let text = "\
+# comment
+[[aggregation]]
+source_id = \"abc\"
+file = \"hr.csv\"
+
+[[aggregation]]
+source_name = \"HR Feed\"
+disable_optimization = true
+
+aggregation = []
+";
+        // A key after [[aggregation]] belongs to that table: this is an unknown key there.
+        let problems = run(text, &dir).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, Some(10));
+
+        let text = &text[..text.find("aggregation = []").unwrap()];
+        let manifest = run(text, &dir).unwrap();
+        assert_eq!(manifest.items.len(), 2);
+        assert_eq!(manifest.items[0].line, 2);
+        assert_eq!(manifest.items[0].source, SourceRef::Id("abc".into()));
+        let file = manifest.items[0].file.as_ref().unwrap();
+        assert_eq!(file.checked.path(), dir.join("hr.csv"));
+        assert_eq!(file.given, "hr.csv");
+        assert!(!manifest.items[0].disable_optimization);
+        assert_eq!(manifest.items[1].line, 6);
+        assert_eq!(manifest.items[1].source, SourceRef::Name("HR Feed".into()));
+        assert!(manifest.items[1].disable_optimization);
+        assert!(manifest.items[1].file.is_none());
+    }
+
+    #[test]
+    fn inline_tables_count_too() {
+        let manifest = run(
+            "aggregation = [{ source_id = \"a\" },\n { source_id = \"b\" }]\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(manifest.items.len(), 2);
+        assert_eq!(manifest.items[1].line, 2);
+    }
+
+    #[test]
+    fn every_problem_with_its_line() {
+        let dir = temp_dir();
+        std::fs::write(dir.join("empty.csv"), "").unwrap();
+        std::fs::write(dir.join("ok.csv"), "id\n1\n").unwrap();
+        let text = "\
+[[aggregation]]
+source_id = \"a\"
+sourc_name = \"x\"
+[[aggregation]]
+source_id = \"b\"
+source_name = \"B\"
+[[aggregation]]
+file = \"ok.csv\"
+[[aggregation]]
+source_id = 42
+[[aggregation]]
+source_name = \"  \"
+[[aggregation]]
+source_id = \"c\"
+file = \"missing.csv\"
+[[aggregation]]
+source_id = \"d\"
+file = \"empty.csv\"
+disable_optimization = \"yes\"
+[[aggregation]]
+source_id = \"a2\"
+[[aggregation]]
+source_id = \"a2\"
+[[aggregation]]
+source_name = \"N\"
+[[aggregation]]
+source_name = \"N\"
+[[aggregation]]
+source-id = \"e\"
+";
+        let problems = run(text, &dir).unwrap_err();
+        let lines: Vec<Option<usize>> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(
+            lines,
+            [3, 4, 7, 10, 12, 15, 18, 19, 23, 27, 28, 29]
+                .map(Some)
+                .to_vec(),
+            "{problems:#?}"
+        );
+        let text_of = |line: usize| {
+            problems
+                .iter()
+                .find(|p| p.line == Some(line))
+                .unwrap()
+                .message
+                .clone()
+        };
+        assert!(text_of(3).contains("unknown key `sourc_name`"));
+        assert!(text_of(4).contains("both source_id and source_name"));
+        assert!(text_of(7).contains("neither"));
+        assert!(text_of(10).contains("must be a string, not a integer"));
+        assert!(text_of(12).contains("`source_name` is empty"));
+        assert!(text_of(15).contains("does not exist"));
+        assert!(text_of(18).contains("is empty"));
+        assert!(text_of(19).contains("true or false"));
+        assert!(text_of(23).contains("source_id \"a2\" already appears at line 21"));
+        assert!(text_of(27).contains("source_name \"N\" already appears at line 25"));
+        assert!(text_of(29).contains("did you mean `source_id`"));
+    }
+
+    #[test]
+    fn syntax_errors_and_shape() {
+        let problems = run("[[aggregation]\nsource_id = \"a\"\n", Path::new(".")).unwrap_err();
+        assert!(problems[0].message.starts_with("not TOML"), "{problems:?}");
+        assert_eq!(problems[0].line, Some(1));
+
+        let problems = run("# nothing\n", Path::new(".")).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].message.contains("no [[aggregation]]"));
+
+        let problems = run("[aggregation]\nsource_id = \"a\"\n", Path::new(".")).unwrap_err();
+        assert!(problems[0].message.contains("write [[aggregation]]"));
+
+        let problems = run("aggregations = 1\n", Path::new(".")).unwrap_err();
+        assert!(problems[0].message.contains("unknown key `aggregations`"));
+    }
+}
