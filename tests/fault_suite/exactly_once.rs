@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sailpoint_isc::{ApiVersion, Client, Error, OutcomeResolution, RetryConfig, StartOrigin};
+use sailpoint_isc::{
+    ApiVersion, Client, Error, OutcomeResolution, RetryConfig, StartOrigin, TimeoutConfig,
+};
 use sailpoint_isc_sandbox::{Fault, Operation, Sandbox};
 
 use crate::hygiene;
@@ -115,16 +117,18 @@ async fn scenario(
         sandbox.inject(Operation::GetTaskStatus, Fault::status(503), 100_000);
     }
     sandbox.inject(Operation::ImportAccounts, ambiguity.fault(), 1);
-    let mut retry =
+    let retry =
         RetryConfig::standard().with_backoff(Duration::from_millis(10), Duration::from_millis(40));
+    let mut timeouts = TimeoutConfig::standard();
     if ambiguity == Ambiguity::DeadlineInFlight {
-        retry = retry.with_total_deadline(Some(DEADLINE));
+        timeouts = timeouts.with_total_deadline(Some(DEADLINE));
     }
     let client = Client::builder()
         .base_url(sandbox.base_url())
         .client_credentials(hygiene::CLIENT_ID, hygiene::client_secret())
         .api_version(version)
         .retry(retry)
+        .timeouts(timeouts)
         .outcome_resolution(
             OutcomeResolution::standard()
                 .with_grace_period(GRACE)

@@ -58,8 +58,8 @@ fn timing() -> Timing {
     timing.read_timeout = Duration::from_secs(10);
     timing.retry = RetryConfig::standard()
         .with_max_attempts(2)
-        .with_backoff(Duration::from_millis(150), Duration::from_millis(150))
-        .with_total_deadline(Some(Duration::from_secs(30)));
+        .with_backoff(Duration::from_millis(150), Duration::from_millis(150));
+    timing.deadline = Some(Duration::from_secs(30));
     timing
 }
 

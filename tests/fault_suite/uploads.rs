@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sailpoint_isc::{ApiVersion, Client, RetryConfig};
+use sailpoint_isc::{ApiVersion, Client, RetryConfig, TimeoutConfig};
 use sailpoint_isc_sandbox::{Fault, Operation, Sandbox};
 use sha2::{Digest, Sha256};
 
@@ -117,9 +117,9 @@ fn client(sandbox: &Sandbox) -> Client {
         .api_version(ApiVersion::V2025)
         .retry(
             RetryConfig::standard()
-                .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
-                .with_total_deadline(Some(Duration::from_secs(600))),
+                .with_backoff(Duration::from_millis(20), Duration::from_millis(100)),
         )
+        .timeouts(TimeoutConfig::standard().with_total_deadline(Some(Duration::from_secs(600))))
         .build()
         .expect("client builds")
 }

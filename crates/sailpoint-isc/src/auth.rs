@@ -94,6 +94,7 @@ pub(crate) struct Authenticator {
     http: reqwest::Client,
     user_agent: HeaderValue,
     retry: RetryConfig,
+    deadline: Option<Duration>,
     margin: Duration,
     cache: Mutex<TokenCache>,
     /// A copy of `cache.current` readable without waiting for a refresh in progress.
@@ -145,6 +146,7 @@ impl Authenticator {
         http: reqwest::Client,
         user_agent: HeaderValue,
         retry: RetryConfig,
+        deadline: Option<Duration>,
         margin: Duration,
     ) -> Self {
         let source = match credentials {
@@ -163,6 +165,7 @@ impl Authenticator {
             http,
             user_agent,
             retry,
+            deadline,
             margin,
             cache: Mutex::new(TokenCache::default()),
             snapshot: std::sync::RwLock::new(None),
@@ -277,7 +280,7 @@ impl Authenticator {
         client_id: &str,
         client_secret: &Secret,
     ) -> Result<(Secret, Duration), Error> {
-        let mut budget = RetryBudget::new(&self.retry);
+        let mut budget = RetryBudget::new(&self.retry, self.deadline);
         let mut attempt = 0u32;
         loop {
             attempt += 1;

@@ -138,6 +138,7 @@ impl Client {
             http.with_read_timeout.clone(),
             user_agent.clone(),
             builder.retry.clone(),
+            builder.timeouts.total,
             builder.token_refresh_margin,
         );
         let limiter = match (builder.rate_limiter, builder.rate_limit) {
@@ -146,7 +147,15 @@ impl Client {
             (None, None) => None,
         };
         Ok(Client {
-            executor: Executor::new(base_url, http, auth, builder.retry, user_agent, limiter),
+            executor: Executor::new(
+                base_url,
+                http,
+                auth,
+                builder.retry,
+                user_agent,
+                limiter,
+                builder.timeouts.total,
+            ),
             api_version: builder.api_version,
             poll_schedule: builder.poll_schedule,
             outcome_resolution: builder.outcome_resolution,

@@ -25,10 +25,9 @@ pub const USER_AGENT: &str = concat!("sailpoint-isc-rust/", env!("CARGO_PKG_VERS
 /// Default margin before a token's expiry at which it is refreshed.
 pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
-/// Timeouts of the HTTP client the SDK builds (plain data). They bound each attempt; the whole
-/// operation, retries included, is bounded by [`RetryConfig::total_deadline`].
-///
-/// Ignored when you supply your own client with [`ClientBuilder::http_client`].
+/// Timeouts (plain data): `connect` and `read` bound each attempt of the HTTP client the SDK
+/// builds (ignored when you supply your own with [`ClientBuilder::http_client`]); `total` bounds
+/// a whole operation, token fetch, rate-limit waits and retries included, whatever the client.
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,15 +45,26 @@ pub struct TimeoutConfig {
     /// response, reset by every read (a long upload is never cut while bytes flow). For the other
     /// requests, whose bodies are small: the longest time one attempt may take.
     pub read: Duration,
+    /// The longest a whole operation may take, retries included (`None`: no limit). A request in
+    /// flight when it passes is cut: [`Error::DeadlineExceeded`], or [`Error::OutcomeUnknown`] for
+    /// an upload already sent. No retry is started whose wait would end after it.
+    pub total: Option<Duration>,
 }
 
 impl TimeoutConfig {
-    /// 10 s to connect, 120 s of read inactivity.
+    /// 10 s to connect, 120 s of read inactivity, 3 minutes for a whole operation.
     pub fn standard() -> Self {
         TimeoutConfig {
             connect: Duration::from_secs(10),
             read: Duration::from_secs(120),
+            total: Some(Duration::from_secs(180)),
         }
+    }
+
+    /// Sets (or removes, with `None`) the total deadline of one operation.
+    pub fn with_total_deadline(mut self, total: Option<Duration>) -> Self {
+        self.total = total;
+        self
     }
 
     /// Sets the connect timeout.

@@ -121,6 +121,7 @@ struct ExecutorInner {
     retry: RetryConfig,
     user_agent: HeaderValue,
     limiter: Option<RateLimiter>,
+    total_deadline: Option<Duration>,
     /// (version, operation) pairs already warned about as deprecated.
     deprecations: Mutex<HashSet<(&'static str, &'static str)>>,
 }
@@ -143,6 +144,7 @@ impl Executor {
         retry: RetryConfig,
         user_agent: HeaderValue,
         limiter: Option<RateLimiter>,
+        total_deadline: Option<Duration>,
     ) -> Self {
         Executor {
             inner: Arc::new(ExecutorInner {
@@ -152,6 +154,7 @@ impl Executor {
                 retry,
                 user_agent,
                 limiter,
+                total_deadline,
                 deprecations: Mutex::new(HashSet::new()),
             }),
         }
@@ -347,10 +350,10 @@ impl Executor {
         );
         async move {
             let inner = &self.inner;
-            let mut budget = RetryBudget::new(&inner.retry);
+            let mut budget = RetryBudget::new(&inner.retry, inner.total_deadline);
             let mut attempt = 0u32;
             let mut refreshed = false;
-            let deadline = inner.retry.total_deadline;
+            let deadline = inner.total_deadline;
             let mut last_status = None;
             loop {
                 attempt += 1;
@@ -493,7 +496,7 @@ impl Executor {
         attempts: u32,
         last_status: Option<StatusCode>,
     ) -> Error {
-        let deadline = self.inner.retry.total_deadline.unwrap_or_default();
+        let deadline = self.inner.total_deadline.unwrap_or_default();
         let mut context = ErrorContext::new(call.operation, Some(call.version));
         context.attempts = attempts;
         context.status = last_status;

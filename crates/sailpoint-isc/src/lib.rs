@@ -41,7 +41,7 @@
 //! - **Authentication** ([`auth`](crate::ClientBuilder::client_credentials)): OAuth2 client
 //!   credentials with one cached token shared by all calls, refreshed before expiry and once on a
 //!   401. Secrets are [`Secret`]s and never printed or logged.
-//! - **Retries** ([`retry`]): plain-data [`RetryConfig`]; a pure classification that never repeats
+//! - **Retries**: plain-data [`RetryConfig`]; a pure classification that never repeats
 //!   an aggregation start unless it provably did not happen ([`Error::OutcomeUnknown`] otherwise);
 //!   `Retry-After` (seconds or HTTP-date, capped) and full-jitter backoff.
 //! - **Uploads** ([`upload`]): the CSV is checked before any request and streamed from disk with
@@ -67,7 +67,7 @@ pub mod error;
 mod executor;
 mod lenient;
 pub mod ratelimit;
-pub mod retry;
+mod retry;
 mod secret;
 pub mod sources;
 pub mod status;

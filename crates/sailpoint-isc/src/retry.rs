@@ -2,35 +2,33 @@
 //!
 //! Three separate pieces decide what happens after a failed attempt:
 //!
-//! 1. [`FailureKind`]: *what* went wrong, derived from the HTTP status ([`FailureKind::from_status`])
-//!    or the transport error ([`FailureKind::from_transport`]).
-//! 2. [`decide`]: a pure function of the [`OperationKind`] and the failure, returning a
-//!    [`RetryDecision`]. Starting an aggregation is *not* idempotent, so it is only retried when the
-//!    request provably did not start one (429, or a failure before the request was sent).
-//! 3. [`RetryConfig`]: *when* to retry: number of attempts, full-jitter exponential backoff, the cap
-//!    on server-requested waits (`Retry-After`), and a total deadline.
+//! 1. `FailureKind`: *what* went wrong, derived from the HTTP status or the transport error.
+//! 2. `decide`: a pure function of the operation's kind and the failure. Starting an aggregation
+//!    is *not* idempotent, so it is only retried when the request provably did not start one
+//!    (429, or a failure before the request was sent).
+//! 3. [`RetryConfig`]: *when* to retry: number of attempts, full-jitter exponential backoff and
+//!    the cap on server-requested waits (`Retry-After`). The total deadline is a timeout, in
+//!    [`TimeoutConfig`](crate::TimeoutConfig).
 //!
-//! ```
-//! use sailpoint_isc::retry::{decide, FailureKind, OperationKind, RetryDecision};
-//!
-//! // A 503 on the status poll is retried...
-//! assert_eq!(decide(OperationKind::Read, FailureKind::from_status(503)), RetryDecision::Retry);
-//! // ...but on the upload the aggregation may already have started.
-//! assert_eq!(
-//!     decide(OperationKind::StartAggregation, FailureKind::from_status(503)),
-//!     RetryDecision::OutcomeUnknown
-//! );
-//! // A 429 is safe to retry everywhere.
-//! assert_eq!(
-//!     decide(OperationKind::StartAggregation, FailureKind::from_status(429)),
-//!     RetryDecision::Retry
-//! );
-//! ```
+//! Only `RetryConfig` is public: the classification is the SDK's promise (documented on
+//! [`RetryConfig`]), not an extension point.
 
 use std::time::{Duration, Instant, SystemTime};
 
 /// How failed requests are retried. Plain data: build it with [`RetryConfig::standard`] or
 /// [`RetryConfig::disabled`] and adjust with the `with_*` methods or the public fields.
+///
+/// What is retried, by what went wrong:
+///
+/// | failure | reads (status, task status, sources, tokens) | starting an aggregation |
+/// |---|---|---|
+/// | 429 | retry | retry |
+/// | not sent (connect, DNS, TLS) | retry | retry |
+/// | 401 | refresh the token, resend once | refresh the token, resend once |
+/// | 500, 502, 503, 504 | retry | outcome unknown (looked up in task status, never resent) |
+/// | other 5xx | give up | outcome unknown |
+/// | timeout or connection lost after sending | retry | outcome unknown |
+/// | other 4xx, undecodable body | give up | give up |
 ///
 /// ```
 /// use std::time::Duration;
@@ -39,8 +37,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// let retry = RetryConfig::standard()
 ///     .with_max_attempts(6)
 ///     .with_backoff(Duration::from_millis(200), Duration::from_secs(5))
-///     .with_max_retry_after(Duration::from_secs(30))
-///     .with_total_deadline(Some(Duration::from_secs(120)));
+///     .with_max_retry_after(Duration::from_secs(30));
 /// assert_eq!(retry.max_attempts, 6);
 /// assert_eq!(RetryConfig::disabled().max_attempts, 1);
 /// ```
@@ -56,20 +53,17 @@ pub struct RetryConfig {
     pub max_backoff: Duration,
     /// The longest wait honoured from a `Retry-After` header; longer values are capped to this.
     pub max_retry_after: Duration,
-    /// No retry is started when its wait would end later than this, measured from the first attempt.
-    pub total_deadline: Option<Duration>,
 }
 
 impl RetryConfig {
     /// The defaults: 4 attempts, backoff from 1 s doubling to at most 20 s, `Retry-After` honoured up
-    /// to 60 s, and a total deadline of 3 minutes.
+    /// to 60 s.
     pub fn standard() -> Self {
         RetryConfig {
             max_attempts: 4,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(60),
-            total_deadline: Some(Duration::from_secs(180)),
         }
     }
 
@@ -101,15 +95,9 @@ impl RetryConfig {
         self
     }
 
-    /// Sets (or removes, with `None`) the total deadline for one operation's retries.
-    pub fn with_total_deadline(mut self, deadline: Option<Duration>) -> Self {
-        self.total_deadline = deadline;
-        self
-    }
-
     /// The backoff ceiling before retry number `retry` (1 for the first retry):
     /// `min(max_backoff, initial_backoff * 2^(retry-1))`.
-    pub fn backoff_ceiling(&self, retry: u32) -> Duration {
+    pub(crate) fn backoff_ceiling(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.saturating_sub(1).min(30));
         self.initial_backoff
             .saturating_mul(factor)
@@ -117,14 +105,14 @@ impl RetryConfig {
     }
 
     /// A full-jitter backoff before retry number `retry`: uniform in `[0, backoff_ceiling(retry)]`.
-    pub fn jittered_backoff(&self, retry: u32) -> Duration {
+    pub(crate) fn jittered_backoff(&self, retry: u32) -> Duration {
         let ceiling = self.backoff_ceiling(retry);
         ceiling.mul_f64(fastrand::f64())
     }
 
     /// The wait before retry number `retry`: the server's `Retry-After` (capped at
     /// `max_retry_after`) when there is one, otherwise [`jittered_backoff`](Self::jittered_backoff).
-    pub fn wait_before_retry(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn wait_before_retry(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
         match retry_after {
             Some(server_wait) => server_wait.min(self.max_retry_after),
             None => self.jittered_backoff(retry),
@@ -140,7 +128,7 @@ impl Default for RetryConfig {
 
 /// What kind of request an attempt belongs to, which decides what is safe to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OperationKind {
+pub(crate) enum OperationKind {
     /// A read without side effects (status poll, token request): retried on 429, 500/502/503/504,
     /// timeouts and connection errors.
     Read,
@@ -152,7 +140,7 @@ pub enum OperationKind {
 /// What went wrong with one attempt, reduced to what matters for the retry decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// HTTP 429 Too Many Requests.
     RateLimited,
     /// HTTP 401: the token was missing, expired or revoked.
@@ -173,7 +161,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// Classifies an HTTP error status.
-    pub fn from_status(status: u16) -> Self {
+    pub(crate) fn from_status(status: u16) -> Self {
         match status {
             429 => FailureKind::RateLimited,
             401 => FailureKind::Unauthorized,
@@ -184,7 +172,7 @@ impl FailureKind {
 
     /// Classifies a transport error. Connect-phase failures (`is_connect()`: refused, DNS, TLS,
     /// connect timeout) are [`NotSent`](FailureKind::NotSent); they are checked before timeouts.
-    pub fn from_transport(error: &reqwest::Error) -> Self {
+    pub(crate) fn from_transport(error: &reqwest::Error) -> Self {
         if error.is_connect() {
             FailureKind::NotSent
         } else if error.is_timeout() {
@@ -199,7 +187,7 @@ impl FailureKind {
 
 /// The outcome of [`decide`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RetryDecision {
+pub(crate) enum RetryDecision {
     /// Safe and useful to try again (after the configured wait).
     Retry,
     /// Refresh the access token and resend once (a 401).
@@ -222,7 +210,7 @@ pub enum RetryDecision {
 /// | other 5xx | give up | outcome unknown |
 /// | timeout / connection lost after sending | retry | outcome unknown |
 /// | other 4xx, undecodable body | give up | give up |
-pub fn decide(operation: OperationKind, failure: FailureKind) -> RetryDecision {
+pub(crate) fn decide(operation: OperationKind, failure: FailureKind) -> RetryDecision {
     use FailureKind as F;
     use OperationKind as Op;
     match (operation, failure) {
@@ -239,22 +227,9 @@ pub fn decide(operation: OperationKind, failure: FailureKind) -> RetryDecision {
 }
 
 /// Parses a `Retry-After` value: delay-seconds (`"120"`) or an HTTP-date
-/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, also the obsolete RFC 850 and asctime forms), relative to
-/// `now`. A date in the past yields zero; garbage yields `None`.
-///
-/// ```
-/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
-/// use sailpoint_isc::retry::parse_retry_after;
-///
-/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 2015-10-21T07:27:50Z
-/// assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-/// assert_eq!(
-///     parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
-///     Some(Duration::from_secs(10))
-/// );
-/// assert_eq!(parse_retry_after("soon", now), None);
-/// ```
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`, also the obsolete RFC 850 and asctime forms, parsed by
+/// `httpdate`), relative to `now`. A date in the past yields zero; garbage yields `None`.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if value.is_empty() {
         return None;
@@ -267,34 +242,24 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return (seconds.is_finite() && seconds >= 0.0)
             .then(|| Duration::from_secs_f64(seconds.min(1e9)));
     }
-    let at = parse_http_date(value)?;
+    let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-fn parse_http_date(value: &str) -> Option<SystemTime> {
-    use chrono::{DateTime, NaiveDateTime};
-    let naive = DateTime::parse_from_rfc2822(value)
-        .ok()
-        .map(|d| d.naive_utc())
-        .or_else(|| NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT").ok())
-        .or_else(|| NaiveDateTime::parse_from_str(value, "%a %b %e %H:%M:%S %Y").ok())?;
-    let utc = naive.and_utc();
-    let secs = u64::try_from(utc.timestamp()).ok()?;
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Counts retries of one operation and enforces `max_attempts` and `total_deadline`.
+/// Counts retries of one operation and enforces `max_attempts` and the total deadline.
 #[derive(Debug)]
 pub(crate) struct RetryBudget<'a> {
     config: &'a RetryConfig,
+    deadline: Option<Duration>,
     started: Instant,
     retries: u32,
 }
 
 impl<'a> RetryBudget<'a> {
-    pub(crate) fn new(config: &'a RetryConfig) -> Self {
+    pub(crate) fn new(config: &'a RetryConfig, deadline: Option<Duration>) -> Self {
         RetryBudget {
             config,
+            deadline,
             started: Instant::now(),
             retries: 0,
         }
@@ -306,7 +271,7 @@ impl<'a> RetryBudget<'a> {
             return None;
         }
         let wait = self.config.wait_before_retry(self.retries + 1, retry_after);
-        if let Some(deadline) = self.config.total_deadline
+        if let Some(deadline) = self.deadline
             && self.started.elapsed() + wait > deadline
         {
             return None;
@@ -426,17 +391,17 @@ mod tests {
         let c = RetryConfig::standard()
             .with_max_attempts(3)
             .with_backoff(Duration::ZERO, Duration::ZERO);
-        let mut b = RetryBudget::new(&c);
+        let mut b = RetryBudget::new(&c, None);
         assert!(b.next_wait(None).is_some());
         assert!(b.next_wait(None).is_some());
         assert!(b.next_wait(None).is_none());
 
-        let c = RetryConfig::standard().with_total_deadline(Some(Duration::from_secs(1)));
-        let mut b = RetryBudget::new(&c);
+        let c = RetryConfig::standard();
+        let mut b = RetryBudget::new(&c, Some(Duration::from_secs(1)));
         assert!(b.next_wait(Some(Duration::from_secs(5))).is_none());
 
         let disabled = RetryConfig::disabled();
-        let mut b = RetryBudget::new(&disabled);
+        let mut b = RetryBudget::new(&disabled, Some(Duration::from_secs(60)));
         assert!(b.next_wait(None).is_none());
     }
 }

@@ -367,7 +367,10 @@ async fn total_deadline_stops_retries_early() {
         .await;
     let started = Instant::now();
     let err = builder(&server)
-        .retry(fast_retry().with_total_deadline(Some(Duration::from_secs(1))))
+        .timeouts(
+            sailpoint_isc::TimeoutConfig::standard()
+                .with_total_deadline(Some(Duration::from_secs(1))),
+        )
         .build()
         .unwrap()
         .aggregation_status(TASK_ID)
@@ -662,9 +665,10 @@ async fn the_sdk_client_bounds_reads_by_the_read_timeout_or_the_deadline() {
     let started = Instant::now();
     let err = builder(&server)
         .timeouts(
-            sailpoint_isc::TimeoutConfig::standard().with_read_timeout(Duration::from_secs(30)),
+            sailpoint_isc::TimeoutConfig::standard()
+                .with_read_timeout(Duration::from_secs(30))
+                .with_total_deadline(Some(ms(300))),
         )
-        .retry(fast_retry().with_total_deadline(Some(ms(300))))
         .build()
         .unwrap()
         .aggregation_status(TASK_ID)
