@@ -15,7 +15,8 @@ Configuration (unless --sandbox):
 
 Output:
   The result goes to stdout, progress and messages to stderr. With --json, stdout carries only
-  NDJSON: one object per event (\"accepted\", \"status\") and a final \"result\" object.
+  NDJSON: one object per event (\"accepted\", \"status\") and a final \"result\" object
+  (batch: event objects, a \"result\" per item, then a \"summary\").
 
 Exit codes:
   0  done: the aggregation COMPLETED (without --wait/--watch: the request succeeded)
@@ -24,7 +25,41 @@ Exit codes:
   3  ISC API error after retries (status, message and tracking id on stderr), including an
      unknown or expired aggregation id
   4  timed out waiting (the aggregation may still be running)
-  5  outcome unknown: the upload may have started an aggregation; check before retrying";
+  5  outcome unknown: the upload may have started an aggregation; check before retrying
+
+  batch: 2 when the manifest is refused (nothing is sent); 0 when every item completed;
+  otherwise the first of 5, 3, 2, 4, 1 that any item has (precedence, not the largest number).
+  See `isc-aggregate batch --help`.";
+
+/// Shown after `batch --help`: the manifest and the exit-code rule.
+const BATCH_AFTER_HELP: &str = "\
+Manifest (TOML; relative files are relative to the manifest's folder):
+  [[aggregation]]
+  source_id = \"2c9180835d2e5168015d32f890ca1581\"   # or: source_name = \"HR Feed\"
+  file = \"exports/hr.csv\"                          # omit for a direct-connect source
+  disable_optimization = false                     # optional
+
+  The whole manifest is checked before any request: unknown keys, both or neither of
+  source_id/source_name, wrong types, empty strings, missing, empty or unreadable files and the
+  same source twice are all listed, each with its line, and the exit code is 2.
+
+Output:
+  A progress bar per running aggregation and a total on a terminal, otherwise a line per change
+  on stderr; a line per item and a summary on stdout. With --json, stdout carries only NDJSON:
+  \"resolved\", \"started\", \"progress\" and \"finished\" events, a \"result\" per item,
+  then one \"summary\".
+
+Exit codes:
+  0  every item completed
+  2  the manifest was refused (nothing was sent), or an item's input turned out bad at run time
+     (its file changed after the check, or a name resolved to a source another item has)
+  otherwise the first of these that any item has, in this order (not the largest number):
+  5  outcome unknown (check `isc-aggregate tasks --source-id ID` before running it again)
+  3  API error, including a source_name that matches no source or several
+  2  (see above)
+  4  timed out (the batch's --timeout passed; the aggregation may still be running)
+  1  ended unsuccessfully (CANCELLED, TERMINATED)
+  Items not started because the timeout passed first do not raise the code by themselves.";
 
 /// Upload a CSV to a SailPoint Identity Security Cloud source and follow the account aggregation.
 #[derive(Debug, Parser)]
@@ -77,6 +112,31 @@ pub enum Command {
     Status(StatusArgs),
     /// List recent account-aggregation tasks (from ISC's task status, kept 90 days)
     Tasks(TasksArgs),
+    /// Aggregate many sources from a TOML manifest, several at a time, and wait for all of them
+    #[command(after_help = BATCH_AFTER_HELP)]
+    Batch(BatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The manifest: [[aggregation]] tables with source_id or source_name, file,
+    /// disable_optimization (see below)
+    #[arg(value_name = "MANIFEST.toml")]
+    pub manifest: PathBuf,
+
+    /// How many aggregations run at once
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub max_concurrency: u16,
+
+    /// Give up on what is still running after this long, e.g. 90s, 5m, 1h, 500ms; items not
+    /// started by then are skipped
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    pub timeout: Duration,
+
+    /// After an ambiguous start, look for the aggregation in task status this long before the
+    /// item ends with outcome unknown; 0s: do not look
+    #[arg(long, value_name = "DURATION", value_parser = parse_grace, default_value = "30s")]
+    pub outcome_grace: Duration,
 }
 
 #[derive(Debug, Args)]

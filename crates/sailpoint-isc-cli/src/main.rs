@@ -3,6 +3,7 @@
 //! See `isc-aggregate --help` for the commands, configuration and exit codes.
 #![forbid(unsafe_code)]
 
+mod batch;
 mod cli;
 mod logging;
 mod manifest;
@@ -22,8 +23,9 @@ use sailpoint_isc::{
 };
 use sailpoint_isc_sandbox::Sandbox;
 
-use crate::cli::{Cli, Command, GlobalArgs, ImportArgs, StatusArgs, TasksArgs};
+use crate::cli::{BatchArgs, Cli, Command, GlobalArgs, ImportArgs, StatusArgs, TasksArgs};
 use crate::logging::ActiveBar;
+use crate::manifest::{Manifest, SourceRef};
 use crate::outcome::{Exit, exit_for_state};
 use crate::report::Reporter;
 
@@ -33,6 +35,9 @@ const ENV_TEST_POLL_MS: &str = "ISC_AGGREGATE_TEST_POLL_MS";
 /// Test-only (not part of the interface): the retry backoff (and `Retry-After` cap) in
 /// milliseconds, so retried requests do not slow the test suite down.
 const ENV_TEST_RETRY_MS: &str = "ISC_AGGREGATE_TEST_RETRY_MS";
+
+/// `--sandbox`: time between a batch's completion checks (the SDK's 5 s is for real tenants).
+const SANDBOX_BATCH_POLL: Duration = Duration::from_millis(250);
 
 /// `--sandbox`: how long the simulated aggregation stays `STARTED`, then `ACCOUNTS_COLLECTED`.
 const SANDBOX_COLLECT: Duration = Duration::from_millis(1500);
@@ -58,14 +63,21 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
-    // Check the file before anything else: a bad file is reported even without configuration,
-    // and never costs a request.
+    // Check the file (or the batch manifest and its files) before anything else: bad input is
+    // reported even without configuration, and never costs a request, not even a token.
     let file = match &cli.command {
         Command::Import(ImportArgs {
             file: Some(path), ..
         }) => match AccountsFile::open(path).await {
             Ok(file) => Some(file),
             Err(e) => return reporter.failure(&e),
+        },
+        _ => None,
+    };
+    let manifest = match &cli.command {
+        Command::Batch(args) => match manifest::load(&args.manifest).await {
+            Ok(manifest) => Some(manifest),
+            Err(problems) => return batch::refuse(&args.manifest, &problems, reporter.json()),
         },
         _ => None,
     };
@@ -90,6 +102,9 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
                                 Duration::from_millis(500),
                             ),
                     );
+                if let Some(manifest) = &manifest {
+                    add_sandbox_sources(&sandbox, manifest, reporter);
+                }
                 _sandbox = Some(sandbox);
                 reporter.sandbox = true;
                 builder
@@ -119,7 +134,56 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
         Command::Import(args) => import(&client, args, file, reporter).await,
         Command::Status(args) => status(&client, args, reporter).await,
         Command::Tasks(args) => tasks(&client, args, reporter).await,
+        Command::Batch(args) => match manifest {
+            Some(manifest) => batch(&client, args, manifest, cli.global.sandbox, reporter).await,
+            None => reporter.local_failure(Exit::Usage, "manifest", "no manifest was read"),
+        },
     }
+}
+
+/// `--sandbox batch`: the simulated tenant starts with no named sources, so the manifest's
+/// `source_name`s are created in it (and said so), for demos.
+fn add_sandbox_sources(sandbox: &Sandbox, manifest: &Manifest, reporter: &Reporter) {
+    let names: Vec<&str> = manifest
+        .items
+        .iter()
+        .filter_map(|item| match &item.source {
+            SourceRef::Name(name) => Some(name.as_str()),
+            SourceRef::Id(_) => None,
+        })
+        .collect();
+    for name in &names {
+        sandbox.add_source(name);
+    }
+    if !names.is_empty() {
+        reporter.note(format!(
+            "note: --sandbox: created the sources named in the manifest ({}) in the simulated \
+             tenant",
+            names.join(", ")
+        ));
+    }
+}
+
+async fn batch(
+    client: &Client,
+    args: BatchArgs,
+    manifest: Manifest,
+    sandbox: bool,
+    reporter: &Reporter,
+) -> Exit {
+    let poll_interval = test_millis(ENV_TEST_POLL_MS).or(sandbox.then_some(SANDBOX_BATCH_POLL));
+    let options = batch::Options {
+        max_concurrency: usize::from(args.max_concurrency),
+        timeout: args.timeout,
+        outcome_grace: args.outcome_grace,
+        poll_interval,
+    };
+    let output = batch::Output {
+        json: reporter.json(),
+        bars: reporter.progress_bar(),
+        active_bar: reporter.active_bar(),
+    };
+    batch::run(client, manifest, options, output).await
 }
 
 /// The client configuration from `SAIL_*` or `./config.json`, with `--base-url` overriding the
@@ -140,14 +204,17 @@ fn configured_builder(global: &GlobalArgs) -> Result<ClientBuilder, Error> {
     Ok(builder.base_url(base_url.clone()))
 }
 
+/// A test-only timing override, when set.
+fn test_millis(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+}
+
 /// Applies the test-only timing overrides, when set.
 fn with_test_overrides(mut builder: ClientBuilder) -> ClientBuilder {
-    let millis = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_millis)
-    };
+    let millis = test_millis;
     if let Some(interval) = millis(ENV_TEST_POLL_MS) {
         builder = builder.poll_schedule(PollSchedule::fixed(interval));
     }

@@ -38,8 +38,6 @@ pub struct ManifestItem {
     /// The line of its `[[aggregation]]` header (or inline table).
     pub line: usize,
     pub source: SourceRef,
-    /// The line of its `source_id` or `source_name`.
-    pub source_line: usize,
     /// The file as written in the manifest, and as resolved against the manifest's folder.
     pub file: Option<ItemFile>,
     pub disable_optimization: bool,
@@ -133,12 +131,9 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
                         other => {
                             misshapen = true;
                             problems.at(
-                            element.span().start,
-                            format!(
-                                "each `{TABLE}` must be a table, not a {}",
-                                other.type_str()
-                            ),
-                        );
+                                element.span().start,
+                                format!("each `{TABLE}` must be a table, not {}", a_type(other)),
+                            );
                         }
                     }
                 }
@@ -157,8 +152,8 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
                 problems.at(
                     key.span().start,
                     format!(
-                        "`{TABLE}` must be an array of tables ([[{TABLE}]]), not a {}",
-                        other.type_str()
+                        "`{TABLE}` must be an array of tables ([[{TABLE}]]), not {}",
+                        a_type(other)
                     ),
                 );
             }
@@ -181,23 +176,31 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
     let mut names: HashMap<String, usize> = HashMap::new();
     for (span, table) in tables {
         let line = line_of(text, span.start);
-        if let Some(item) = check_item(table, line, base, &mut problems).await {
-            let (seen, what, value) = match &item.source {
+        let checked = check_item(table, line, base, &mut problems).await;
+        // The same source twice is found even in items with other problems.
+        let mut duplicate = false;
+        if let Some((source, source_line)) = &checked.source {
+            let (seen, what, value) = match source {
                 SourceRef::Id(id) => (&mut ids, "source_id", id),
                 SourceRef::Name(name) => (&mut names, "source_name", name),
             };
             if let Some(first) = seen.get(value) {
+                duplicate = true;
                 problems.line(
-                    item.source_line,
+                    *source_line,
                     format!(
                         "{what} {value:?} already appears at line {first}: one aggregation per \
                          source"
                     ),
                 );
             } else {
-                seen.insert(value.clone(), item.source_line);
-                items.push(item);
+                seen.insert(value.clone(), *source_line);
             }
+        }
+        if let Some(item) = checked.item
+            && !duplicate
+        {
+            items.push(item);
         }
     }
     if problems.list.is_empty() {
@@ -209,13 +212,21 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
     }
 }
 
-/// Checks one `[[aggregation]]`; `None` when it has a problem (recorded).
+/// One `[[aggregation]]`, checked.
+struct Checked {
+    /// Its source and the line it is on, when it names exactly one.
+    source: Option<(SourceRef, usize)>,
+    /// The item, when it has no problem (its problems are recorded otherwise).
+    item: Option<ManifestItem>,
+}
+
+/// Checks one `[[aggregation]]`.
 async fn check_item(
     table: &DeTable<'_>,
     line: usize,
     base: &Path,
     problems: &mut Problems<'_>,
-) -> Option<ManifestItem> {
+) -> Checked {
     let before = problems.list.len();
     let mut source_id = None;
     let mut source_name = None;
@@ -244,8 +255,8 @@ async fn check_item(
                 other => problems.at(
                     value.span().start,
                     format!(
-                        "`disable_optimization` must be true or false, not a {}",
-                        other.type_str()
+                        "`disable_optimization` must be true or false, not {}",
+                        a_type(other)
                     ),
                 ),
             },
@@ -293,7 +304,7 @@ async fn check_item(
             match AccountsFile::open(&path).await {
                 Ok(checked) => Some(ItemFile { given, checked }),
                 Err(Error::InvalidFile { problem, .. }) => {
-                    let shown = if Path::new(&given).is_absolute() {
+                    let shown = if path == Path::new(&given) {
                         format!("{given:?}")
                     } else {
                         format!("{given:?} ({})", path.display())
@@ -309,16 +320,17 @@ async fn check_item(
         }
         None => None,
     };
-    if problems.list.len() > before {
-        return None;
-    }
-    Some(ManifestItem {
-        line,
-        source: source?,
-        source_line,
-        file,
-        disable_optimization,
-    })
+    let source = source.map(|source| (source, source_line));
+    let item = match &source {
+        Some((source, _)) if problems.list.len() == before => Some(ManifestItem {
+            line,
+            source: source.clone(),
+            file,
+            disable_optimization,
+        }),
+        _ => None,
+    };
+    Checked { source, item }
 }
 
 /// `given` as is when absolute, else relative to the manifest's folder.
@@ -361,7 +373,7 @@ impl Problems<'_> {
             other => {
                 self.at(
                     value.span().start,
-                    format!("`{key}` must be a string, not a {}", other.type_str()),
+                    format!("`{key}` must be a string, not {}", a_type(other)),
                 );
                 None
             }
@@ -372,7 +384,22 @@ impl Problems<'_> {
 /// The 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// `a string`, `an integer`, … for messages.
+fn a_type(value: &DeValue<'_>) -> String {
+    let name = value.type_str();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }
 
 /// A parser message on one line (they can span several).
@@ -492,12 +519,17 @@ source_name = \"N\"
 source_name = \"N\"
 [[aggregation]]
 source-id = \"e\"
+[[aggregation]]
+source_id = \"f\"
+bogus = 1
+[[aggregation]]
+source_id = \"f\"
 ";
         let problems = run(text, &dir).unwrap_err();
         let lines: Vec<Option<usize>> = problems.iter().map(|p| p.line).collect();
         assert_eq!(
             lines,
-            [3, 4, 7, 10, 12, 15, 18, 19, 23, 27, 28, 29]
+            [3, 4, 7, 10, 12, 15, 18, 19, 23, 27, 28, 29, 32, 34]
                 .map(Some)
                 .to_vec(),
             "{problems:#?}"
@@ -513,7 +545,7 @@ source-id = \"e\"
         assert!(text_of(3).contains("unknown key `sourc_name`"));
         assert!(text_of(4).contains("both source_id and source_name"));
         assert!(text_of(7).contains("neither"));
-        assert!(text_of(10).contains("must be a string, not a integer"));
+        assert!(text_of(10).contains("must be a string, not an integer"));
         assert!(text_of(12).contains("`source_name` is empty"));
         assert!(text_of(15).contains("does not exist"));
         assert!(text_of(18).contains("is empty"));
@@ -521,6 +553,7 @@ source-id = \"e\"
         assert!(text_of(23).contains("source_id \"a2\" already appears at line 21"));
         assert!(text_of(27).contains("source_name \"N\" already appears at line 25"));
         assert!(text_of(29).contains("did you mean `source_id`"));
+        assert!(text_of(34).contains("source_id \"f\" already appears at line 31"));
     }
 
     #[test]

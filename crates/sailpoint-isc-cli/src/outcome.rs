@@ -23,6 +23,69 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// How much a batch item's code weighs when the batch's code is chosen: outcome unknown
+    /// first (someone must check before running it again), then API errors, input errors found
+    /// at run time, timeouts, and aggregations that ended unsuccessfully. Not the numeric order:
+    /// 3 outranks 4.
+    fn batch_rank(self) -> u8 {
+        match self {
+            Exit::OutcomeUnknown => 5,
+            Exit::Api => 4,
+            Exit::Usage => 3,
+            Exit::Timeout => 2,
+            Exit::Unsuccessful => 1,
+            Exit::Done => 0,
+        }
+    }
+}
+
+/// How one item of a batch ended, for its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemExit {
+    Completed,
+    /// Not started (the batch's maximum wait passed first): does not raise the code by itself.
+    Skipped,
+    Failed(Exit),
+}
+
+/// A batch item's error, classified as [`classify`] does, except that a source name that does
+/// not resolve (no match, or several) is an API error (3) there: the manifest was checked before
+/// any request, and names are only known to ISC.
+pub fn classify_batch_item(error: &Error) -> Classified {
+    let mut classified = classify(error);
+    if matches!(
+        error,
+        Error::SourceNotFound { .. } | Error::AmbiguousSourceName { .. }
+    ) {
+        classified.exit = Exit::Api;
+    }
+    classified
+}
+
+/// The exit code of a batch: 0 when every item completed, otherwise the item code that comes
+/// first in the order 5, 3, 2, 4, 1.
+pub fn batch_exit(items: impl IntoIterator<Item = ItemExit>) -> Exit {
+    let mut worst = Exit::Done;
+    let mut all_completed = true;
+    for item in items {
+        match item {
+            ItemExit::Completed => {}
+            ItemExit::Skipped => all_completed = false,
+            ItemExit::Failed(exit) => {
+                all_completed = false;
+                if exit.batch_rank() > worst.batch_rank() {
+                    worst = exit;
+                }
+            }
+        }
+    }
+    if worst == Exit::Done && !all_completed {
+        // Only skipped items: not started because the time ran out (the SDK skips items only
+        // then, and an item in flight at that moment times out or fails, so this is defensive).
+        return Exit::Timeout;
+    }
+    worst
 }
 
 /// The exit code for a status read once (`status` without `--watch`): a running or completed
@@ -134,6 +197,54 @@ pub fn classify(error: &Error) -> Classified {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn batch_exit_is_by_precedence_not_by_number() {
+        use ItemExit::{Completed, Failed, Skipped};
+        assert_eq!(batch_exit([]), Exit::Done);
+        assert_eq!(batch_exit([Completed, Completed]), Exit::Done);
+        assert_eq!(
+            batch_exit([Failed(Exit::Unsuccessful), Failed(Exit::OutcomeUnknown)]),
+            Exit::OutcomeUnknown
+        );
+        assert_eq!(
+            batch_exit([Failed(Exit::Timeout), Failed(Exit::Api), Completed]),
+            Exit::Api
+        );
+        assert_eq!(
+            batch_exit([Failed(Exit::Usage), Failed(Exit::Timeout)]),
+            Exit::Usage
+        );
+        assert_eq!(
+            batch_exit([Failed(Exit::Usage), Failed(Exit::Api)]),
+            Exit::Api
+        );
+        assert_eq!(
+            batch_exit([Failed(Exit::Unsuccessful), Failed(Exit::Timeout)]),
+            Exit::Timeout
+        );
+        assert_eq!(
+            batch_exit([Skipped, Failed(Exit::Unsuccessful)]),
+            Exit::Unsuccessful
+        );
+        assert_eq!(batch_exit([Skipped, Completed]), Exit::Timeout);
+    }
+
+    #[test]
+    fn unresolvable_names_are_api_errors_in_a_batch() {
+        let e = Error::SourceNotFound {
+            name: "HR".into(),
+            similar: Vec::new(),
+        };
+        assert_eq!(classify(&e).exit, Exit::Usage);
+        let c = classify_batch_item(&e);
+        assert_eq!(c.exit, Exit::Api);
+        assert_eq!(c.kind, "source_not_found");
+        let e = Error::InvalidInput {
+            message: "x".into(),
+        };
+        assert_eq!(classify_batch_item(&e).exit, Exit::Usage);
+    }
 
     #[test]
     fn local_errors_are_usage_errors() {

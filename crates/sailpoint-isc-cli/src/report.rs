@@ -15,8 +15,8 @@ use crate::logging::ActiveBar;
 use crate::outcome::{Classified, Exit, classify};
 
 /// Spinner frames; the last one is shown when the bar finishes.
-const TICKS_OK: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✔"];
-const TICKS_FAILED: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✖"];
+pub(crate) const TICKS_OK: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✔"];
+pub(crate) const TICKS_FAILED: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✖"];
 
 /// Everything known about the aggregation being reported on.
 #[derive(Debug, Default)]
@@ -50,6 +50,21 @@ impl Reporter {
             sandbox: false,
             subject: Subject::default(),
         }
+    }
+
+    /// With `--json`: NDJSON on stdout.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    /// True when stderr is a terminal (progress bars are drawn).
+    pub fn progress_bar(&self) -> bool {
+        self.progress_bar
+    }
+
+    /// The handle the log writer uses to print around progress bars.
+    pub fn active_bar(&self) -> ActiveBar {
+        self.active_bar.clone()
     }
 
     /// A message for humans on stderr (never on stdout).
@@ -326,15 +341,15 @@ impl Reporter {
     }
 }
 
-fn duration_ms(d: Duration) -> u64 {
+pub(crate) fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn status_json(status: &AggregationStatus) -> Value {
+pub(crate) fn status_json(status: &AggregationStatus) -> Value {
     serde_json::to_value(status).unwrap_or(Value::Null)
 }
 
-fn error_json(error: &Error, classified: &Classified) -> Value {
+pub(crate) fn error_json(error: &Error, classified: &Classified) -> Value {
     json!({
         "kind": classified.kind,
         "message": error.to_string(),
@@ -346,7 +361,7 @@ fn error_json(error: &Error, classified: &Classified) -> Value {
     })
 }
 
-fn spinner_style(ticks: &[&str]) -> ProgressStyle {
+pub(crate) fn spinner_style(ticks: &[&str]) -> ProgressStyle {
     ProgressStyle::with_template("{spinner:.green} {prefix:.bold} {msg} ({elapsed})")
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
         .tick_strings(ticks)
@@ -366,7 +381,7 @@ fn counted(status: &AggregationStatus) -> bool {
     status.total_accounts.is_some_and(|t| t > 0)
 }
 
-fn update_bar(bar: &ProgressBar, status: &AggregationStatus) {
+pub(crate) fn update_bar(bar: &ProgressBar, status: &AggregationStatus) {
     let mut extra = String::new();
     if let (Some(done), Some(total)) = (status.processed_identities, status.total_identities) {
         extra.push_str(&format!(", identities {done}/{total}"));

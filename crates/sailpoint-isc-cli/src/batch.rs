@@ -1,0 +1,675 @@
+//! `batch`: the aggregations of a manifest, run through the SDK's batch API
+//! (`Client::aggregate_batch`), reported per event and per item.
+//!
+//! Output: on a terminal, one progress bar per running aggregation and a total bar (one
+//! `MultiProgress`, which log lines print around); otherwise one plain line per change on stderr.
+//! With `--json`, stdout carries only NDJSON: one event object per `BatchEvent`, one result
+//! object per item, one summary object.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sailpoint_isc::batch::{BatchEvent, BatchItem, BatchReport, ItemOutcome};
+use sailpoint_isc::{AggregationStatus, Client, Error, OutcomeResolution, StartedAggregation};
+use serde_json::{Value, json};
+
+use crate::logging::ActiveBar;
+use crate::manifest::{Manifest, Problem, SourceRef};
+use crate::outcome::{Classified, Exit, ItemExit, batch_exit, classify_batch_item};
+use crate::report::{
+    TICKS_FAILED, TICKS_OK, duration_ms, error_json, spinner_style, status_json, update_bar,
+};
+
+/// How the batch runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub max_concurrency: usize,
+    pub timeout: Duration,
+    pub outcome_grace: Duration,
+    /// Time between completion checks; `None`: the SDK's default (5 s).
+    pub poll_interval: Option<Duration>,
+}
+
+/// Where the output goes.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub json: bool,
+    /// Progress bars on stderr (a terminal).
+    pub bars: bool,
+    pub active_bar: ActiveBar,
+}
+
+/// A refused manifest: every problem on stderr (and, with `--json`, in one summary object on
+/// stdout). Exit 2; nothing was sent.
+pub fn refuse(path: &Path, problems: &[Problem], json: bool) -> Exit {
+    let exit = Exit::Usage;
+    let mut err = io::stderr().lock();
+    let count = problems.len();
+    let _ = writeln!(
+        err,
+        "error: the manifest {} has {count} problem{}; nothing was sent:",
+        path.display(),
+        if count == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        let _ = match problem.line {
+            Some(line) => writeln!(err, "  {}:{line}: {}", path.display(), problem.message),
+            None => writeln!(err, "  {}: {}", path.display(), problem.message),
+        };
+    }
+    if json {
+        emit(json!({
+            "type": "summary",
+            "outcome": "invalid_manifest",
+            "exitCode": exit.code(),
+            "manifest": path.display().to_string(),
+            "items": 0,
+            "problems": problems
+                .iter()
+                .map(|p| json!({"line": p.line, "message": p.message}))
+                .collect::<Vec<_>>(),
+        }));
+    }
+    exit
+}
+
+/// Runs the manifest's aggregations and reports them; returns the batch's exit code.
+pub async fn run(client: &Client, manifest: Manifest, options: Options, output: Output) -> Exit {
+    let items: Vec<BatchItem> = manifest
+        .items
+        .iter()
+        .map(|item| {
+            let mut batch_item = match &item.source {
+                SourceRef::Id(id) => BatchItem::source_id(id),
+                SourceRef::Name(name) => BatchItem::source_name(name),
+            };
+            if let Some(file) = &item.file {
+                batch_item = batch_item.file(file.checked.path());
+            }
+            batch_item.disable_optimization(item.disable_optimization)
+        })
+        .collect();
+    let views: Vec<ItemView> = manifest
+        .items
+        .iter()
+        .map(|item| {
+            let (source_id, source_name) = match &item.source {
+                SourceRef::Id(id) => (Some(id.clone()), None),
+                SourceRef::Name(name) => (None, Some(name.clone())),
+            };
+            ItemView {
+                line: item.line,
+                label: source_name
+                    .clone()
+                    .or_else(|| source_id.clone())
+                    .unwrap_or_default(),
+                source_id,
+                source_name,
+                file: item.file.as_ref().map(|f| f.given.clone()),
+                disable_optimization: item.disable_optimization,
+                started: None,
+                last: None,
+            }
+        })
+        .collect();
+    let view = Arc::new(Mutex::new(View::new(views, &output)));
+
+    let mut batch = client
+        .aggregate_batch(items)
+        .max_concurrency(options.max_concurrency)
+        .max_wait(options.timeout)
+        .outcome_resolution(OutcomeResolution::standard().with_grace_period(options.outcome_grace));
+    if let Some(interval) = options.poll_interval {
+        batch = batch.poll_interval(interval);
+    }
+    let sink = view.clone();
+    let report = batch
+        .on_event(move |event| {
+            sink.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .event(event);
+        })
+        .run()
+        .await;
+
+    let mut view = view.lock().unwrap_or_else(PoisonError::into_inner);
+    view.finish_bars();
+    output.active_bar.set_multi(None);
+    view.report(&report)
+}
+
+/// What is known about one item, for its lines and objects.
+#[derive(Debug)]
+struct ItemView {
+    line: usize,
+    /// The name or id as the manifest gives it.
+    label: String,
+    source_id: Option<String>,
+    source_name: Option<String>,
+    file: Option<String>,
+    disable_optimization: bool,
+    started: Option<StartedAggregation>,
+    last: Option<AggregationStatus>,
+}
+
+impl ItemView {
+    fn aggregation_id(&self) -> Option<&str> {
+        self.started.as_ref().map(|s| s.task_id.as_str())
+    }
+
+    /// `line 7 (HR Feed)`.
+    fn title(&self) -> String {
+        format!("line {} ({})", self.line, self.label)
+    }
+}
+
+/// The progress bars of a batch on a terminal.
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    running: HashMap<usize, ProgressBar>,
+    failed: u64,
+}
+
+struct View {
+    json: bool,
+    /// One plain line per change on stderr (not a terminal, no `--json`).
+    plain: bool,
+    began: Instant,
+    items: Vec<ItemView>,
+    bars: Option<Bars>,
+}
+
+impl View {
+    fn new(items: Vec<ItemView>, output: &Output) -> Self {
+        let bars = output.bars.then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let total = multi.add(ProgressBar::new(items.len() as u64));
+            total.set_style(total_style(TICKS_OK));
+            total.set_prefix("batch");
+            total.enable_steady_tick(Duration::from_millis(100));
+            output.active_bar.set_multi(Some(multi.clone()));
+            Bars {
+                multi,
+                total,
+                running: HashMap::new(),
+                failed: 0,
+            }
+        });
+        View {
+            json: output.json,
+            plain: !output.json && !output.bars,
+            began: Instant::now(),
+            items,
+            bars,
+        }
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        duration_ms(self.began.elapsed())
+    }
+
+    /// A line for humans on stderr, above the bars if any.
+    fn line(&self, text: String) {
+        let stamped = format!("[{:>6.1}s] {text}", self.began.elapsed().as_secs_f64());
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.multi.println(stamped);
+            }
+            None => eprintln!("{stamped}"),
+        }
+    }
+
+    fn event(&mut self, event: &BatchEvent) {
+        match event {
+            BatchEvent::SourceResolved {
+                item,
+                name,
+                source_id,
+            } => self.resolved(*item, name, source_id),
+            BatchEvent::Started { item, started } => self.started(*item, started),
+            BatchEvent::Progress { item, status } => self.progress(*item, status),
+            BatchEvent::Finished { item, outcome } => self.finished(*item, outcome),
+            _ => {}
+        }
+    }
+
+    fn resolved(&mut self, i: usize, name: &str, source_id: &str) {
+        let Some(item) = self.items.get_mut(i) else {
+            return;
+        };
+        item.source_id = Some(source_id.to_owned());
+        let line = item.line;
+        if self.json {
+            emit(json!({
+                "type": "resolved",
+                "item": i,
+                "line": line,
+                "sourceName": name,
+                "sourceId": source_id,
+                "elapsedMs": self.elapsed_ms(),
+            }));
+        }
+        if self.plain {
+            self.line(format!("line {line}: source {name:?} is {source_id}"));
+        }
+    }
+
+    fn started(&mut self, i: usize, started: &StartedAggregation) {
+        let Some(item) = self.items.get_mut(i) else {
+            return;
+        };
+        item.source_id = Some(started.source_id.clone());
+        item.started = Some(started.clone());
+        let item = &self.items[i];
+        if self.json {
+            emit(json!({
+                "type": "started",
+                "item": i,
+                "line": item.line,
+                "sourceId": started.source_id,
+                "sourceName": item.source_name,
+                "aggregationId": started.task_id,
+                "origin": started.origin.as_str(),
+                "apiVersion": started.api_version.to_string(),
+                "file": item.file,
+                "disableOptimization": item.disable_optimization,
+                "elapsedMs": self.elapsed_ms(),
+            }));
+        }
+        let how = match started.origin.as_str() {
+            "recovered" => "started (its answer was lost; found in task status)",
+            "already_running" => "already running",
+            _ => "started",
+        };
+        let text = format!("{}: aggregation {} {how}", item.title(), started.task_id);
+        if self.plain {
+            self.line(text);
+        } else if let Some(bars) = &mut self.bars {
+            let bar = bars
+                .multi
+                .insert_before(&bars.total, ProgressBar::no_length());
+            bar.set_style(spinner_style(TICKS_OK));
+            bar.set_prefix(item.label.clone());
+            bar.set_message(format!("aggregation {}", started.task_id));
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bars.running.insert(i, bar);
+        }
+    }
+
+    fn progress(&mut self, i: usize, status: &AggregationStatus) {
+        let Some(item) = self.items.get_mut(i) else {
+            return;
+        };
+        item.last = Some(status.clone());
+        let item = &self.items[i];
+        if self.json {
+            emit(json!({
+                "type": "progress",
+                "item": i,
+                "line": item.line,
+                "sourceId": item.source_id,
+                "aggregationId": item.aggregation_id(),
+                "state": status.state_name(),
+                "processedAccounts": status.processed_accounts,
+                "totalAccounts": status.total_accounts,
+                "status": status_json(status),
+                "elapsedMs": self.elapsed_ms(),
+            }));
+        }
+        if self.plain {
+            self.line(format!("{}: {status}", item.title()));
+        } else if let Some(bar) = self.bars.as_ref().and_then(|b| b.running.get(&i)) {
+            update_bar(bar, status);
+            bar.set_prefix(format!("{} {}", item.label, status.state_name()));
+        }
+    }
+
+    fn finished(&mut self, i: usize, outcome: &ItemOutcome) {
+        if let Some(status) = final_status(outcome)
+            && let Some(item) = self.items.get_mut(i)
+        {
+            item.last = Some(status.clone());
+        }
+        let Some(item) = self.items.get(i) else {
+            return;
+        };
+        let summary = Summary::of(outcome);
+        if self.json {
+            let status = item.last.as_ref();
+            emit(json!({
+                "type": "finished",
+                "item": i,
+                "line": item.line,
+                "sourceId": item.source_id,
+                "aggregationId": item.aggregation_id(),
+                "outcome": summary.outcome,
+                "exitCode": summary.exit.map(Exit::code),
+                "state": status.map(AggregationStatus::state_name),
+                "processedAccounts": status.and_then(|s| s.processed_accounts),
+                "totalAccounts": status.and_then(|s| s.total_accounts),
+                "elapsedMs": self.elapsed_ms(),
+            }));
+        }
+        let text = format!("{}: {}", item.title(), summary.text(item.last.as_ref()));
+        let ok = outcome.is_completed();
+        if self.plain {
+            self.line(text);
+        } else if let Some(bars) = &mut self.bars {
+            if let Some(bar) = bars.running.remove(&i) {
+                bar.finish_and_clear();
+                bars.multi.remove(&bar);
+            }
+            let mark = if ok { "✔" } else { "✖" };
+            let _ = bars.multi.println(format!("{mark} {text}"));
+            if !ok {
+                bars.failed += 1;
+                bars.total.set_style(total_style(TICKS_FAILED));
+                bars.total
+                    .set_message(format!(", {} not completed", bars.failed));
+            }
+            bars.total.inc(1);
+        }
+    }
+
+    fn finish_bars(&mut self) {
+        if let Some(bars) = self.bars.take() {
+            for (_, bar) in bars.running {
+                bar.finish_and_clear();
+            }
+            bars.total.finish();
+            if !bars.total.is_hidden() {
+                eprintln!();
+            }
+        }
+    }
+
+    /// The per-item results and the summary; the batch's exit code.
+    fn report(&self, report: &BatchReport) -> Exit {
+        let mut exits = Vec::with_capacity(report.items.len());
+        let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+        outcomes.insert("completed", 0);
+        let mut rows = Vec::new();
+        for result in &report.items {
+            let summary = Summary::of(&result.outcome);
+            *outcomes.entry(summary.outcome).or_default() += 1;
+            exits.push(summary.item_exit());
+            let Some(item) = self.items.get(result.item) else {
+                continue;
+            };
+            let started = result.started.as_ref().or(item.started.as_ref());
+            let source_id = result.source_id.as_ref().or(item.source_id.as_ref());
+            let status = final_status(&result.outcome).or(item.last.as_ref());
+            if self.json {
+                emit(json!({
+                    "type": "result",
+                    "item": result.item,
+                    "line": item.line,
+                    "sourceId": source_id,
+                    "sourceName": item.source_name,
+                    "file": item.file,
+                    "disableOptimization": item.disable_optimization,
+                    "aggregationId": started.map(|s| s.task_id.as_str()),
+                    "origin": started.map(|s| s.origin.as_str()),
+                    "outcome": summary.outcome,
+                    "exitCode": summary.exit.map(Exit::code),
+                    "state": status.map(AggregationStatus::state_name),
+                    "status": status.map(status_json),
+                    "error": summary.error_json(),
+                    "skipReason": summary.skip_reason,
+                    "elapsedMs": duration_ms(result.elapsed),
+                }));
+            } else {
+                if let (Some(error), Some(classified)) = (summary.error, &summary.classified) {
+                    eprintln!("error: {}: {error}", item.title());
+                    if let Some(hint) = &classified.hint {
+                        eprintln!("hint: {hint}");
+                    }
+                }
+                rows.push([
+                    item.line.to_string(),
+                    item.label.clone(),
+                    started.map_or_else(|| "-".to_owned(), |s| s.task_id.clone()),
+                    summary.result_column(status),
+                    status.map_or_else(|| "-".to_owned(), accounts_column),
+                ]);
+            }
+        }
+        let exit = batch_exit(exits);
+        let completed = report.completed();
+        let total = report.items.len();
+        if self.json {
+            emit(json!({
+                "type": "summary",
+                "items": total,
+                "completed": completed,
+                "outcomes": outcomes,
+                "exitCode": exit.code(),
+                "elapsedMs": duration_ms(report.elapsed),
+                "taskListRequests": report.task_list_requests,
+                "statusRequests": report.status_requests,
+            }));
+        } else {
+            let mut out = io::stdout().lock();
+            let _ = write_table(
+                &mut out,
+                ["LINE", "SOURCE", "AGGREGATION", "RESULT", "ACCOUNTS"],
+                &rows,
+            );
+            let others: Vec<String> = outcomes
+                .iter()
+                .filter(|(kind, n)| **kind != "completed" && **n > 0)
+                .map(|(kind, n)| format!("{n} {}", kind.replace('_', " ")))
+                .collect();
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", others.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "batch: {completed} of {total} completed{others} in {:.1}s; exit {}",
+                report.elapsed.as_secs_f64(),
+                exit.code()
+            );
+            let _ = out.flush();
+        }
+        exit
+    }
+}
+
+/// How one item ended, in the words of the output.
+struct Summary<'a> {
+    /// `completed`, `skipped`, or the error's kind (`aggregation_failed`, `outcome_unknown`, …).
+    outcome: &'static str,
+    /// The item's exit code; `None` for a skipped item.
+    exit: Option<Exit>,
+    error: Option<&'a Error>,
+    classified: Option<Classified>,
+    skip_reason: Option<&'a str>,
+}
+
+impl<'a> Summary<'a> {
+    fn of(outcome: &'a ItemOutcome) -> Self {
+        match outcome {
+            ItemOutcome::Completed(_) => Summary {
+                outcome: "completed",
+                exit: Some(Exit::Done),
+                error: None,
+                classified: None,
+                skip_reason: None,
+            },
+            ItemOutcome::Failed(error) => {
+                let classified = classify_batch_item(error);
+                Summary {
+                    outcome: classified.kind,
+                    exit: Some(classified.exit),
+                    error: Some(error),
+                    classified: Some(classified),
+                    skip_reason: None,
+                }
+            }
+            ItemOutcome::Skipped { reason } => Summary {
+                outcome: "skipped",
+                exit: None,
+                error: None,
+                classified: None,
+                skip_reason: Some(reason),
+            },
+            // `ItemOutcome` is non-exhaustive: anything new is not a completion.
+            _ => Summary {
+                outcome: "unknown",
+                exit: Some(Exit::Api),
+                error: None,
+                classified: None,
+                skip_reason: None,
+            },
+        }
+    }
+
+    fn item_exit(&self) -> ItemExit {
+        match self.exit {
+            Some(Exit::Done) => ItemExit::Completed,
+            Some(exit) => ItemExit::Failed(exit),
+            None => ItemExit::Skipped,
+        }
+    }
+
+    fn error_json(&self) -> Option<Value> {
+        match (self.error, &self.classified) {
+            (Some(error), Some(classified)) => Some(error_json(error, classified)),
+            _ => None,
+        }
+    }
+
+    /// The text of a finished line.
+    fn text(&self, status: Option<&AggregationStatus>) -> String {
+        match (self.error, self.skip_reason) {
+            (Some(error), _) => format!("{} (exit {}): {error}", self.outcome, self.code()),
+            (None, Some(reason)) => format!("skipped: {reason}"),
+            (None, None) => match status {
+                Some(status) => format!("completed: {status}"),
+                None => "completed".to_owned(),
+            },
+        }
+    }
+
+    /// The RESULT column: the final state, or what went wrong, with the item's code.
+    fn result_column(&self, status: Option<&AggregationStatus>) -> String {
+        match self.exit {
+            None => "skipped".to_owned(),
+            Some(Exit::Done) => status.map_or("COMPLETED", |s| s.state_name()).to_owned(),
+            Some(exit) => {
+                let what = match (self.outcome, status) {
+                    ("aggregation_failed", Some(status)) => status.state_name().to_owned(),
+                    (kind, _) => kind.to_owned(),
+                };
+                format!("{what} (exit {})", exit.code())
+            }
+        }
+    }
+
+    fn code(&self) -> u8 {
+        self.exit.map_or(0, Exit::code)
+    }
+}
+
+/// The status an outcome carries: the final one of a completed or failed aggregation, the last
+/// one seen of one that timed out.
+fn final_status(outcome: &ItemOutcome) -> Option<&AggregationStatus> {
+    match outcome {
+        ItemOutcome::Completed(status) => Some(status),
+        ItemOutcome::Failed(Error::AggregationFailed { status, .. }) => Some(status),
+        ItemOutcome::Failed(Error::WaitTimeout { last_status, .. }) => last_status.as_deref(),
+        _ => None,
+    }
+}
+
+fn accounts_column(status: &AggregationStatus) -> String {
+    match (status.processed_accounts, status.total_accounts) {
+        (done, Some(total)) => format!("{} of {total}", done.unwrap_or(0)),
+        (Some(done), None) => done.to_string(),
+        (None, None) => "-".to_owned(),
+    }
+}
+
+fn write_table(out: &mut impl Write, header: [&str; 5], rows: &[[String; 5]]) -> io::Result<()> {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: [&str; 5]| -> io::Result<()> {
+        let mut text = String::new();
+        for (k, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if k + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, header)?;
+    for row in rows {
+        line(out, row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+fn emit(value: Value) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+fn total_style(ticks: &[&str]) -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner:.green} {prefix:.bold} [{wide_bar:.cyan/blue}] {pos}/{len} done{msg} ({elapsed})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .tick_strings(ticks)
+    .progress_chars("=> ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_columns_line_up() {
+        let mut out = Vec::new();
+        write_table(
+            &mut out,
+            ["A", "BB", "C", "D", "E"],
+            &[["1".into(), "x".into(), "yyy".into(), "z".into(), "".into()]],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "A  BB  C    D  E\n1  x   yyy  z\n"
+        );
+    }
+
+    #[test]
+    fn skipped_items_have_no_code() {
+        let skipped = ItemOutcome::Skipped {
+            reason: "late".into(),
+        };
+        let summary = Summary::of(&skipped);
+        assert_eq!(summary.item_exit(), ItemExit::Skipped);
+        assert_eq!(summary.result_column(None), "skipped");
+        let failed = ItemOutcome::Failed(Error::SourceNotFound {
+            name: "X".into(),
+            similar: Vec::new(),
+        });
+        let summary = Summary::of(&failed);
+        assert_eq!(summary.item_exit(), ItemExit::Failed(Exit::Api));
+        assert_eq!(summary.result_column(None), "source_not_found (exit 3)");
+    }
+}
