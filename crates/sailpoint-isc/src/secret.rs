@@ -1,11 +1,15 @@
-//! A string that never shows up in `Debug` or `Display` output.
+//! A string that never shows up in `Debug` or `Display` output, and is zeroed in memory when
+//! dropped (`secrecy`).
 
 use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
 
 /// A credential (client secret, access token) that is redacted wherever it is printed.
 ///
 /// `Debug` and `Display` both print `[REDACTED]`; the only way to read the value is
-/// [`Secret::expose`], which the client calls at the moment it builds a request.
+/// [`Secret::expose`], which the client calls at the moment it builds a request. The memory is
+/// overwritten when the value is dropped (it is a `secrecy::SecretString` inside).
 ///
 /// ```
 /// use sailpoint_isc::Secret;
@@ -14,25 +18,33 @@ use std::fmt;
 /// assert_eq!(format!("{secret:?}"), "Secret([REDACTED])");
 /// assert_eq!(secret.expose(), "hunter2");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Box<str>);
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     /// Wraps a value so that it is redacted when printed.
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into().into_boxed_str())
+        Secret(SecretString::from(value.into()))
     }
 
     /// Returns the wrapped value. Do not log it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// True when the wrapped value is empty or only whitespace.
     pub fn is_blank(&self) -> bool {
-        self.0.trim().is_empty()
+        self.expose().trim().is_empty()
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
