@@ -89,14 +89,12 @@ impl Client {
             .as_deref()
             .ok_or_else(|| Error::Configuration {
                 message: format!(
-                    "no base URL: call .base_url(..) or set {}",
-                    config::ENV_BASE_URL
+                    "no base URL: call .base_url(..){}",
+                    builder.where_looked(&[config::ENV_BASE_URL])
                 ),
             })?;
         let base_url = BaseUrl::parse(raw_url)?;
-        let credentials = builder.credentials.ok_or_else(|| Error::Configuration {
-            message: "no credentials: call .client_credentials(..) or .access_token(..)".to_owned(),
-        })?;
+        let credentials = builder.resolve_credentials()?;
         // ISC counts requests per client id; clients of a fixed token share per tenant.
         let limiter_key = match &credentials {
             Credentials::ClientCredentials { client_id, .. } => {

@@ -224,7 +224,11 @@ pub(crate) enum Credentials {
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     pub(crate) base_url: Option<String>,
-    pub(crate) credentials: Option<Credentials>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret: Option<Secret>,
+    pub(crate) access_token: Option<Secret>,
+    /// Where [`ClientBuilder::from_env`] looked, for the message about what is still missing.
+    pub(crate) looked_in: Option<String>,
     pub(crate) api_version: ApiVersion,
     pub(crate) retry: RetryConfig,
     pub(crate) poll_schedule: PollSchedule,
@@ -240,7 +244,10 @@ impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
             base_url: None,
-            credentials: None,
+            client_id: None,
+            client_secret: None,
+            access_token: None,
+            looked_in: None,
             api_version: ApiVersion::default(),
             retry: RetryConfig::standard(),
             poll_schedule: PollSchedule::standard(),
@@ -260,28 +267,36 @@ impl ClientBuilder {
         Self::default()
     }
 
-    /// A builder configured like SailPoint's official SDKs: from `SAIL_BASE_URL`, `SAIL_CLIENT_ID` and
-    /// `SAIL_CLIENT_SECRET` when all three are set, otherwise from `./config.json`
-    /// (`{"BaseURL": .., "ClientId": .., "ClientSecret": ..}`).
+    /// A builder configured like SailPoint's official SDKs, one setting at a time: each of the
+    /// base URL, client id and client secret comes from its `SAIL_BASE_URL` / `SAIL_CLIENT_ID` /
+    /// `SAIL_CLIENT_SECRET` variable when set, otherwise from `./config.json`
+    /// (`{"BaseURL": .., "ClientId": .., "ClientSecret": ..}`), otherwise stays unset. Anything can
+    /// then be overridden before [`build`](Self::build), which names what is still missing and
+    /// where it was looked for.
     ///
-    /// Settings not covered by those sources (API version, retries, ...) keep their defaults and can
-    /// still be changed before [`build`](Self::build).
+    /// Fails only when `./config.json` exists but cannot be read or is not a JSON object of
+    /// strings (without quoting its values).
     ///
     /// ```no_run
     /// use sailpoint_isc::{ApiVersion, ClientBuilder};
     ///
     /// # fn main() -> Result<(), sailpoint_isc::Error> {
-    /// let client = ClientBuilder::from_env()?.api_version(ApiVersion::BETA).build()?;
+    /// // Credentials from the environment, the tenant URL from the command line.
+    /// let client = ClientBuilder::from_env()?
+    ///     .base_url("https://acme.api.identitynow.com")
+    ///     .api_version(ApiVersion::BETA)
+    ///     .build()?;
     /// # Ok(()) }
     /// ```
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_sources(
+        Self::new().with_sources(
             |name| std::env::var(name).ok(),
-            Path::new(DEFAULT_CONFIG_FILE),
+            Some(Path::new(DEFAULT_CONFIG_FILE)),
         )
     }
 
-    /// A builder configured from a `config.json`-style file (`BaseURL`, `ClientId`, `ClientSecret`).
+    /// A builder configured from a `config.json`-style file (`BaseURL`, `ClientId`,
+    /// `ClientSecret`) alone; the file must exist.
     ///
     /// ```no_run
     /// use sailpoint_isc::ClientBuilder;
@@ -292,59 +307,110 @@ impl ClientBuilder {
     /// ```
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let file = read_config_file(path)?.ok_or_else(|| Error::Configuration {
-            message: format!("configuration file {} does not exist", path.display()),
-        })?;
-        file.into_builder(path)
+        if read_config_file(path)?.is_none() {
+            return Err(Error::Configuration {
+                message: format!("configuration file {} does not exist", path.display()),
+            });
+        }
+        Self::new().with_sources(|_| None, Some(path))
     }
 
-    /// The lookup behind [`from_env`](Self::from_env), with the environment and file location injected.
-    pub(crate) fn from_sources(
+    /// Fills unset settings from `env` (by variable name), then from the file at `config_path`.
+    pub(crate) fn with_sources(
+        mut self,
         env: impl Fn(&str) -> Option<String>,
-        config_path: &Path,
+        config_path: Option<&Path>,
     ) -> Result<Self, Error> {
         let get = |name: &str| {
             env(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let base_url = get(ENV_BASE_URL);
-        let client_id = get(ENV_CLIENT_ID);
-        let client_secret = get(ENV_CLIENT_SECRET);
-        if let (Some(base_url), Some(client_id), Some(client_secret)) =
-            (&base_url, &client_id, &client_secret)
-        {
-            return Ok(ClientBuilder::new()
-                .base_url(base_url.clone())
-                .client_credentials(client_id.clone(), client_secret.clone()));
-        }
-        let missing: Vec<&str> = [
-            (ENV_BASE_URL, base_url.is_none()),
-            (ENV_CLIENT_ID, client_id.is_none()),
-            (ENV_CLIENT_SECRET, client_secret.is_none()),
-        ]
-        .into_iter()
-        .filter_map(|(name, missing)| missing.then_some(name))
-        .collect();
-        match read_config_file(config_path)? {
-            Some(file) => {
-                if missing.len() < 3 {
-                    tracing::warn!(
-                        missing = ?missing,
-                        config_file = %config_path.display(),
-                        "some SAIL_* variables are set but not all; using the configuration file instead"
-                    );
-                }
-                file.into_builder(config_path)
+        let file = match config_path {
+            Some(path) => read_config_file(path)?,
+            None => None,
+        };
+        let file = file.unwrap_or_default();
+        let from = |env_value: Option<String>, file_value: Option<String>, what: &str| match (
+            env_value, file_value,
+        ) {
+            (Some(v), _) => {
+                tracing::debug!(setting = what, source = "environment", "configuration");
+                Some(v)
             }
-            None => Err(Error::Configuration {
-                message: format!(
-                    "no ISC configuration found: set {} (missing: {}) or create {}",
-                    [ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET].join(", "),
-                    missing.join(", "),
-                    config_path.display()
-                ),
+            (None, Some(v)) => {
+                tracing::debug!(
+                    setting = what,
+                    source = "configuration file",
+                    "configuration"
+                );
+                Some(v)
+            }
+            (None, None) => None,
+        };
+        if self.base_url.is_none() {
+            self.base_url = from(get(ENV_BASE_URL), file.base_url, "base URL");
+        }
+        if self.access_token.is_none() {
+            if self.client_id.is_none() {
+                self.client_id = from(get(ENV_CLIENT_ID), file.client_id, "client id");
+            }
+            if self.client_secret.is_none() {
+                self.client_secret = from(
+                    get(ENV_CLIENT_SECRET),
+                    file.client_secret.map(|s| s.expose().to_owned()),
+                    "client secret",
+                )
+                .map(Secret::new);
+            }
+        }
+        self.looked_in = Some(match config_path {
+            Some(path) => format!("the SAIL_* variables and {}", path.display()),
+            None => "the SAIL_* variables".to_owned(),
+        });
+        Ok(self)
+    }
+
+    /// The credentials to build with, or what is missing and where it was looked for.
+    pub(crate) fn resolve_credentials(&self) -> Result<Credentials, Error> {
+        if let Some(token) = &self.access_token {
+            return Ok(Credentials::AccessToken(token.clone()));
+        }
+        match (&self.client_id, &self.client_secret) {
+            (Some(client_id), Some(client_secret)) => Ok(Credentials::ClientCredentials {
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone(),
             }),
+            (id, secret) => {
+                let missing: Vec<&str> = [
+                    (ENV_CLIENT_ID, "ClientId", id.is_none()),
+                    (ENV_CLIENT_SECRET, "ClientSecret", secret.is_none()),
+                ]
+                .into_iter()
+                .filter(|(_, _, missing)| *missing)
+                .map(|(env, _, _)| env)
+                .collect();
+                Err(Error::Configuration {
+                    message: format!(
+                        "no credentials: call .client_credentials(..) or .access_token(..){}",
+                        self.where_looked(&missing)
+                    ),
+                })
+            }
+        }
+    }
+
+    /// ", or set X (looked in ...)" for a message about missing settings.
+    pub(crate) fn where_looked(&self, variables: &[&str]) -> String {
+        match &self.looked_in {
+            Some(looked_in) => format!(
+                ", or set {} (looked in {looked_in})",
+                variables.join(" and ")
+            ),
+            None => format!(
+                ", or start from ClientBuilder::from_env() ({})",
+                variables.join(", ")
+            ),
         }
     }
 
@@ -362,17 +428,33 @@ impl ClientBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<Secret>,
     ) -> Self {
-        self.credentials = Some(Credentials::ClientCredentials {
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
-        });
+        self.access_token = None;
+        self.client_id = Some(client_id.into());
+        self.client_secret = Some(client_secret.into());
+        self
+    }
+
+    /// Sets the OAuth2 client id alone (the secret may come from [`from_env`](Self::from_env)
+    /// or [`client_secret`](Self::client_secret)).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.access_token = None;
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the OAuth2 client secret alone.
+    pub fn client_secret(mut self, client_secret: impl Into<Secret>) -> Self {
+        self.access_token = None;
+        self.client_secret = Some(client_secret.into());
         self
     }
 
     /// Authenticate with a fixed bearer token obtained elsewhere. It is never refreshed, so a 401
     /// surfaces as [`Error::Unauthorized`].
     pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
-        self.credentials = Some(Credentials::AccessToken(token.into()));
+        self.access_token = Some(token.into());
+        self.client_id = None;
+        self.client_secret = None;
         self
     }
 
@@ -460,37 +542,11 @@ impl ClientBuilder {
 }
 
 /// The keys of the official SDKs' `config.json`.
+#[derive(Default)]
 struct ConfigFile {
     base_url: Option<String>,
     client_id: Option<String>,
     client_secret: Option<Secret>,
-}
-
-impl ConfigFile {
-    fn into_builder(self, path: &Path) -> Result<ClientBuilder, Error> {
-        match (self.base_url, self.client_id, self.client_secret) {
-            (Some(base_url), Some(client_id), Some(client_secret)) => Ok(ClientBuilder::new()
-                .base_url(base_url)
-                .client_credentials(client_id, client_secret)),
-            (base_url, client_id, client_secret) => {
-                let missing: Vec<&str> = [
-                    ("BaseURL", base_url.is_none()),
-                    ("ClientId", client_id.is_none()),
-                    ("ClientSecret", client_secret.is_none()),
-                ]
-                .into_iter()
-                .filter_map(|(name, missing)| missing.then_some(name))
-                .collect();
-                Err(Error::Configuration {
-                    message: format!(
-                        "configuration file {} lacks {}",
-                        path.display(),
-                        missing.join(", ")
-                    ),
-                })
-            }
-        }
-    }
 }
 
 /// Reads `config.json`; `Ok(None)` when it does not exist. Values are never echoed in errors.
@@ -712,11 +768,49 @@ mod tests {
             (ENV_CLIENT_ID, "id"),
             (ENV_CLIENT_SECRET, "sec"),
         ]);
-        let b = ClientBuilder::from_sources(env, Path::new("/nonexistent/config.json")).unwrap();
+        let b = ClientBuilder::new()
+            .with_sources(env, Some(Path::new("/nonexistent/config.json")))
+            .unwrap();
         assert_eq!(b.base_url.as_deref(), Some("https://a.api.identitynow.com"));
         assert!(matches!(
-            b.credentials,
-            Some(Credentials::ClientCredentials { ref client_id, .. }) if client_id == "id"
+            b.resolve_credentials().unwrap(),
+            Credentials::ClientCredentials { ref client_id, .. } if client_id == "id"
+        ));
+    }
+
+    /// Each setting from its variable, else the file; code overrides both.
+    #[test]
+    fn settings_merge_one_by_one_and_code_overrides() {
+        let path = temp_file(
+            "config.json",
+            r#"{"BaseURL":"https://file.api.identitynow.com","ClientId":"file-id","ClientSecret":"file-secret"}"#,
+        );
+        let b = ClientBuilder::new()
+            .base_url("https://code.api.identitynow.com")
+            .with_sources(env_of(&[(ENV_CLIENT_ID, "env-id")]), Some(&path))
+            .unwrap();
+        assert_eq!(
+            b.base_url.as_deref(),
+            Some("https://code.api.identitynow.com")
+        );
+        assert_eq!(b.client_id.as_deref(), Some("env-id"));
+        assert_eq!(
+            b.client_secret.as_ref().map(|s| s.expose()),
+            Some("file-secret")
+        );
+        let b = b.client_secret("code-secret");
+        assert_eq!(
+            b.client_secret.as_ref().map(|s| s.expose()),
+            Some("code-secret")
+        );
+        // A fixed token set in code wins over client credentials from anywhere.
+        let b = ClientBuilder::new()
+            .access_token("tok")
+            .with_sources(env_of(&[(ENV_CLIENT_ID, "env-id")]), Some(&path))
+            .unwrap();
+        assert!(matches!(
+            b.resolve_credentials().unwrap(),
+            Credentials::AccessToken(_)
         ));
     }
 
@@ -726,18 +820,36 @@ mod tests {
             "config.json",
             r#"{"BaseURL":"https://b.api.identitynow.com","ClientId":"cid","ClientSecret":"csecret","NermBaseUrl":"x"}"#,
         );
-        let b = ClientBuilder::from_sources(env_of(&[(ENV_CLIENT_ID, "partial")]), &path).unwrap();
+        let b = ClientBuilder::new()
+            .with_sources(env_of(&[(ENV_CLIENT_ID, "partial")]), Some(&path))
+            .unwrap();
         assert_eq!(b.base_url.as_deref(), Some("https://b.api.identitynow.com"));
+        assert_eq!(b.client_id.as_deref(), Some("partial"));
         let debug = format!("{b:?}");
         assert!(!debug.contains("csecret"), "{debug}");
     }
 
     #[test]
     fn missing_everything_names_the_variables() {
-        let err = ClientBuilder::from_sources(env_of(&[]), Path::new("/nonexistent/config.json"))
+        let err = ClientBuilder::new()
+            .with_sources(env_of(&[]), Some(Path::new("/nonexistent/config.json")))
+            .unwrap()
+            .build()
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("SAIL_CLIENT_SECRET"), "{msg}");
+        assert!(msg.contains("SAIL_BASE_URL"), "{msg}");
+        assert!(msg.contains("/nonexistent/config.json"), "{msg}");
+        let err = ClientBuilder::new()
+            .base_url("https://a.api.identitynow.com")
+            .with_sources(env_of(&[(ENV_CLIENT_ID, "id")]), None)
+            .unwrap()
+            .build()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("SAIL_CLIENT_SECRET") && !msg.contains("SAIL_CLIENT_ID"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -747,9 +859,11 @@ mod tests {
             r#"{"BaseURL":"https://b.api.identitynow.com","ClientSecret":"csecret"}"#,
         );
         let msg = ClientBuilder::from_config_file(&path)
+            .unwrap()
+            .build()
             .unwrap_err()
             .to_string();
-        assert!(msg.contains("ClientId"), "{msg}");
+        assert!(msg.contains("SAIL_CLIENT_ID"), "{msg}");
         assert!(!msg.contains("csecret"), "{msg}");
 
         let path = temp_file("config.json", r#"{"ClientSecret": "csecret", oops"#);
