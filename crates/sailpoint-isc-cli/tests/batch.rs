@@ -1,0 +1,592 @@
+//! End-to-end tests of `isc-aggregate batch` against a simulated tenant in the test process:
+//! the manifest is checked before any request, items end independently, the exit code follows
+//! the precedence rule, and `--json` prints only NDJSON.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use sailpoint_isc::ApiVersion;
+use sailpoint_isc_sandbox::{Fault, Operation, Outcome};
+use serde_json::Value;
+
+use support::*;
+
+/// A folder holding `manifest.toml` with `text`, and the CSVs named in `csvs` (each a copy of
+/// the 300-account example), so that relative `file`s resolve against it.
+fn manifest_in(text: &str, csvs: &[&str]) -> (PathBuf, PathBuf) {
+    let dir = empty_dir();
+    for name in csvs {
+        std::fs::copy(example_csv(), dir.join(name)).expect("copy the example CSV");
+    }
+    let path = dir.join("manifest.toml");
+    std::fs::write(&path, text).expect("write the manifest");
+    (dir, path)
+}
+
+/// The NDJSON of a batch run, split into events, results and the summary; asserts the order
+/// (events, then one result per item in item order, then one summary, nothing else).
+struct Lines {
+    events: Vec<Value>,
+    results: Vec<Value>,
+    summary: Value,
+}
+
+fn split(out: &Run, items: usize) -> Lines {
+    let lines = out.ndjson();
+    let (summary, rest) = lines.split_last().expect("a summary line");
+    assert_eq!(summary["type"], "summary", "{}", out.stdout);
+    let first_result = rest
+        .iter()
+        .position(|l| l["type"] == "result")
+        .expect("result lines");
+    let (events, results) = rest.split_at(first_result);
+    assert_eq!(results.len(), items, "{}", out.stdout);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["type"], "result", "{}", out.stdout);
+        assert_eq!(result["item"], i, "results in item order: {}", out.stdout);
+    }
+    for event in events {
+        let kind = event["type"].as_str().unwrap();
+        assert!(
+            ["resolved", "started", "progress", "finished"].contains(&kind),
+            "unexpected line {event}"
+        );
+        assert!(event["item"].as_u64().unwrap() < items as u64, "{event}");
+    }
+    Lines {
+        events: events.to_vec(),
+        results: results.to_vec(),
+        summary: summary.clone(),
+    }
+}
+
+impl Lines {
+    fn events_of(&self, kind: &str, item: usize) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["type"] == kind && e["item"] == item)
+            .collect()
+    }
+
+    fn column(&self, key: &str) -> Vec<Value> {
+        self.results.iter().map(|r| r[key].clone()).collect()
+    }
+}
+
+fn arg(path: &Path) -> String {
+    file_arg(path)
+}
+
+#[test]
+fn a_bad_manifest_is_exit_2_with_every_problem_and_its_line_before_any_request() {
+    let tenant = Tenant::start();
+    let dir = empty_dir();
+    std::fs::write(dir.join("empty.csv"), b"").unwrap();
+    std::fs::copy(example_csv(), dir.join("good.csv")).unwrap();
+    std::fs::create_dir(dir.join("a-folder")).unwrap();
+    let text = r#"# A manifest with a problem of every kind (and one good item).
+title = "nightly"
+[[aggregation]]
+source_id = "fine"
+file = "good.csv"
+[[aggregation]]
+source_id = "both"
+source_name = "Both"
+[[aggregation]]
+file = "good.csv"
+[[aggregation]]
+source_id = 42
+[[aggregation]]
+source_name = ""
+[[aggregation]]
+source_id = "missing-file"
+file = "missing.csv"
+[[aggregation]]
+source_id = "empty-file"
+file = "empty.csv"
+[[aggregation]]
+source_id = "folder"
+file = "a-folder"
+[[aggregation]]
+source_id = "typo"
+disable_optimisation = true
+[[aggregation]]
+source_id = "flag"
+disable_optimization = "yes"
+[[aggregation]]
+source_id = "fine"
+[[aggregation]]
+source_name = "HR Feed"
+[[aggregation]]
+source_name = "HR Feed"
+file = ""
+[[aggregation]]
+source_id = "broken" = 1
+"#;
+    let manifest = dir.join("manifest.toml");
+    std::fs::write(&manifest, text).unwrap();
+    let expected: &[(usize, &str)] = &[
+        (2, "unknown key `title` at the top level"),
+        (6, "both source_id and source_name"),
+        (9, "neither source_id nor source_name"),
+        (12, "`source_id` must be a string, not an integer"),
+        (14, "`source_name` is empty"),
+        (17, "file \"missing.csv\""),
+        (20, "file \"empty.csv\""),
+        (23, "file \"a-folder\""),
+        (26, "unknown key `disable_optimisation`"),
+        (
+            29,
+            "`disable_optimization` must be true or false, not a string",
+        ),
+        (31, "source_id \"fine\" already appears at line 4"),
+        (35, "source_name \"HR Feed\" already appears at line 33"),
+        (36, "`file` is empty"),
+        (38, "not TOML"),
+    ];
+
+    let out = run(tenant.cmd().args(["batch", &arg(&manifest)])).expect_code(2);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let listed: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(listed.len(), expected.len(), "{}", out.stderr);
+    for ((line, needle), listed) in expected.iter().zip(&listed) {
+        let prefix = format!("  {}:{line}: ", manifest.display());
+        assert!(
+            listed.starts_with(&prefix) && listed.contains(needle),
+            "expected {prefix}…{needle}…, got {listed}\n{}",
+            out.stderr
+        );
+    }
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+    assert!(out.stderr.contains("is empty (0 bytes)"), "{}", out.stderr);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "has {} problems; nothing was sent",
+            expected.len()
+        )),
+        "{}",
+        out.stderr
+    );
+
+    // --json: the same problems in the one summary object, and nothing else on stdout.
+    let out = run(tenant.cmd().args(["--json", "batch", &arg(&manifest)])).expect_code(2);
+    let lines = out.ndjson();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    let summary = &lines[0];
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["outcome"], "invalid_manifest");
+    assert_eq!(summary["exitCode"], 2);
+    let problems = summary["problems"].as_array().unwrap();
+    let lines: Vec<u64> = problems
+        .iter()
+        .map(|p| p["line"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = expected.iter().map(|(line, _)| *line as u64).collect();
+    assert_eq!(lines, want, "{summary}");
+
+    // No configuration at all: still the manifest's problems, not a configuration error.
+    let out = run(bare_cmd().args(["batch", &arg(&manifest)])).expect_code(2);
+    assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
+    assert!(!out.stderr.contains("SAIL_BASE_URL"), "{}", out.stderr);
+
+    // No [[aggregation]] at all; a manifest that is not there.
+    let (_, nothing) = manifest_in("# nothing yet\n", &[]);
+    let out = run(tenant.cmd().args(["batch", &arg(&nothing)])).expect_code(2);
+    assert!(
+        out.stderr.contains(":1: no [[aggregation]]"),
+        "{}",
+        out.stderr
+    );
+    let out = run(tenant.cmd().args(["batch", &arg(&dir.join("absent.toml"))])).expect_code(2);
+    assert!(
+        out.stderr.contains("cannot read the manifest"),
+        "{}",
+        out.stderr
+    );
+
+    // Not one request, not even for a token.
+    assert_eq!(tenant.sandbox.request_count(Operation::Token), 0);
+    assert_eq!(tenant.total_requests(), 0);
+    assert!(tenant.sandbox.uploads().is_empty());
+}
+
+#[test]
+fn several_sources_by_id_and_by_name_complete_with_json_and_without() {
+    let tenant = Tenant::start();
+    let hr = tenant.sandbox.add_source("HR Feed");
+    let (dir, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_id = "src-a"
+file = "a.csv"
+
+[[aggregation]]
+source_name = "HR Feed"
+file = "exports/hr.csv"
+disable_optimization = true
+
+[[aggregation]]
+source_id = "src-b"
+file = "b.csv"
+
+[[aggregation]]
+source_id = "direct-connect"
+"#,
+        &["a.csv", "b.csv"],
+    );
+    std::fs::create_dir(dir.join("exports")).unwrap();
+    std::fs::copy(example_csv(), dir.join("exports/hr.csv")).unwrap();
+
+    let out = run(tenant
+        .cmd()
+        .args(["--json", "--api", "beta", "batch", &arg(&manifest)]))
+    .expect_code(0);
+    let lines = split(&out, 4);
+    assert_eq!(lines.column("outcome"), ["completed"; 4].map(Value::from));
+    assert_eq!(lines.column("exitCode"), [0; 4].map(Value::from));
+    assert_eq!(lines.column("line"), [1, 5, 10, 14].map(Value::from));
+    assert_eq!(
+        lines.column("sourceId"),
+        ["src-a", hr.as_str(), "src-b", "direct-connect"].map(Value::from)
+    );
+    assert_eq!(lines.results[1]["sourceName"], "HR Feed");
+    assert_eq!(lines.results[1]["file"], "exports/hr.csv");
+    for result in &lines.results[..3] {
+        assert_eq!(result["status"]["processedAccounts"], 300, "{result}");
+        assert_eq!(result["state"], "COMPLETED");
+        assert!(result["error"].is_null());
+    }
+    let summary = &lines.summary;
+    assert_eq!(summary["exitCode"], 0);
+    assert_eq!(summary["items"], 4);
+    assert_eq!(summary["completed"], 4);
+    assert_eq!(summary["outcomes"], serde_json::json!({"completed": 4}));
+    // Events: the name resolved once, each item started and finished exactly once.
+    let resolved = lines.events_of("resolved", 1);
+    assert_eq!(resolved.len(), 1, "{}", out.stdout);
+    assert_eq!(resolved[0]["sourceId"], hr.as_str());
+    for i in 0..4 {
+        let started = lines.events_of("started", i);
+        assert_eq!(started.len(), 1, "item {i}: {}", out.stdout);
+        assert_eq!(started[0]["apiVersion"], "beta");
+        assert_eq!(
+            started[0]["aggregationId"],
+            lines.results[i]["aggregationId"]
+        );
+        assert_eq!(lines.events_of("finished", i).len(), 1, "item {i}");
+    }
+    assert!(lines.events.iter().any(|e| e["type"] == "progress"));
+
+    // What the tenant saw: each source once, the right file and options, in beta.
+    let uploads = tenant.sandbox.uploads();
+    assert_eq!(uploads.len(), 4);
+    let csv = std::fs::read(example_csv()).unwrap();
+    for upload in &uploads {
+        assert_eq!(upload.api_version, ApiVersion::BETA);
+        let expect_file = upload.source_id != "direct-connect";
+        assert_eq!(upload.file.is_some(), expect_file, "{}", upload.source_id);
+        if let Some(file) = &upload.file {
+            assert_eq!(file.sha256, sha256_hex(&csv));
+        }
+        let disabled = upload.disable_optimization.as_deref() == Some("true");
+        assert_eq!(disabled, upload.source_id == hr, "{}", upload.source_id);
+    }
+    for source in ["src-a", hr.as_str(), "src-b", "direct-connect"] {
+        assert_eq!(tenant.sandbox.aggregations_started(source), 1, "{source}");
+    }
+
+    // Without --json (not a terminal): a line per change on stderr, the table on stdout.
+    let out = run(tenant.cmd().args(["batch", &arg(&manifest)])).expect_code(0);
+    let table: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(table.len(), 6, "header, 4 rows, summary: {}", out.stdout);
+    assert!(table[0].starts_with("LINE"), "{}", out.stdout);
+    for (row, source) in table[1..5]
+        .iter()
+        .zip(["src-a", "HR Feed", "src-b", "direct-connect"])
+    {
+        assert!(row.contains(source), "{row}");
+        assert!(row.contains("COMPLETED"), "{row}");
+    }
+    assert!(
+        table[5].starts_with("batch: 4 of 4 completed") && table[5].ends_with("exit 0"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("line 5: source \"HR Feed\" is {hr}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("line 1 (src-a): aggregation"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("ACCOUNTS_COLLECTED"), "{}", out.stderr);
+    assert!(!out.stdout.contains("ACCOUNTS_COLLECTED"), "{}", out.stdout);
+    for source in ["src-a", hr.as_str(), "src-b", "direct-connect"] {
+        assert_eq!(tenant.sandbox.aggregations_started(source), 2, "{source}");
+    }
+}
+
+/// One at a time: the first import's answer is a 500 before ISC created anything (outcome
+/// unknown after the task-status lookup), one aggregation ends TERMINATED, the rest complete.
+/// Exit 5 (outcome unknown outranks ended unsuccessfully); the failures stopped nothing.
+#[test]
+fn mixed_outcomes_are_reported_per_item_and_outcome_unknown_outranks_unsuccessful() {
+    let tenant = Tenant::start();
+    let hr = tenant.sandbox.add_source("HR Feed");
+    tenant.sandbox.set_outcome("doomed", Outcome::Terminated);
+    tenant
+        .sandbox
+        .inject(Operation::ImportAccounts, Fault::status(500), 1);
+    let (_, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_id = "lost-answer"
+file = "a.csv"
+[[aggregation]]
+source_id = "doomed"
+file = "b.csv"
+[[aggregation]]
+source_id = "fine"
+file = "c.csv"
+[[aggregation]]
+source_name = "HR Feed"
+file = "d.csv"
+[[aggregation]]
+source_id = "direct-connect"
+"#,
+        &["a.csv", "b.csv", "c.csv", "d.csv"],
+    );
+    let out = run(tenant.cmd().args([
+        "--json",
+        "batch",
+        &arg(&manifest),
+        "--max-concurrency",
+        "1",
+        "--outcome-grace",
+        "300ms",
+    ]))
+    .expect_code(5);
+    let lines = split(&out, 5);
+    assert_eq!(
+        lines.column("outcome"),
+        [
+            "outcome_unknown",
+            "aggregation_failed",
+            "completed",
+            "completed",
+            "completed"
+        ]
+        .map(Value::from)
+    );
+    assert_eq!(lines.column("exitCode"), [5, 1, 0, 0, 0].map(Value::from));
+    assert_eq!(lines.results[1]["state"], "TERMINATED");
+    assert_eq!(lines.results[0]["error"]["kind"], "outcome_unknown");
+    assert!(lines.results[0]["aggregationId"].is_null());
+    assert!(
+        lines.results[0]["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("isc-aggregate tasks --source-id lost-answer"),
+        "{}",
+        lines.results[0]
+    );
+    assert_eq!(lines.summary["exitCode"], 5);
+    assert_eq!(lines.summary["completed"], 3);
+    assert_eq!(
+        lines.summary["outcomes"],
+        serde_json::json!({"completed": 3, "outcome_unknown": 1, "aggregation_failed": 1})
+    );
+    // The unknown one never started from the tenant's point of view and was not resent; every
+    // other source was aggregated exactly once.
+    assert_eq!(lines.events_of("started", 0).len(), 0);
+    assert_eq!(lines.events_of("finished", 0).len(), 1);
+    assert_eq!(lines.events_of("finished", 0)[0]["exitCode"], 5);
+    assert_eq!(tenant.sandbox.aggregations_started("lost-answer"), 0);
+    for source in ["doomed", "fine", hr.as_str(), "direct-connect"] {
+        assert_eq!(tenant.sandbox.aggregations_started(source), 1, "{source}");
+    }
+    assert_eq!(tenant.sandbox.request_count(Operation::ImportAccounts), 5);
+}
+
+/// A source name that resolves to nothing is an API error (3) inside a batch, which outranks an
+/// aggregation that ended unsuccessfully (1); the failing items stop nothing: every other source
+/// is aggregated exactly once. Plain output: the errors and hints on stderr, the table on stdout.
+#[test]
+fn failing_items_do_not_stop_the_others_and_an_unknown_name_is_exit_3() {
+    let tenant = Tenant::start();
+    tenant.sandbox.set_outcome("doomed", Outcome::Terminated);
+    let (_, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_id = "first"
+file = "a.csv"
+[[aggregation]]
+source_name = "Nobody"
+file = "b.csv"
+[[aggregation]]
+source_id = "doomed"
+[[aggregation]]
+source_id = "last"
+file = "c.csv"
+"#,
+        &["a.csv", "b.csv", "c.csv"],
+    );
+    let out = run(tenant
+        .cmd()
+        .args(["batch", &arg(&manifest), "--max-concurrency", "1"]))
+    .expect_code(3);
+    for source in ["first", "doomed", "last"] {
+        assert_eq!(tenant.sandbox.aggregations_started(source), 1, "{source}");
+    }
+    assert_eq!(tenant.sandbox.request_count(Operation::ImportAccounts), 3);
+    assert!(
+        out.stderr
+            .contains("error: line 4 (Nobody): no source is named"),
+        "{}",
+        out.stderr
+    );
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 6, "{}", out.stdout);
+    assert!(rows[1].contains("COMPLETED"), "{}", rows[1]);
+    assert!(rows[2].contains("source_not_found (exit 3)"), "{}", rows[2]);
+    assert!(rows[3].contains("TERMINATED (exit 1)"), "{}", rows[3]);
+    assert!(rows[4].contains("COMPLETED"), "{}", rows[4]);
+    assert!(
+        rows[5].starts_with("batch: 2 of 4 completed; 1 aggregation failed, 1 source not found"),
+        "{}",
+        rows[5]
+    );
+    assert!(rows[5].ends_with("exit 3"), "{}", rows[5]);
+}
+
+/// An API error (3) outranks a timeout (4) although 4 is the larger number; an item the timeout
+/// kept from starting is skipped and does not raise the code.
+#[test]
+fn an_api_error_outranks_a_timeout_and_skipped_items_are_not_started() {
+    let tenant = Tenant::start();
+    tenant.sandbox.set_outcome("stalled", Outcome::Stalled);
+    tenant
+        .sandbox
+        .inject(Operation::ImportAccounts, Fault::status(403), 1);
+    let (_, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_id = "forbidden"
+[[aggregation]]
+source_id = "stalled"
+[[aggregation]]
+source_id = "never-started"
+"#,
+        &[],
+    );
+    let out = run(tenant.cmd().args([
+        "--json",
+        "batch",
+        &arg(&manifest),
+        "--max-concurrency",
+        "1",
+        "--timeout",
+        "800ms",
+    ]))
+    .expect_code(3);
+    let lines = split(&out, 3);
+    assert_eq!(
+        lines.column("outcome"),
+        ["forbidden", "timeout", "skipped"].map(Value::from)
+    );
+    assert_eq!(
+        lines.column("exitCode"),
+        [Value::from(3), Value::from(4), Value::Null]
+    );
+    assert_eq!(lines.results[0]["error"]["httpStatus"], 403);
+    assert_eq!(lines.results[1]["state"], "STARTED");
+    assert!(lines.results[2]["skipReason"].is_string());
+    assert_eq!(lines.summary["exitCode"], 3);
+    assert_eq!(tenant.sandbox.aggregations_started("forbidden"), 0);
+    assert_eq!(tenant.sandbox.aggregations_started("stalled"), 1);
+    assert_eq!(tenant.sandbox.aggregations_started("never-started"), 0);
+    assert_eq!(tenant.sandbox.request_count(Operation::ImportAccounts), 2);
+
+    // The same without the 403: the timeout alone is exit 4.
+    let tenant = Tenant::start();
+    tenant.sandbox.set_outcome("stalled", Outcome::Stalled);
+    let out = run(tenant.cmd().args([
+        "batch",
+        &arg(&manifest),
+        "--max-concurrency",
+        "2",
+        "--timeout",
+        "800ms",
+    ]))
+    .expect_code(4);
+    assert!(out.stdout.contains("timeout (exit 4)"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("isc-aggregate status"),
+        "the hint: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn batch_usage_errors_and_help() {
+    let (_, manifest) = manifest_in("[[aggregation]]\nsource_id = \"a\"\n", &[]);
+    for extra in [
+        &["--max-concurrency", "0"][..],
+        &["--max-concurrency", "101"],
+        &["--timeout", "90"],
+        &["--outcome-grace", "soon"],
+    ] {
+        let out = run(bare_cmd().args(["batch", &arg(&manifest)]).args(extra)).expect_code(2);
+        assert!(out.stdout.is_empty());
+    }
+    run(bare_cmd().arg("batch")).expect_code(2);
+
+    let out = run(bare_cmd().args(["batch", "--help"])).expect_code(0);
+    for needle in [
+        "[[aggregation]]",
+        "source_name",
+        "disable_optimization",
+        "--max-concurrency",
+        "[default: 10]",
+        "0  every item completed",
+        "5  outcome unknown",
+        "3  API error, including a source_name that matches no source or several",
+        "4  timed out",
+        "1  ended unsuccessfully",
+        "not the largest number",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle:?} in\n{}", out.stdout);
+    }
+    let out = run(bare_cmd().arg("--help")).expect_code(0);
+    assert!(out.stdout.contains("batch"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("the first of 5, 3, 2, 4, 1"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn sandbox_batch_creates_the_named_sources_and_completes() {
+    let (_, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_name = "HR Feed"
+file = "hr.csv"
+[[aggregation]]
+source_id = "demo-source"
+"#,
+        &["hr.csv"],
+    );
+    let out =
+        run(bare_cmd().args(["--sandbox", "--json", "batch", &arg(&manifest)])).expect_code(0);
+    let lines = split(&out, 2);
+    assert_eq!(lines.summary["completed"], 2);
+    assert!(
+        out.stderr
+            .contains("created the sources named in the manifest (HR Feed)"),
+        "{}",
+        out.stderr
+    );
+}
