@@ -18,10 +18,11 @@ mod timestamp;
 mod version;
 
 #[rustfmt::skip]
-#[allow(missing_docs, clippy::all, clippy::pedantic, unused_imports)]
+// progenitor copies the spec's `termsOfService` URL into a doc comment as is.
+#[allow(missing_docs, clippy::all, clippy::pedantic, unused_imports, rustdoc::bare_urls)]
 mod generated;
 
 pub use context::RequestContext;
 pub use generated::*;
-pub use timestamp::Timestamp;
+pub use timestamp::{EPOCH_MILLIS_THRESHOLD, InvalidTimestamp, Timestamp};
 pub use version::{ApiSpec, ApiVersion, Operation, UnknownApiVersion};

@@ -1,21 +1,27 @@
 //! Ergonomic client for SailPoint Identity Security Cloud (ISC) account aggregation.
 //!
-//! Build a client from the environment, start an aggregation on a source with a CSV file, wait
-//! for it with progress, and read the outcome:
+//! The whole flow in one place: configure from the environment (overriding what you need), look a
+//! source up by name, start an aggregation with a CSV unless one is already running, wait for it
+//! with progress, and branch on the outcome:
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use sailpoint_isc::{Client, Error};
+//! use sailpoint_isc::{ApiVersion, ClientBuilder, Error, StartOrigin};
 //!
 //! # async fn run() -> Result<(), Error> {
-//! // SAIL_BASE_URL, SAIL_CLIENT_ID, SAIL_CLIENT_SECRET, or ./config.json
-//! let client = Client::from_env()?;
+//! // SAIL_BASE_URL, SAIL_CLIENT_ID, SAIL_CLIENT_SECRET or ./config.json; code overrides any part.
+//! let client = ClientBuilder::from_env()?.api_version(ApiVersion::V1).build()?;
 //!
+//! let source = client.find_source_by_name("HR Feed").send().await?;
 //! let started = client
-//!     .start_aggregation("2c9180835d2e5168015d32f890ca1581")
-//!     .file("accounts.csv")
+//!     .start_aggregation(source.id.unwrap_or_default())
+//!     .file("exports/hr.csv")
+//!     .if_idle() // an aggregation already running on the source is returned, not doubled
 //!     .send()
 //!     .await?;
+//! if started.origin == StartOrigin::Recovered {
+//!     eprintln!("the answer was lost, but task status shows ISC started it (once)");
+//! }
 //!
 //! let outcome = client
 //!     .wait_for_aggregation(&started) // the same API version that started it
@@ -26,7 +32,10 @@
 //!
 //! match outcome {
 //!     Ok(status) => println!("completed: {status}"),
-//!     Err(Error::AggregationFailed { status, .. }) => eprintln!("failed: {status}"),
+//!     Err(Error::AggregationFailed { status, .. }) => {
+//!         eprintln!("failed: {status}: {:?}", status.task_messages())
+//!     }
+//!     Err(Error::OutcomeUnknown { .. }) => eprintln!("check the source's tasks by hand"),
 //!     Err(e) => return Err(e),
 //! }
 //! # Ok(()) }
@@ -35,25 +44,33 @@
 //! What it takes care of:
 //!
 //! - **Configuration** ([`config`]): `SAIL_*` variables or `config.json` like the official SDKs,
-//!   an https-only base URL (loopback excepted), the API version (`v1` by default; `beta`,
-//!   `v2025`, `v2026`, generated from `openapi/apis.yaml`) per client or per call, your own
-//!   `reqwest::Client` if you want, and a `sailpoint-isc-rust/<version>` User-Agent.
-//! - **Authentication** ([`auth`](crate::ClientBuilder::client_credentials)): OAuth2 client
-//!   credentials with one cached token shared by all calls, refreshed before expiry and once on a
-//!   401. Secrets are [`Secret`]s and never printed or logged.
-//! - **Retries**: plain-data [`RetryConfig`]; a pure classification that never repeats
-//!   an aggregation start unless it provably did not happen ([`Error::OutcomeUnknown`] otherwise);
-//!   `Retry-After` (seconds or HTTP-date, capped) and full-jitter backoff.
+//!   each setting overridable in code; an https-only base URL (loopback excepted); the API
+//!   version (`v1` by default; `beta`, `v2025`, `v2026`, generated from the vendored specs) per
+//!   client or per call; [`TimeoutConfig`] (connect, read, total deadline); your own
+//!   `reqwest::Client` if you want.
+//! - **Authentication** ([`ClientBuilder::client_credentials`]): OAuth2 client credentials with
+//!   one cached token shared by all calls, refreshed before expiry and once on a 401. Secrets are
+//!   [`Secret`]s and never printed or logged.
+//! - **Retries**: plain-data [`RetryConfig`]; a classification that never repeats an aggregation
+//!   start unless it provably did not happen; `Retry-After` (seconds or HTTP-date, capped) and
+//!   full-jitter backoff. After an ambiguous start the aggregation is looked up in task status
+//!   ([`OutcomeResolution`]); only if that cannot settle it is the result
+//!   [`Error::OutcomeUnknown`].
+//! - **Rate limit** ([`ratelimit`]): a sliding window per API version at ISC's 100 requests per
+//!   10 s, shared by clones and by clients of one client id.
 //! - **Uploads** ([`upload`]): the CSV is checked before any request and streamed from disk with
 //!   a `Content-Length`, re-opened for each attempt.
-//! - **Status** ([`status`]): one lenient model per resource for every version, decoded once
-//!   from the response bytes, with an open [`AggregationState`].
-//! - **Waiting** ([`wait`]): an adaptive [`PollSchedule`], progress by callback or `Stream`, typed
-//!   outcomes.
+//! - **Models** ([`status`], [`task_status`], [`sources`]): one lenient type per resource for
+//!   every version, decoded once from the response bytes, with open enums.
+//! - **Waiting** ([`wait`]) and **batches** ([`batch`]): an adaptive [`PollSchedule`], progress
+//!   by callback or `Stream`; many sources under a concurrency cap, completion found with
+//!   task-status lists.
 //! - **Errors** ([`error`]): one [`Error`] to match on, each HTTP failure with an
 //!   [`ErrorContext`] (status, `trackingId`, `SLPT-Request-ID`, messages, attempts).
 //!
-//! Every attempt is logged with `tracing` (operation, attempt, status, wait, duration).
+//! Every attempt is logged with `tracing` (operation, attempt, status, wait, duration). The
+//! crate's `examples/` run as they are against a simulated tenant: `cargo run -p sailpoint-isc
+//! --example upload_and_wait`.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -245,7 +245,7 @@ impl PollPlanner {
 /// Progress callback type.
 type ProgressCallback = Box<dyn FnMut(&AggregationProgress) + Send + 'static>;
 
-/// Waits for an aggregation to finish. Created by [`Client::wait_for_aggregation`].
+/// Waits for an aggregation to finish. Created by [`Client::wait_for_aggregation`](crate::Client::wait_for_aggregation).
 ///
 /// Ends with `Ok(final status)` on `COMPLETED`; [`Error::AggregationFailed`] on `CANCELLED` or
 /// `TERMINATED`; [`Error::AggregationExpired`] on `NOT_FOUND` or a 404; [`Error::WaitTimeout`] after
