@@ -7,13 +7,16 @@
 //! 2. uploading a large CSV: the ergonomic streamed upload vs raw `reqwest` streaming vs reading the
 //!    file into memory first, each in its own process for a clean peak RSS;
 //! 3. waiting for an aggregation on the sandbox: the default poll schedule vs fixed 5 s polling;
-//! 4. generated code size and the clean build time of `sailpoint-isc` (informational).
+//! 4. generated code size and the clean build time of `sailpoint-isc` (informational);
+//! 5. aggregating many sources under the sandbox's rate limit: the SDK's batch API vs a naive
+//!    loop of starts and waits.
 //!
 //! Prints Markdown tables and writes `target/bench/report.json` (and `report.md`). Performance
 //! targets are reported, never asserted: the exit status is non-zero only if the harness itself
 //! fails (an error, a wrong hash, a request the server did not see).
 #![forbid(unsafe_code)]
 
+mod batch;
 mod codegen;
 mod overhead;
 mod server;
@@ -33,16 +36,25 @@ usage: sailpoint-isc-bench [options]      (normally: cargo xtask bench [options]
 
 options:
   --smoke               tiny, quick run for CI (1 MiB file, a few hundred calls, time scaled 1/200,
-                        no clean build); still checks hashes and request counts
+                        4 batch sources, no clean build); still checks hashes and request counts
   --no-clean-build      skip the clean build of sailpoint-isc (the slowest part of a full run)
-  --only <sections>     comma-separated subset of: overhead,upload,wait,codegen
+  --only <sections>     comma-separated subset of: overhead,upload,wait,codegen,batch
   --reps <n>            repetitions of the overhead and upload figures
   --calls <n>           sequential calls per repetition (concurrent: 4x as many)
   --concurrency <n>     concurrent callers (default 32)
   --upload-mib <list>   file sizes in MiB, comma-separated (default 100,1024)
   --wait-scale <f>      divide the aggregation's and the schedules' durations by f (default 20)
   --wait-reps <n>       repetitions of the waiting figure
+  --batch-sources <n>   sources aggregated per batch run (default 100)
+  --batch-scale <f>     divide the batch's aggregations, schedules, retry durations and the
+                        rate-limit window by f (default 10)
+  --batch-reps <n>      repetitions of the batch figure (default 3)
+  --batch-concurrency <n>
+                        max_concurrency of the SDK batch (default 0: as many as sources)
   -h, --help            this help";
+
+/// Every section, in the order a full run measures them (codegen's clean build last).
+const SECTIONS: [&str; 5] = ["overhead", "upload", "wait", "batch", "codegen"];
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -56,6 +68,10 @@ struct Options {
     upload_reps: usize,
     wait_scale: f64,
     wait_reps: usize,
+    batch_sources: usize,
+    batch_scale: f64,
+    batch_reps: usize,
+    batch_concurrency: usize,
 }
 
 impl Options {
@@ -63,9 +79,7 @@ impl Options {
         Options {
             smoke: false,
             clean_build: true,
-            sections: ["overhead", "upload", "wait", "codegen"]
-                .map(String::from)
-                .to_vec(),
+            sections: SECTIONS.map(String::from).to_vec(),
             reps: 15,
             calls: 1_000,
             concurrency: 32,
@@ -74,6 +88,13 @@ impl Options {
             upload_reps: 6,
             wait_scale: 20.0,
             wait_reps: 5,
+            batch_sources: 100,
+            // Not the waiting figure's 20: the sandbox's `Retry-After` is whole seconds (at least
+            // 1 s), so at 1/20 (a 0.5 s window) every 429 would cost two windows; and the SDK
+            // limiter's minimum 50 ms margin would be 10 % of the window instead of 5 %.
+            batch_scale: 10.0,
+            batch_reps: 3,
+            batch_concurrency: 0,
         }
     }
 
@@ -87,6 +108,9 @@ impl Options {
             upload_reps: 1,
             wait_scale: 200.0,
             wait_reps: 2,
+            batch_sources: 4,
+            batch_scale: 200.0,
+            batch_reps: 1,
             ..Self::full()
         }
     }
@@ -116,7 +140,7 @@ impl Options {
                 "--only" => {
                     opts.sections = value()?.split(',').map(|s| s.trim().to_owned()).collect();
                     for s in &opts.sections {
-                        if !["overhead", "upload", "wait", "codegen"].contains(&s.as_str()) {
+                        if !SECTIONS.contains(&s.as_str()) {
                             bail!("unknown section {s:?}");
                         }
                     }
@@ -135,11 +159,18 @@ impl Options {
                 }
                 "--wait-scale" => opts.wait_scale = value()?.parse()?,
                 "--wait-reps" => opts.wait_reps = value()?.parse()?,
+                "--batch-sources" => opts.batch_sources = value()?.parse()?,
+                "--batch-scale" => opts.batch_scale = value()?.parse()?,
+                "--batch-reps" => opts.batch_reps = value()?.parse()?,
+                "--batch-concurrency" => opts.batch_concurrency = value()?.parse()?,
                 other => bail!("unknown argument {other:?}"),
             }
         }
         if opts.reps == 0 || opts.wait_reps == 0 || opts.concurrency == 0 || opts.calls == 0 {
             bail!("--reps, --wait-reps, --calls and --concurrency must be positive");
+        }
+        if opts.batch_sources == 0 || opts.batch_reps == 0 {
+            bail!("--batch-sources and --batch-reps must be positive");
         }
         if opts.upload_mib.contains(&0) {
             bail!("upload sizes must be at least 1 MiB");
@@ -260,6 +291,15 @@ fn run(opts: &Options, args: &[String]) -> Result<bool> {
             dir: dir.clone(),
         };
         sections.push(("waiting", Box::new(move || waiting::run(&params))));
+    }
+    if opts.wants("batch") {
+        let params = batch::Params {
+            sources: opts.batch_sources,
+            scale: opts.batch_scale,
+            reps: opts.batch_reps,
+            concurrency: batch::concurrency(opts.batch_concurrency, opts.batch_sources),
+        };
+        sections.push(("batch", Box::new(move || batch::run(&params))));
     }
     if opts.wants("codegen") {
         let (root, dir, clean) = (root.clone(), dir.clone(), opts.clean_build);

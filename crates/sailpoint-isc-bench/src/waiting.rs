@@ -16,10 +16,10 @@ use crate::util::{median, rotated, summary, verdict};
 
 /// The simulated aggregation at full scale: `STARTED` for 20 s, then `ACCOUNTS_COLLECTED` with
 /// linear progress for 100 s, then `COMPLETED` (120 s in all).
-const COLLECT: Duration = Duration::from_secs(20);
-const PROCESS: Duration = Duration::from_secs(100);
+pub(crate) const COLLECT: Duration = Duration::from_secs(20);
+pub(crate) const PROCESS: Duration = Duration::from_secs(100);
 /// The baseline: poll every 5 s.
-const FIXED_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const FIXED_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How much repetition `rep` of `reps` lengthens (or, negative, shortens) the aggregation:
 /// evenly spread over one fixed interval, -2.5 s to +2.5 s, so the median is 120 s.
@@ -28,14 +28,14 @@ const FIXED_INTERVAL: Duration = Duration::from_secs(5);
 /// the aggregation and see COMPLETED a few milliseconds after it happens, every time. Real
 /// aggregations last any length, so over a spread of lengths fixed polling shows its true
 /// average delay (half an interval).
-fn spread(rep: usize, reps: usize) -> SignedDuration {
+pub(crate) fn spread(rep: usize, reps: usize) -> SignedDuration {
     let fraction = (rep as f64 + 0.5) / reps as f64 - 0.5;
     SignedDuration(FIXED_INTERVAL.as_secs_f64() * fraction)
 }
 
 /// Seconds that may be negative, added to a [`Duration`].
 #[derive(Debug, Clone, Copy)]
-struct SignedDuration(f64);
+pub(crate) struct SignedDuration(f64);
 
 impl std::ops::Add<SignedDuration> for Duration {
     type Output = Duration;
@@ -86,7 +86,7 @@ impl Schedule {
 }
 
 /// Every duration of the schedule divided by `scale` (the multiplier is unitless).
-fn scaled(s: PollSchedule, scale: f64) -> PollSchedule {
+pub(crate) fn scaled(s: PollSchedule, scale: f64) -> PollSchedule {
     let (initial, min, max, wait) = (s.initial_delay, s.min_delay, s.max_delay, s.max_wait);
     s.with_initial_delay(initial.div_f64(scale))
         .with_delay_bounds(min.div_f64(scale), max.div_f64(scale))
