@@ -12,24 +12,33 @@ mod version_check;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "\
-usage: cargo xtask <task>
+use clap::{Parser, Subcommand};
 
-tasks:
-  generate [--check] [--quiet] [--root <dir>]
-                                 regenerate crates/sailpoint-isc-api from openapi/*.yaml
-                                 (--check: fail with a diff if the committed code differs;
-                                 --root: another workspace, default this one)
-  vendor --api <name> --from <spec> [--from <spec> ...] [--dry-run]
-                                 extract the allowlisted operations of a published bundle
-                                 (or of one or more split root files, merged) into
-                                 openapi/<spec> and print the contract changelog
-  version-check [--name v2099] [--like v2026] [--keep]
-                                 prove a version is data: in a copy of the workspace, add a
-                                 version as a vendored file and an apis.yaml entry, generate,
-                                 build isc-aggregate and import with it against the sandbox
-  bench [--smoke] [options]      run the benchmarks (release build; --smoke: quick dev-profile
-                                 run for CI), write target/bench/report.json (--help: options)";
+/// Workspace tasks.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Regenerate crates/sailpoint-isc-api from openapi/*.yaml
+    Generate(generate::GenerateArgs),
+    /// Extract the allowlisted operations of published SailPoint documents into openapi/
+    Vendor(vendor::VendorArgs),
+    /// Prove a new API version is data (vendored file + apis.yaml entry → generate, build, import)
+    VersionCheck(version_check::CheckArgs),
+    /// Run the benchmarks (release build; `--smoke` for the quick CI run); options are passed to
+    /// sailpoint-isc-bench (`cargo xtask bench --help`)
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// Options for sailpoint-isc-bench
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
 
 /// The workspace root (the xtask crate's parent directory).
 fn workspace_root() -> PathBuf {
@@ -40,35 +49,16 @@ fn workspace_root() -> PathBuf {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = Cli::parse();
     let root = workspace_root();
-    let result = match args.first().map(String::as_str) {
-        Some("generate") => generate::parse_args(&args[1..]).and_then(|a| {
-            let root = a.root.clone().unwrap_or_else(|| root.clone());
-            generate::run(&root, &a)
-        }),
-        Some("vendor") if args[1..].iter().any(|a| a == "-h" || a == "--help") => {
-            println!("{}", vendor::USAGE);
-            Ok(())
+    let result = match cli.task {
+        Task::Generate(args) => {
+            let root = args.root.clone().unwrap_or_else(|| root.clone());
+            generate::run(&root, &args)
         }
-        // `vendor` defaults its root to this workspace and honours `--root <dir>`.
-        Some("vendor") => vendor::parse_args(&args[1..]).and_then(vendor::run),
-        Some("bench") => bench::run(&root, &args[1..]),
-        Some("version-check") if args[1..].iter().any(|a| a == "-h" || a == "--help") => {
-            println!("{}", version_check::USAGE);
-            Ok(())
-        }
-        Some("version-check") => {
-            version_check::parse_args(&args[1..]).and_then(|a| version_check::run(&root, &a))
-        }
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+        Task::Vendor(args) => vendor::run(args),
+        Task::VersionCheck(args) => version_check::run(&root, &args),
+        Task::Bench { args } => bench::run(&root, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,5 +66,31 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_valid() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from([
+            "xtask", "vendor", "--api", "v1", "--from", "a.yaml", "--from", "b.yaml",
+        ])
+        .unwrap();
+        match cli.task {
+            Task::Vendor(v) => assert_eq!(v.from.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["xtask", "vendor", "--api", "v1"]).is_err());
+        let cli = Cli::try_parse_from(["xtask", "bench", "--smoke", "--only", "batch"]).unwrap();
+        match cli.task {
+            Task::Bench { args } => assert_eq!(args, ["--smoke", "--only", "batch"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["xtask", "generate", "--bogus"]).is_err());
     }
 }

@@ -20,73 +20,30 @@ mod write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_yaml::Value;
 
 use crate::apis_config::{ApiEntry, load_config};
 
-/// Usage text of `cargo xtask vendor`.
-pub const USAGE: &str = "\
-usage: cargo xtask vendor --api <name> --from <spec> [--from <spec> ...] [--dry-run] [--root <dir>]
-
-  --from <spec>  a published single-file bundle, or a split root file whose relative
-                 $refs are followed (only what the allowlisted operations need); repeat it
-                 to merge several roots (e.g. v1's sources, account-aggregations and
-                 task-management roots) into one document
-  --api <name>   an entry of openapi/apis.yaml (its spec file, operation allowlist and
-                 operationId suffix)
-  --dry-run      print the contract changelog, write nothing
-  --root <dir>   workspace root holding openapi/ (default: the xtask crate's parent)";
-
-/// Arguments of `cargo xtask vendor`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Arguments of `cargo xtask vendor`: extract the allowlisted operations of a published bundle
+/// (or of one or more split root files, merged) into `openapi/<spec>` and print the contract
+/// changelog.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct VendorArgs {
-    /// The published bundle, or the split root files, to read (at least one).
+    /// A published single-file bundle, or a split root file whose relative $refs are followed;
+    /// repeat it to merge several roots (e.g. v1's sources, account-aggregations and
+    /// task-management roots) into one document
+    #[arg(long = "from", value_name = "SPEC", required = true)]
     pub from: Vec<PathBuf>,
-    /// Name of the `openapi/apis.yaml` entry.
+    /// An entry of openapi/apis.yaml (its spec file, operation allowlist and operationId suffix)
+    #[arg(long, value_name = "NAME")]
     pub api: String,
-    /// Print the changelog without writing.
+    /// Print the contract changelog, write nothing
+    #[arg(long)]
     pub dry_run: bool,
-    /// Workspace root (holds `openapi/apis.yaml` and the vendored documents).
+    /// Workspace root holding openapi/
+    #[arg(long, value_name = "DIR", default_value_os_t = default_root())]
     pub root: PathBuf,
-}
-
-/// Parses the arguments that follow `vendor`.
-pub fn parse_args(args: &[String]) -> Result<VendorArgs> {
-    let mut from = Vec::new();
-    let mut api = None;
-    let mut dry_run = false;
-    let mut root = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
-            _ => (arg.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String> {
-            match inline.clone().or_else(|| it.next().cloned()) {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => bail!("{name} needs a value\n\n{USAGE}"),
-            }
-        };
-        match flag {
-            "--from" => from.push(PathBuf::from(value("--from")?)),
-            "--api" => api = Some(value("--api")?),
-            "--root" => root = Some(PathBuf::from(value("--root")?)),
-            "--dry-run" if inline.is_none() => dry_run = true,
-            "-h" | "--help" => bail!("{USAGE}"),
-            other => bail!("unexpected argument `{other}`\n\n{USAGE}"),
-        }
-    }
-    if from.is_empty() {
-        bail!("--from is required\n\n{USAGE}");
-    }
-    Ok(VendorArgs {
-        from,
-        api: api.with_context(|| format!("--api is required\n\n{USAGE}"))?,
-        dry_run,
-        root: root.unwrap_or_else(default_root),
-    })
 }
 
 fn default_root() -> PathBuf {

@@ -28,48 +28,25 @@ use anyhow::{Context, Result, bail};
 
 use crate::apis_config::{self, ApiEntry, CONFIG_PATH};
 
-/// Usage text of `cargo xtask version-check`.
-pub const USAGE: &str = "\
-usage: cargo xtask version-check [--name <version>] [--like <version>] [--keep]
-
-  --name <version>  the version to add (default v2099; must not exist yet)
-  --like <version>  the existing version whose vendored spec it copies (default v2026)
-  --keep            keep the temporary copy of the workspace (it is kept anyway on failure)";
-
 /// The CSV the check imports, relative to the workspace root.
 const ACCOUNTS_CSV: &str = "examples/accounts.csv";
 /// The source id the check imports into (the sandbox accepts any id).
 const SOURCE_ID: &str = "version-check-source";
 
-/// Arguments of `cargo xtask version-check`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Arguments of `cargo xtask version-check`: prove a version is data — in a copy of the
+/// workspace, add a version as a vendored file and an apis.yaml entry, generate, build
+/// isc-aggregate and import with it against the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct CheckArgs {
-    /// The version to add.
+    /// The version to add (must not exist yet)
+    #[arg(long, value_name = "VERSION", default_value = "v2099")]
     pub name: String,
-    /// The version whose spec is copied.
+    /// The existing version whose vendored spec it copies
+    #[arg(long, value_name = "VERSION", default_value = "v2026")]
     pub like: String,
-    /// Keep the copy after success.
+    /// Keep the temporary copy of the workspace (it is kept anyway on failure)
+    #[arg(long)]
     pub keep: bool,
-}
-
-/// Parses the arguments after `version-check`.
-pub fn parse_args(args: &[String]) -> Result<CheckArgs> {
-    let mut out = CheckArgs {
-        name: "v2099".into(),
-        like: "v2026".into(),
-        keep: false,
-    };
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--name" => out.name = it.next().cloned().context("--name needs a value")?,
-            "--like" => out.like = it.next().cloned().context("--like needs a value")?,
-            "--keep" => out.keep = true,
-            "-h" | "--help" => bail!("{USAGE}"),
-            other => bail!("unexpected argument `{other}`\n\n{USAGE}"),
-        }
-    }
-    Ok(out)
 }
 
 /// Runs the check from the workspace at `root`.
@@ -466,23 +443,32 @@ mod tests {
 
     #[test]
     fn parses_arguments() {
-        let args = |s: &[&str]| s.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: CheckArgs,
+        }
+        let parse = |s: &[&str]| {
+            Cli::try_parse_from(std::iter::once("version-check").chain(s.iter().copied()))
+                .map(|c| c.args)
+        };
         assert_eq!(
-            parse_args(&[]).unwrap(),
+            parse(&[]).unwrap(),
             CheckArgs {
                 name: "v2099".into(),
                 like: "v2026".into(),
                 keep: false
             }
         );
-        let parsed = parse_args(&args(&["--name", "v3000", "--like", "v1", "--keep"])).unwrap();
+        let parsed = parse(&["--name", "v3000", "--like", "v1", "--keep"]).unwrap();
         assert_eq!(
             (parsed.name.as_str(), parsed.like.as_str()),
             ("v3000", "v1")
         );
         assert!(parsed.keep);
-        assert!(parse_args(&args(&["--name"])).is_err());
-        assert!(parse_args(&args(&["--bogus"])).is_err());
+        assert!(parse(&["--name"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
     }
 
     #[test]

@@ -5,65 +5,36 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
 use sailpoint_isc_sandbox::Sandbox;
 
-const USAGE: &str = "\
-Usage: sailpoint-isc-sandbox [OPTIONS]
-
-Runs a simulated SailPoint ISC tenant on this machine until Ctrl-C.
-
-Options:
-  --port <PORT>            Port to listen on (default 0: any free port)
-  --host <IP>              Address to bind (default 127.0.0.1)
-  --client-id <ID>         Client id to accept (default: random)
-  --client-secret <SECRET> Client secret to accept (default: random)
-  --collect-ms <MS>        How long aggregations stay STARTED (default 2000)
-  --process-ms <MS>        How long aggregations stay ACCOUNTS_COLLECTED (default 3000)
-  --no-rate-limit          Disable the 100 requests / 10 s rate limit
-  -h, --help               Print this help
-
-Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
-
-#[derive(Debug, Default)]
+/// Runs a simulated SailPoint ISC tenant on this machine until Ctrl-C.
+///
+/// Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.
+#[derive(Debug, Parser)]
+#[command(name = "sailpoint-isc-sandbox", version)]
 struct Args {
+    /// Port to listen on (0: any free port)
+    #[arg(long, default_value_t = 0)]
     port: u16,
-    host: Option<IpAddr>,
+    /// Address to bind
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+    /// Client id to accept (default: random)
+    #[arg(long, value_name = "ID")]
     client_id: Option<String>,
+    /// Client secret to accept (default: random)
+    #[arg(long, value_name = "SECRET")]
     client_secret: Option<String>,
+    /// How long aggregations stay STARTED, in milliseconds
+    #[arg(long, value_name = "MS")]
     collect_ms: Option<u64>,
+    /// How long aggregations stay ACCOUNTS_COLLECTED, in milliseconds
+    #[arg(long, value_name = "MS")]
     process_ms: Option<u64>,
+    /// Disable the rate limit (100 requests per sliding 10 s per client and version)
+    #[arg(long)]
     no_rate_limit: bool,
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    fn value<T: std::str::FromStr>(
-        flag: &str,
-        args: &mut impl Iterator<Item = String>,
-    ) -> Result<T, String> {
-        let raw = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        raw.parse()
-            .map_err(|_| format!("invalid value for {flag}: {raw}"))
-    }
-    let mut parsed = Args::default();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut rest = inline.into_iter().chain(&mut args);
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--port" => parsed.port = value(&flag, &mut rest)?,
-            "--host" => parsed.host = Some(value(&flag, &mut rest)?),
-            "--client-id" => parsed.client_id = Some(value(&flag, &mut rest)?),
-            "--client-secret" => parsed.client_secret = Some(value(&flag, &mut rest)?),
-            "--collect-ms" => parsed.collect_ms = Some(value(&flag, &mut rest)?),
-            "--process-ms" => parsed.process_ms = Some(value(&flag, &mut rest)?),
-            "--no-rate-limit" => parsed.no_rate_limit = true,
-            other => return Err(format!("unknown argument: {other}")),
-        }
-    }
-    Ok(Some(parsed))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -76,20 +47,8 @@ async fn main() -> ExitCode {
         )
         .init();
 
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("error: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-
-    let host = args.host.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let mut builder = Sandbox::builder().addr(SocketAddr::new(host, args.port));
+    let args = Args::parse();
+    let mut builder = Sandbox::builder().addr(SocketAddr::new(args.host, args.port));
     if args.client_id.is_some() || args.client_secret.is_some() {
         let id = args
             .client_id
@@ -139,22 +98,18 @@ impl ClientDefaults {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(args: &[&str]) -> Result<Option<Args>, String> {
-        parse_args(args.iter().map(|s| s.to_string()))
-    }
+    use clap::CommandFactory;
 
     #[test]
     fn parses_flags() {
-        let a = parse(&["--port", "8080", "--client-id=abc", "--no-rate-limit"])
-            .unwrap()
+        Args::command().debug_assert();
+        let a = Args::try_parse_from(["x", "--port", "8080", "--client-id=abc", "--no-rate-limit"])
             .unwrap();
         assert_eq!(a.port, 8080);
         assert_eq!(a.client_id.as_deref(), Some("abc"));
         assert!(a.no_rate_limit);
-        assert!(parse(&["--help"]).unwrap().is_none());
-        assert!(parse(&["--port"]).is_err());
-        assert!(parse(&["--port", "x"]).is_err());
-        assert!(parse(&["--bogus"]).is_err());
+        assert!(Args::try_parse_from(["x", "--port"]).is_err());
+        assert!(Args::try_parse_from(["x", "--port", "x"]).is_err());
+        assert!(Args::try_parse_from(["x", "--bogus"]).is_err());
     }
 }

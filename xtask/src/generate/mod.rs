@@ -6,43 +6,25 @@ pub mod normalize;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 
 use crate::apis_config::load_config;
 
 /// Where the generated modules go, relative to the workspace root.
 pub const GENERATED_DIR: &str = "crates/sailpoint-isc-api/src/generated";
 
-/// Options of `cargo xtask generate`.
-#[derive(Debug, Default)]
+/// Options of `cargo xtask generate`: regenerate crates/sailpoint-isc-api from openapi/*.yaml.
+#[derive(Debug, Default, clap::Args)]
 pub struct GenerateArgs {
-    /// Compare with the committed files instead of writing them.
+    /// Compare with the committed files instead of writing them (fail with a diff)
+    #[arg(long)]
     pub check: bool,
-    /// Print no rewrite log.
+    /// Print no rewrite log
+    #[arg(long, short)]
     pub quiet: bool,
-    /// Workspace root to generate in (default: the xtask crate's parent).
+    /// Workspace root to generate in (default: this workspace)
+    #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-}
-
-/// Parses the arguments after `generate`.
-pub fn parse_args(args: &[String]) -> Result<GenerateArgs> {
-    let mut out = GenerateArgs::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--check" => out.check = true,
-            "--quiet" | "-q" => out.quiet = true,
-            "--root" => {
-                out.root = Some(PathBuf::from(
-                    it.next().context("--root needs a directory")?,
-                ))
-            }
-            other => bail!(
-                "unknown argument to generate: {other} (expected --check, --quiet, --root <dir>)"
-            ),
-        }
-    }
-    Ok(out)
 }
 
 /// One file the generator produces.
@@ -399,6 +381,19 @@ mod tests {
                 "mod.rs lacks {expected}\n{module}"
             );
         }
+    }
+
+    /// Parses arguments as `cargo xtask` does (clap), for the tests.
+    fn parse_args(args: &[String]) -> Result<GenerateArgs, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: GenerateArgs,
+        }
+        <Cli as clap::Parser>::try_parse_from(
+            std::iter::once("task".to_owned()).chain(args.iter().cloned()),
+        )
+        .map(|c| c.args)
     }
 
     #[test]

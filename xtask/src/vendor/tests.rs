@@ -727,6 +727,19 @@ fn changelog_without_a_previous_document_lists_the_operations() {
     );
 }
 
+/// Parses arguments as `cargo xtask` does (clap), for the tests.
+fn parse_args(args: &[String]) -> Result<VendorArgs, clap::Error> {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: VendorArgs,
+    }
+    <Cli as clap::Parser>::try_parse_from(
+        std::iter::once("task".to_owned()).chain(args.iter().cloned()),
+    )
+    .map(|c| c.args)
+}
+
 #[test]
 fn parses_arguments() {
     let args = |s: &[&str]| -> Vec<String> { s.iter().map(|a| (*a).to_owned()).collect() };
