@@ -331,6 +331,8 @@ pub struct StartAggregation {
     api_version: ApiVersion,
     if_idle: bool,
     resolution: OutcomeResolution,
+    /// A snapshot taken by the caller (a batch takes one for many sources at once).
+    snapshot: Option<Option<TaskStatus>>,
 }
 
 #[derive(Debug, Clone)]
@@ -354,6 +356,7 @@ impl StartAggregation {
             api_version,
             if_idle: false,
             resolution,
+            snapshot: None,
         }
     }
 
@@ -363,6 +366,13 @@ impl StartAggregation {
     /// requests: an aggregation started by someone else between them is not seen.
     pub fn if_idle(mut self) -> Self {
         self.if_idle = true;
+        self
+    }
+
+    /// Uses a snapshot of the source's newest aggregation task taken by the caller instead of
+    /// taking one (`None` inside: the source had none).
+    pub(crate) fn with_snapshot(mut self, newest: Option<TaskStatus>) -> Self {
+        self.snapshot = Some(newest);
         self
     }
 
@@ -426,10 +436,10 @@ impl StartAggregation {
         }
         let resolving = !self.resolution.grace_period.is_zero()
             && version.operation(TASK_LIST_OPERATION).is_some();
-        let before = if resolving && self.resolution.snapshot {
-            newest_aggregation(&self.executor, &self.source_id, version).await
-        } else {
-            None
+        let before = match (&self.snapshot, resolving && self.resolution.snapshot) {
+            (Some(taken), _) => taken.clone(),
+            (None, true) => newest_aggregation(&self.executor, &self.source_id, version).await,
+            (None, false) => None,
         };
         let began = Utc::now();
         match self.start(file).await {
