@@ -78,6 +78,17 @@ fn arg(path: &Path) -> String {
     file_arg(path)
 }
 
+/// Completion checks every 100 ms: the suite's 20 ms would spend the client's rate budget (100
+/// requests per 10 s) within a second, and then every check waits for it.
+const BATCH_POLL_MS: &str = "100";
+
+/// The binary for `tenant`, with the batch's test poll interval.
+fn batch_cmd(tenant: &Tenant) -> assert_cmd::Command {
+    let mut cmd = tenant.cmd();
+    cmd.env("ISC_AGGREGATE_TEST_POLL_MS", BATCH_POLL_MS);
+    cmd
+}
+
 #[test]
 fn a_bad_manifest_is_exit_2_with_every_problem_and_its_line_before_any_request() {
     let tenant = Tenant::start();
@@ -146,7 +157,7 @@ source_id = "broken" = 1
         (38, "not TOML"),
     ];
 
-    let out = run(tenant.cmd().args(["batch", &arg(&manifest)])).expect_code(2);
+    let out = run(batch_cmd(&tenant).args(["batch", &arg(&manifest)])).expect_code(2);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     let listed: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("  ")).collect();
     assert_eq!(listed.len(), expected.len(), "{}", out.stderr);
@@ -171,7 +182,7 @@ source_id = "broken" = 1
     );
 
     // --json: the same problems in the one summary object, and nothing else on stdout.
-    let out = run(tenant.cmd().args(["--json", "batch", &arg(&manifest)])).expect_code(2);
+    let out = run(batch_cmd(&tenant).args(["--json", "batch", &arg(&manifest)])).expect_code(2);
     let lines = out.ndjson();
     assert_eq!(lines.len(), 1, "{}", out.stdout);
     let summary = &lines[0];
@@ -193,13 +204,14 @@ source_id = "broken" = 1
 
     // No [[aggregation]] at all; a manifest that is not there.
     let (_, nothing) = manifest_in("# nothing yet\n", &[]);
-    let out = run(tenant.cmd().args(["batch", &arg(&nothing)])).expect_code(2);
+    let out = run(batch_cmd(&tenant).args(["batch", &arg(&nothing)])).expect_code(2);
     assert!(
         out.stderr.contains(":1: no [[aggregation]]"),
         "{}",
         out.stderr
     );
-    let out = run(tenant.cmd().args(["batch", &arg(&dir.join("absent.toml"))])).expect_code(2);
+    let out =
+        run(batch_cmd(&tenant).args(["batch", &arg(&dir.join("absent.toml"))])).expect_code(2);
     assert!(
         out.stderr.contains("cannot read the manifest"),
         "{}",
@@ -297,7 +309,7 @@ source_id = "direct-connect"
     }
 
     // Without --json (not a terminal): a line per change on stderr, the table on stdout.
-    let out = run(tenant.cmd().args(["batch", &arg(&manifest)])).expect_code(0);
+    let out = run(batch_cmd(&tenant).args(["batch", &arg(&manifest)])).expect_code(0);
     let table: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(table.len(), 6, "header, 4 rows, summary: {}", out.stdout);
     assert!(table[0].starts_with("LINE"), "{}", out.stdout);
@@ -360,7 +372,7 @@ source_id = "direct-connect"
 "#,
         &["a.csv", "b.csv", "c.csv", "d.csv"],
     );
-    let out = run(tenant.cmd().args([
+    let out = run(batch_cmd(&tenant).args([
         "--json",
         "batch",
         &arg(&manifest),
@@ -481,14 +493,14 @@ source_id = "never-started"
 "#,
         &[],
     );
-    let out = run(tenant.cmd().args([
+    let out = run(batch_cmd(&tenant).args([
         "--json",
         "batch",
         &arg(&manifest),
         "--max-concurrency",
         "1",
         "--timeout",
-        "800ms",
+        "1500ms",
     ]))
     .expect_code(3);
     let lines = split(&out, 3);
@@ -512,13 +524,13 @@ source_id = "never-started"
     // The same without the 403: the timeout alone is exit 4.
     let tenant = Tenant::start();
     tenant.sandbox.set_outcome("stalled", Outcome::Stalled);
-    let out = run(tenant.cmd().args([
+    let out = run(batch_cmd(&tenant).args([
         "batch",
         &arg(&manifest),
         "--max-concurrency",
         "2",
         "--timeout",
-        "800ms",
+        "1500ms",
     ]))
     .expect_code(4);
     assert!(out.stdout.contains("timeout (exit 4)"), "{}", out.stdout);
@@ -579,8 +591,10 @@ source_id = "demo-source"
 "#,
         &["hr.csv"],
     );
-    let out =
-        run(bare_cmd().args(["--sandbox", "--json", "batch", &arg(&manifest)])).expect_code(0);
+    // The `--sandbox` poll interval (250 ms), not the suite's.
+    let mut cmd = bare_cmd();
+    cmd.env_remove("ISC_AGGREGATE_TEST_POLL_MS");
+    let out = run(cmd.args(["--sandbox", "--json", "batch", &arg(&manifest)])).expect_code(0);
     let lines = split(&out, 2);
     assert_eq!(lines.summary["completed"], 2);
     assert!(
