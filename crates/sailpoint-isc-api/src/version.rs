@@ -180,6 +180,7 @@ impl fmt::Display for ApiVersion {
 
 /// A name that is not one of [`ApiVersion::all`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UnknownApiVersion {
     /// The name as given.
     pub name: String,

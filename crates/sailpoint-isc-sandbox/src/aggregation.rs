@@ -99,6 +99,7 @@ impl AggregationStatus {
 
 /// A read-only view of one aggregation, for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AggregationInfo {
     /// The aggregation (task) id.
     pub id: String,

@@ -9,6 +9,7 @@ use crate::config::Operation;
 
 /// The `file` part of an import request, as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadedFile {
     /// The part's file name, if the client sent one.
     pub file_name: Option<String>,
@@ -24,6 +25,7 @@ pub struct UploadedFile {
 /// before an injected [`Fault::DropAfterProcessing`](crate::Fault::DropAfterProcessing) or
 /// [`Fault::StatusAfterProcessing`](crate::Fault::StatusAfterProcessing)).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Upload {
     /// The source id from the path.
     pub source_id: String,

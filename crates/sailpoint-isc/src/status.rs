@@ -31,6 +31,7 @@ use crate::lenient;
 /// The `status` of an account aggregation. Open: values this crate does not know are kept in
 /// [`Unknown`](AggregationState::Unknown).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AggregationState {
     /// `STARTED`: iterating over the source's accounts.
     Started,
