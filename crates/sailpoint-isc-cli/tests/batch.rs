@@ -580,23 +580,26 @@ fn batch_usage_errors_and_help() {
     );
 }
 
+/// The README's demo: the shipped example manifest against `--sandbox`, from the workspace root.
 #[test]
-fn sandbox_batch_creates_the_named_sources_and_completes() {
-    let (_, manifest) = manifest_in(
-        r#"[[aggregation]]
-source_name = "HR Feed"
-file = "hr.csv"
-[[aggregation]]
-source_id = "demo-source"
-"#,
-        &["hr.csv"],
-    );
+fn sandbox_batch_of_the_example_manifest_completes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // The `--sandbox` poll interval (250 ms), not the suite's.
     let mut cmd = bare_cmd();
     cmd.env_remove("ISC_AGGREGATE_TEST_POLL_MS");
-    let out = run(cmd.args(["--sandbox", "--json", "batch", &arg(&manifest)])).expect_code(0);
-    let lines = split(&out, 2);
-    assert_eq!(lines.summary["completed"], 2);
+    let out = run(cmd.current_dir(root).args([
+        "--sandbox",
+        "--json",
+        "batch",
+        "crates/sailpoint-isc-cli/examples/batch.toml",
+    ]))
+    .expect_code(0);
+    let lines = split(&out, 3);
+    assert_eq!(lines.summary["completed"], 3, "{}", out.stdout);
+    assert_eq!(lines.results[0]["sourceName"], "HR Feed");
+    assert_eq!(lines.results[0]["status"]["processedAccounts"], 300);
+    assert_eq!(lines.results[1]["disableOptimization"], true);
+    assert!(lines.results[2]["file"].is_null());
     assert!(
         out.stderr
             .contains("created the sources named in the manifest (HR Feed)"),
