@@ -50,13 +50,13 @@ Output:
   then one \"summary\".
 
 Exit codes:
+  2  the manifest was refused; nothing was sent
   0  every item completed
-  2  the manifest was refused (nothing was sent), or an item's input turned out bad at run time
-     (its file changed after the check, or a name resolved to a source another item has)
   otherwise the first of these that any item has, in this order (not the largest number):
   5  outcome unknown (check `isc-aggregate tasks --source-id ID` before running it again)
   3  API error, including a source_name that matches no source or several
-  2  (see above)
+  2  bad input found at run time (a file changed after the check, or a name that resolved to
+     a source another item has)
   4  timed out (the batch's --timeout passed; the aggregation may still be running)
   1  ended unsuccessfully (CANCELLED, TERMINATED)
   Items not started because the timeout passed first do not raise the code by themselves.";

@@ -214,11 +214,10 @@ fn test_millis(name: &str) -> Option<Duration> {
 
 /// Applies the test-only timing overrides, when set.
 fn with_test_overrides(mut builder: ClientBuilder) -> ClientBuilder {
-    let millis = test_millis;
-    if let Some(interval) = millis(ENV_TEST_POLL_MS) {
+    if let Some(interval) = test_millis(ENV_TEST_POLL_MS) {
         builder = builder.poll_schedule(PollSchedule::fixed(interval));
     }
-    if let Some(backoff) = millis(ENV_TEST_RETRY_MS) {
+    if let Some(backoff) = test_millis(ENV_TEST_RETRY_MS) {
         builder = builder.retry(
             RetryConfig::standard()
                 .with_backoff(backoff, backoff)
