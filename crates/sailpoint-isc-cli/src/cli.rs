@@ -28,7 +28,7 @@ Exit codes:
   5  outcome unknown: the upload may have started an aggregation; check before retrying
 
   batch: 2 when the manifest is refused (nothing is sent); 0 when every item completed;
-  otherwise the first of 5, 3, 2, 4, 1 that any item has (precedence, not the largest number).
+  otherwise the first of 5, 3, 4, 1 that any item has (precedence, not the largest number).
   See `isc-aggregate batch --help`.";
 
 /// Shown after `batch --help`: the manifest and the exit-code rule.
@@ -54,9 +54,8 @@ Exit codes:
   0  every item completed
   otherwise the first of these that any item has, in this order (not the largest number):
   5  outcome unknown (check `isc-aggregate tasks --source-id ID` before running it again)
-  3  API error, including a source_name that matches no source or several
-  2  bad input found at run time (a file changed after the check, or a name that resolved to
-     a source another item has)
+  3  API error, or input that fails at run time (a source_name that matches no source or
+     several, or resolves to a source another item has; a file changed after the check)
   4  timed out (the batch's --timeout passed; the aggregation may still be running)
   1  ended unsuccessfully (CANCELLED, TERMINATED)
   Items not started because the timeout passed first do not raise the code by themselves.";

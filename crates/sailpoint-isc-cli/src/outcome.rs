@@ -32,9 +32,10 @@ impl Exit {
         match self {
             Exit::OutcomeUnknown => 5,
             Exit::Api => 4,
-            Exit::Usage => 3,
-            Exit::Timeout => 2,
-            Exit::Unsuccessful => 1,
+            Exit::Timeout => 3,
+            Exit::Unsuccessful => 2,
+            // Never an item's code (see `classify_batch_item`); ranked last to be safe.
+            Exit::Usage => 1,
             Exit::Done => 0,
         }
     }
@@ -54,17 +55,17 @@ pub enum ItemExit {
 /// any request, and names are only known to ISC.
 pub fn classify_batch_item(error: &Error) -> Classified {
     let mut classified = classify(error);
-    if matches!(
-        error,
-        Error::SourceNotFound { .. } | Error::AmbiguousSourceName { .. }
-    ) {
+    // The manifest was checked before anything was sent, so an item that still fails on its
+    // input (a name that matches no source, or several; a name resolving to a source another
+    // item has; a file changed after the check) is a failure of that item against ISC: 3.
+    if classified.exit == Exit::Usage {
         classified.exit = Exit::Api;
     }
     classified
 }
 
 /// The exit code of a batch: 0 when every item completed, otherwise the item code that comes
-/// first in the order 5, 3, 2, 4, 1.
+/// first in the order 5, 3, 4, 1.
 pub fn batch_exit(items: impl IntoIterator<Item = ItemExit>) -> Exit {
     let mut worst = Exit::Done;
     let mut all_completed = true;
@@ -212,12 +213,8 @@ mod tests {
             Exit::Api
         );
         assert_eq!(
-            batch_exit([Failed(Exit::Usage), Failed(Exit::Timeout)]),
-            Exit::Usage
-        );
-        assert_eq!(
-            batch_exit([Failed(Exit::Usage), Failed(Exit::Api)]),
-            Exit::Api
+            batch_exit([Failed(Exit::Timeout), Failed(Exit::Unsuccessful)]),
+            Exit::Timeout
         );
         assert_eq!(
             batch_exit([Failed(Exit::Unsuccessful), Failed(Exit::Timeout)]),
@@ -240,10 +237,11 @@ mod tests {
         let c = classify_batch_item(&e);
         assert_eq!(c.exit, Exit::Api);
         assert_eq!(c.kind, "source_not_found");
+        // Any input failure of an item after the manifest check is 3 too.
         let e = Error::InvalidInput {
             message: "x".into(),
         };
-        assert_eq!(classify_batch_item(&e).exit, Exit::Usage);
+        assert_eq!(classify_batch_item(&e).exit, Exit::Api);
     }
 
     #[test]

@@ -564,7 +564,7 @@ fn batch_usage_errors_and_help() {
         "[default: 10]",
         "0  every item completed",
         "5  outcome unknown",
-        "3  API error, including a source_name that matches no source or several",
+        "3  API error, or input that fails at run time",
         "4  timed out",
         "1  ended unsuccessfully",
         "not the largest number",
@@ -574,7 +574,7 @@ fn batch_usage_errors_and_help() {
     let out = run(bare_cmd().arg("--help")).expect_code(0);
     assert!(out.stdout.contains("batch"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("the first of 5, 3, 2, 4, 1"),
+        out.stdout.contains("the first of 5, 3, 4, 1"),
         "{}",
         out.stdout
     );
