@@ -217,3 +217,37 @@ async fn the_maximum_wait_ends_running_items_with_a_timeout() {
     ));
     assert_eq!(sb.request_count(Operation::ImportAccounts), 1);
 }
+
+/// The maximum wait holds even when the completion checks wait for the client-side rate limit:
+/// a limiter that allows one request a minute cannot keep the batch past its deadline.
+#[tokio::test]
+async fn the_maximum_wait_holds_while_requests_wait_for_the_rate_limit() {
+    let sb = tenant().await;
+    let client = Client::builder()
+        .base_url(sb.base_url())
+        .client_credentials(sb.client_id(), sb.client_secret())
+        .rate_limit(sailpoint_isc::RateLimit::new(
+            2,
+            Duration::from_secs(60),
+        ))
+        .outcome_resolution(OutcomeResolution::disabled())
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let report = client
+        .aggregate_batch([BatchItem::source_id("a"), BatchItem::source_id("b")])
+        .max_concurrency(2)
+        .poll_interval(Duration::from_millis(10))
+        .max_wait(Duration::from_millis(800))
+        .run()
+        .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    assert!(
+        report
+            .items
+            .iter()
+            .all(|i| matches!(i.outcome, ItemOutcome::Failed(Error::WaitTimeout { .. }))),
+        "{report:?}"
+    );
+}

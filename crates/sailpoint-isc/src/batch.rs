@@ -572,18 +572,19 @@ impl AggregateBatch {
                 next_poll = Instant::now() + poll_interval;
                 continue;
             }
-            poll_round(
-                &executor,
+            let round = Round {
+                executor: &executor,
                 version,
+                counters: &counters,
+                deadline,
+            };
+            let progress_every = (!starts_waiting).then_some(poll_interval * 2);
+            poll_round(
+                &round,
                 &mut running,
                 &mut run,
-                &counters,
                 &mut progress_cursor,
-                if starts_waiting {
-                    None
-                } else {
-                    Some(poll_interval * 2)
-                },
+                progress_every,
             )
             .await;
             next_poll = Instant::now() + poll_interval;
@@ -619,26 +620,41 @@ struct Counters {
     statuses: AtomicU64,
 }
 
+/// What every request of a poll round needs.
+struct Round<'a> {
+    executor: &'a Executor,
+    version: ApiVersion,
+    counters: &'a Counters,
+    /// The batch's deadline: every request of a round ends there, rate-limit wait included.
+    deadline: Instant,
+}
+
 /// One round: which running aggregations finished (task-status lists), then progress reads for
 /// as many others as the rate budget allows.
 async fn poll_round(
-    executor: &Executor,
-    version: ApiVersion,
+    round: &Round<'_>,
     running: &mut Vec<Running>,
     run: &mut Run,
-    counters: &Counters,
     cursor: &mut usize,
     progress_every: Option<Duration>,
 ) {
+    let Round {
+        executor,
+        version,
+        counters,
+        deadline,
+    } = *round;
     let mut finished: HashMap<String, TaskStatus> = HashMap::new();
     let ids: Vec<String> = running.iter().map(|r| r.task_id.clone()).collect();
     for chunk in ids.chunks(IDS_PER_LIST) {
         counters.lists.fetch_add(1, Ordering::Relaxed);
-        let page = ListTaskStatuses::new(executor.clone(), version)
+        // Every request of a round ends at the batch's deadline, rate-limit wait included.
+        let list = ListTaskStatuses::new(executor.clone(), version)
             .filter(TaskFilter::new().ids(chunk))
-            .page_size(chunk.len() as u32)
-            .page(0)
-            .await;
+            .page_size(chunk.len() as u32);
+        let Ok(page) = tokio::time::timeout_at(deadline, list.page(0)).await else {
+            return;
+        };
         match page {
             Ok(page) => {
                 for task in page.items {
@@ -658,7 +674,7 @@ async fn poll_round(
     for r in running.drain(..) {
         match finished.remove(&r.task_id) {
             Some(task) => {
-                let outcome = final_outcome(executor, version, &r, task, counters).await;
+                let outcome = final_outcome(executor, version, &r, task, counters, deadline).await;
                 run.finish(r.item, outcome);
             }
             None => still.push(r),
@@ -692,7 +708,9 @@ async fn poll_round(
         reads += 1;
         r.read_at = Some(Instant::now());
         counters.statuses.fetch_add(1, Ordering::Relaxed);
-        let Ok(status) = fetch_status(executor, &r.task_id, version).await else {
+        let Ok(Ok(status)) =
+            tokio::time::timeout_at(deadline, fetch_status(executor, &r.task_id, version)).await
+        else {
             continue;
         };
         if r.last.as_ref() != Some(&status) {
@@ -770,14 +788,16 @@ async fn newest_tasks(
     Some(newest)
 }
 
-/// The outcome of an aggregation whose task ended: with the final counts from one status read
-/// when the budget allows, otherwise from the task alone.
+/// The outcome of an aggregation whose task ended: with the final state and counts from one
+/// status read when the budget allows (CANCELLED and TERMINATED look alike in task status),
+/// otherwise from the task alone.
 async fn final_outcome(
     executor: &Executor,
     version: ApiVersion,
     r: &Running,
     task: TaskStatus,
     counters: &Counters,
+    deadline: Instant,
 ) -> ItemOutcome {
     let success = task
         .completion_status
@@ -786,14 +806,24 @@ async fn final_outcome(
     let affordable = executor
         .limiter()
         .is_none_or(|l| l.available(version.name()) > 1);
-    let mut status = if success && affordable {
+    let read = if affordable {
         counters.statuses.fetch_add(1, Ordering::Relaxed);
-        match fetch_status(executor, &r.task_id, version).await {
-            Ok(status) if status.is_terminal() => status,
-            _ => AggregationStatus::from_task(task.clone()),
-        }
+        tokio::time::timeout_at(deadline, fetch_status(executor, &r.task_id, version))
+            .await
+            .ok()
+            .and_then(Result::ok)
     } else {
-        AggregationStatus::from_task(task.clone())
+        None
+    };
+    // The status read counts only if it agrees with the task on success or failure.
+    let mut status = match read {
+        Some(status)
+            if status.is_terminal()
+                && status.state.as_ref().is_some_and(|s| s.is_failure()) != success =>
+        {
+            status
+        }
+        _ => AggregationStatus::from_task(task.clone()),
     };
     if status.task.is_none() {
         status.task = Some(Box::new(task));
