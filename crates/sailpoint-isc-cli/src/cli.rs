@@ -94,6 +94,14 @@ pub struct GlobalArgs {
     /// Log requests and retries to stderr (-v: debug for the SDK, -vv: trace)
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
+
+    /// Poll at this fixed interval (e.g. 2s) instead of the adaptive schedule
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true, overrides_with = "poll_interval")]
+    pub poll_interval: Option<Duration>,
+
+    /// Backoff between retries and the cap on Retry-After (for tests; the default is the SDK's)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true, hide = true, overrides_with = "retry_backoff")]
+    pub retry_backoff: Option<Duration>,
 }
 
 /// Accepts exactly the generated API versions' names (listed in `--help`).
@@ -212,61 +220,25 @@ pub struct TasksArgs {
 /// Like [`parse_duration`], but zero (`0`, `0s`) is allowed.
 pub fn parse_grace(text: &str) -> Result<Duration, String> {
     match text.trim() {
-        "0" | "0s" | "0ms" => Ok(Duration::ZERO),
-        other => parse_duration(other),
+        "0" => Ok(Duration::ZERO),
+        other => humantime::parse_duration(other).map_err(|e| invalid_duration(text, &e)),
     }
 }
 
-/// Parses `500ms`, `90s`, `5m`, `1h`, or a sequence of them such as `1h30m`.
+/// Parses a positive duration (`humantime`): `500ms`, `90s`, `5m`, `1h`, `1h30m`, `2days`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("empty duration; use e.g. 90s, 5m, 1h or 500ms".to_owned());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!(
-                "invalid duration {text:?}: expected a number followed by ms, s, m or h"
-            ));
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let part = match unit {
-            "ms" => Duration::from_millis(number),
-            "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number.saturating_mul(60)),
-            "h" => Duration::from_secs(number.saturating_mul(3600)),
-            "" => {
-                return Err(format!(
-                    "invalid duration {text:?}: add a unit (ms, s, m or h), e.g. {number}s"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)"
-                ));
-            }
-        };
-        total = total.saturating_add(part);
-    }
-    if total.is_zero() {
+    let duration =
+        humantime::parse_duration(text.trim()).map_err(|e| invalid_duration(text, &e))?;
+    if duration.is_zero() {
         return Err(format!(
             "invalid duration {text:?}: it must be more than zero"
         ));
     }
-    Ok(total)
+    Ok(duration)
+}
+
+fn invalid_duration(text: &str, error: &humantime::DurationError) -> String {
+    format!("invalid duration {text:?}: {error} (use e.g. 90s, 5m, 1h30m or 500ms)")
 }
 
 #[cfg(test)]
@@ -281,10 +253,15 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration(" 1h30m "), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("2m5s"), Ok(Duration::from_secs(125)));
-        for bad in ["", "90", "s", "5 m", "1d", "-5s", "0s", "1.5s", "ms5"] {
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "90", "s", "-5s", "0s", "ms5", "soon"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
         assert!(parse_duration("90").unwrap_err().contains("90s"));
+        assert_eq!(parse_grace("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_grace("0"), Ok(Duration::ZERO));
+        assert!(parse_grace("soon").is_err());
     }
 
     #[test]

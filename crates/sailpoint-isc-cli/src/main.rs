@@ -9,39 +9,24 @@ mod logging;
 mod manifest;
 mod outcome;
 mod report;
+mod simulated;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
-use sailpoint_isc::config::{ENV_CLIENT_ID, ENV_CLIENT_SECRET};
 use sailpoint_isc::tasks::ACCOUNT_AGGREGATION_TASK_TYPE;
 use sailpoint_isc::{
     AccountsFile, Client, ClientBuilder, Error, OutcomeResolution, PollSchedule, RetryConfig,
     TaskFilter,
 };
-use sailpoint_isc_sandbox::Sandbox;
 
 use crate::cli::{BatchArgs, Cli, Command, GlobalArgs, ImportArgs, StatusArgs, TasksArgs};
 use crate::logging::ActiveBar;
-use crate::manifest::{Manifest, SourceRef};
+use crate::manifest::Manifest;
 use crate::outcome::{Exit, exit_for_state};
 use crate::report::Reporter;
-
-/// Test-only (not part of the interface): a fixed poll interval in milliseconds, so the test
-/// suite does not wait for the adaptive schedule.
-const ENV_TEST_POLL_MS: &str = "ISC_AGGREGATE_TEST_POLL_MS";
-/// Test-only (not part of the interface): the retry backoff (and `Retry-After` cap) in
-/// milliseconds, so retried requests do not slow the test suite down.
-const ENV_TEST_RETRY_MS: &str = "ISC_AGGREGATE_TEST_RETRY_MS";
-
-/// `--sandbox`: time between a batch's completion checks (the SDK's 5 s is for real tenants).
-const SANDBOX_BATCH_POLL: Duration = Duration::from_millis(250);
-
-/// `--sandbox`: how long the simulated aggregation stays `STARTED`, then `ACCOUNTS_COLLECTED`.
-const SANDBOX_COLLECT: Duration = Duration::from_millis(1500);
-const SANDBOX_PROCESS: Duration = Duration::from_millis(3000);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -82,40 +67,15 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
         _ => None,
     };
     // Kept alive until the command is done; dropping it stops the simulated tenant.
-    let mut _sandbox = None;
+    let mut _tenant = None;
     let builder = if cli.global.sandbox {
-        match start_sandbox().await {
-            Ok(sandbox) => {
-                reporter.note(format!(
-                    "note: --sandbox: using a simulated ISC tenant at {} in this process; \
-                     nothing is sent to SailPoint",
-                    sandbox.base_url()
-                ));
-                let builder = Client::builder()
-                    .base_url(sandbox.base_url())
-                    .client_credentials(sandbox.client_id(), sandbox.client_secret())
-                    .poll_schedule(
-                        PollSchedule::standard()
-                            .with_initial_delay(Duration::from_millis(250))
-                            .with_delay_bounds(
-                                Duration::from_millis(200),
-                                Duration::from_millis(500),
-                            ),
-                    );
-                if let Some(manifest) = &manifest {
-                    add_sandbox_sources(&sandbox, manifest, reporter);
-                }
-                _sandbox = Some(sandbox);
+        match simulated::start(manifest.as_ref(), reporter).await {
+            Ok((builder, tenant)) => {
+                _tenant = Some(tenant);
                 reporter.sandbox = true;
                 builder
             }
-            Err(e) => {
-                return reporter.local_failure(
-                    Exit::Usage,
-                    "sandbox",
-                    &format!("cannot start the sandbox: {e}"),
-                );
-            }
+            Err(message) => return reporter.local_failure(Exit::Usage, "sandbox", &message),
         }
     } else {
         match configured_builder(&cli.global) {
@@ -123,7 +83,7 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
             Err(e) => return reporter.failure(&e),
         }
     };
-    let client = match with_test_overrides(builder)
+    let client = match with_timing_options(builder, &cli.global)
         .api_version(cli.global.api)
         .build()
     {
@@ -135,32 +95,18 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
         Command::Status(args) => status(&client, args, reporter).await,
         Command::Tasks(args) => tasks(&client, args, reporter).await,
         Command::Batch(args) => match manifest {
-            Some(manifest) => batch(&client, args, manifest, cli.global.sandbox, reporter).await,
+            Some(manifest) => {
+                batch(
+                    &client,
+                    args,
+                    manifest,
+                    (cli.global.sandbox, cli.global.poll_interval),
+                    reporter,
+                )
+                .await
+            }
             None => reporter.local_failure(Exit::Usage, "manifest", "no manifest was read"),
         },
-    }
-}
-
-/// `--sandbox batch`: the simulated tenant starts with no named sources, so the manifest's
-/// `source_name`s are created in it (and said so), for demos.
-fn add_sandbox_sources(sandbox: &Sandbox, manifest: &Manifest, reporter: &Reporter) {
-    let names: Vec<&str> = manifest
-        .items
-        .iter()
-        .filter_map(|item| match &item.source {
-            SourceRef::Name(name) => Some(name.as_str()),
-            SourceRef::Id(_) => None,
-        })
-        .collect();
-    for name in &names {
-        sandbox.add_source(name);
-    }
-    if !names.is_empty() {
-        reporter.note(format!(
-            "note: --sandbox: created the sources named in the manifest ({}) in the simulated \
-             tenant",
-            names.join(", ")
-        ));
     }
 }
 
@@ -168,10 +114,10 @@ async fn batch(
     client: &Client,
     args: BatchArgs,
     manifest: Manifest,
-    sandbox: bool,
+    (sandbox, poll_interval): (bool, Option<Duration>),
     reporter: &Reporter,
 ) -> Exit {
-    let poll_interval = test_millis(ENV_TEST_POLL_MS).or(sandbox.then_some(SANDBOX_BATCH_POLL));
+    let poll_interval = poll_interval.or(sandbox.then_some(simulated::BATCH_POLL));
     let options = batch::Options {
         max_concurrency: usize::from(args.max_concurrency),
         timeout: args.timeout,
@@ -186,38 +132,22 @@ async fn batch(
     batch::run(client, manifest, options, output).await
 }
 
-/// The client configuration from `SAIL_*` or `./config.json`, with `--base-url` overriding the
-/// base URL (credentials then still come from `SAIL_CLIENT_ID`/`SAIL_CLIENT_SECRET` or the file).
+/// The client configuration: each setting from `SAIL_*` or `./config.json` (the SDK's
+/// layering), `--base-url` overriding the base URL.
 fn configured_builder(global: &GlobalArgs) -> Result<ClientBuilder, Error> {
-    let Some(base_url) = &global.base_url else {
-        return ClientBuilder::from_env();
-    };
-    let env = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|value| !value.trim().is_empty())
-    };
-    let builder = match (env(ENV_CLIENT_ID), env(ENV_CLIENT_SECRET)) {
-        (Some(id), Some(secret)) => ClientBuilder::new().client_credentials(id, secret),
-        _ => ClientBuilder::from_env()?,
-    };
-    Ok(builder.base_url(base_url.clone()))
+    let builder = ClientBuilder::from_env()?;
+    Ok(match &global.base_url {
+        Some(base_url) => builder.base_url(base_url.clone()),
+        None => builder,
+    })
 }
 
-/// A test-only timing override, when set.
-fn test_millis(name: &str) -> Option<Duration> {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_millis)
-}
-
-/// Applies the test-only timing overrides, when set.
-fn with_test_overrides(mut builder: ClientBuilder) -> ClientBuilder {
-    if let Some(interval) = test_millis(ENV_TEST_POLL_MS) {
+/// `--poll-interval` and the hidden `--retry-backoff`.
+fn with_timing_options(mut builder: ClientBuilder, global: &GlobalArgs) -> ClientBuilder {
+    if let Some(interval) = global.poll_interval {
         builder = builder.poll_schedule(PollSchedule::fixed(interval));
     }
-    if let Some(backoff) = test_millis(ENV_TEST_RETRY_MS) {
+    if let Some(backoff) = global.retry_backoff {
         builder = builder.retry(
             RetryConfig::standard()
                 .with_backoff(backoff, backoff)
@@ -225,14 +155,6 @@ fn with_test_overrides(mut builder: ClientBuilder) -> ClientBuilder {
         );
     }
     builder
-}
-
-async fn start_sandbox() -> Result<Sandbox, sailpoint_isc_sandbox::Error> {
-    Sandbox::builder()
-        .collect_duration(SANDBOX_COLLECT)
-        .process_duration(SANDBOX_PROCESS)
-        .start()
-        .await
 }
 
 async fn import(

@@ -80,12 +80,12 @@ fn arg(path: &Path) -> String {
 
 /// Completion checks every 100 ms: the suite's 20 ms would spend the client's rate budget (100
 /// requests per 10 s) within a second, and then every check waits for it.
-const BATCH_POLL_MS: &str = "100";
+const BATCH_POLL: &str = "100ms";
 
 /// The binary for `tenant`, with the batch's test poll interval.
 fn batch_cmd(tenant: &Tenant) -> assert_cmd::Command {
     let mut cmd = tenant.cmd();
-    cmd.env("ISC_AGGREGATE_TEST_POLL_MS", BATCH_POLL_MS);
+    cmd.args(["--poll-interval", BATCH_POLL]);
     cmd
 }
 
@@ -585,8 +585,7 @@ fn batch_usage_errors_and_help() {
 fn sandbox_batch_of_the_example_manifest_completes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // The `--sandbox` poll interval (250 ms), not the suite's.
-    let mut cmd = bare_cmd();
-    cmd.env_remove("ISC_AGGREGATE_TEST_POLL_MS");
+    let mut cmd = default_timings_cmd();
     let out = run(cmd.current_dir(root).args([
         "--sandbox",
         "--json",

@@ -670,9 +670,7 @@ fn sandbox_run_verbose_leaks_no_secrets() {
 fn readme_sandbox_command_completes() {
     // The README's command, from the workspace root, with a safety timeout.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut cmd = bare_cmd();
-    cmd.env_remove("ISC_AGGREGATE_TEST_POLL_MS")
-        .env_remove("ISC_AGGREGATE_TEST_RETRY_MS");
+    let mut cmd = default_timings_cmd();
     let out = run(cmd.current_dir(root).args([
         "--sandbox",
         "import",

@@ -64,16 +64,23 @@ impl Tenant {
     }
 }
 
-/// The binary with no configuration at all, in an empty directory, with fast test timings.
+/// The binary with no configuration at all, in an empty directory, with fast timings (a fixed
+/// 20 ms poll and 10 ms retry backoff, through `--poll-interval` and the hidden
+/// `--retry-backoff`; a later `--poll-interval` overrides it).
 pub fn bare_cmd() -> Command {
+    let mut cmd = default_timings_cmd();
+    cmd.args(["--poll-interval", "20ms", "--retry-backoff", "10ms"]);
+    cmd
+}
+
+/// The binary with no configuration and the shipped timings.
+pub fn default_timings_cmd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_isc-aggregate"));
     cmd.current_dir(empty_dir())
         .env_remove("SAIL_BASE_URL")
         .env_remove("SAIL_CLIENT_ID")
         .env_remove("SAIL_CLIENT_SECRET")
         .env_remove("RUST_LOG")
-        .env("ISC_AGGREGATE_TEST_POLL_MS", "20")
-        .env("ISC_AGGREGATE_TEST_RETRY_MS", "10")
         .timeout(Duration::from_secs(60));
     cmd
 }
