@@ -683,3 +683,60 @@ async fn the_sdk_client_bounds_reads_by_the_read_timeout_or_the_deadline() {
     );
     hanging.assert_calls_async(1).await;
 }
+
+/// An `X-Deprecated: true` answer is a `tracing` warning once per client and operation, however
+/// often the operation is called; another client warns again.
+#[tokio::test]
+async fn deprecated_operations_are_warned_once_per_client_and_operation() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("sailpoint_isc=warn"))
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = MockServer::start_async().await;
+    token_mock(&server, TOKEN, 749).await;
+    let status = server
+        .mock_async(|when, then| {
+            when.method(GET).path(status_path(v()));
+            then.status(200)
+                .header("X-Deprecated", "true")
+                .json_body(json!({"status": "STARTED"}));
+        })
+        .await;
+    let import = server
+        .mock_async(|when, then| {
+            when.method(POST).path(load_accounts_path(v()));
+            then.status(202)
+                .header("X-Deprecated", "true")
+                .json_body(task_body());
+        })
+        .await;
+    let warnings = |captured: &Captured| {
+        captured
+            .text()
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("deprecated"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let first = client(&server);
+    for _ in 0..3 {
+        first.aggregation_status(TASK_ID).send().await.unwrap();
+    }
+    first.start_aggregation(SOURCE_ID).send().await.unwrap();
+    let seen = warnings(&captured);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].contains("getAccountAggregationStatus"), "{seen:?}");
+    assert!(seen[1].contains("importAccounts"), "{seen:?}");
+    assert!(seen.iter().all(|l| l.contains(v().name())), "{seen:?}");
+    client(&server)
+        .aggregation_status(TASK_ID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(warnings(&captured).len(), 3);
+    status.assert_calls_async(4).await;
+    import.assert_calls_async(1).await;
+}
