@@ -10,6 +10,7 @@
 //! Most users want the `sailpoint-isc` crate, which adds authentication, retries, streamed
 //! uploads and waiting. This crate is the generated layer underneath: the files under
 //! `src/generated/` are never edited by hand.
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod context;
