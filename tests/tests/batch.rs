@@ -226,10 +226,7 @@ async fn the_maximum_wait_holds_while_requests_wait_for_the_rate_limit() {
     let client = Client::builder()
         .base_url(sb.base_url())
         .client_credentials(sb.client_id(), sb.client_secret())
-        .rate_limit(sailpoint_isc::RateLimit::new(
-            2,
-            Duration::from_secs(60),
-        ))
+        .rate_limit(sailpoint_isc::RateLimit::new(2, Duration::from_secs(60)))
         .outcome_resolution(OutcomeResolution::disabled())
         .build()
         .unwrap();
