@@ -132,7 +132,7 @@ pub struct BatchArgs {
     pub manifest: PathBuf,
 
     /// How many aggregations run at once
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub max_concurrency: u16,
 
     /// Give up on what is still running after this long, e.g. 90s, 5m, 1h, 500ms; items not

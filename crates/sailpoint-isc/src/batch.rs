@@ -27,7 +27,8 @@ use crate::tasks::{ListTaskStatuses, TaskFilter};
 
 /// Aggregations checked per task-status list request.
 const IDS_PER_LIST: usize = 50;
-/// Share of the rate budget kept free for starts and completion checks when reading progress.
+/// Share of the rate budget kept free for starts and completion checks when reading progress
+/// and final counts.
 const PROGRESS_RESERVE_PERCENT: u32 = 25;
 
 /// Which source an item aggregates.
@@ -314,7 +315,7 @@ impl AggregateBatch {
             version,
             resolution,
             items,
-            max_concurrency: 10,
+            max_concurrency: 100,
             stop_on_failure: false,
             max_wait: Duration::from_secs(3600),
             poll_interval: Duration::from_secs(5),
@@ -322,7 +323,7 @@ impl AggregateBatch {
         }
     }
 
-    /// How many aggregations run at once (default 10; at least 1).
+    /// How many aggregations run at once (default 100: ISC queues aggregations itself, and the rate limit, not this cap, paces the starts; at least 1).
     pub fn max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = n.max(1);
         self
@@ -687,14 +688,7 @@ async fn poll_round(
     let Some(progress_every) = progress_every else {
         return;
     };
-    let budget = match executor.limiter() {
-        Some(limiter) => {
-            let limit = limiter.limit().max_requests;
-            let reserve = (limit * PROGRESS_RESERVE_PERCENT).div_ceil(100);
-            limiter.available(version.name()).saturating_sub(reserve) as usize
-        }
-        None => running.len(),
-    };
+    let budget = spare_budget(executor, version).unwrap_or(running.len());
     let mut reads = 0;
     let mut visited = 0;
     let mut done: HashSet<usize> = HashSet::new();
@@ -751,6 +745,15 @@ async fn poll_round(
     });
 }
 
+/// Requests the rate budget allows beyond the reserve kept for starts and completion checks;
+/// `None` without a limiter.
+fn spare_budget(executor: &Executor, version: ApiVersion) -> Option<usize> {
+    executor.limiter().map(|limiter| {
+        let reserve = (limiter.limit().max_requests * PROGRESS_RESERVE_PERCENT).div_ceil(100);
+        limiter.available(version.name()).saturating_sub(reserve) as usize
+    })
+}
+
 /// The newest account-aggregation task of each source (for outcome resolution), from one
 /// task-status list per 50 sources; `None` when a list fails (each start then takes its own).
 /// A source whose newest task is not among a list's 250 newest is left out: its start relies
@@ -803,9 +806,9 @@ async fn final_outcome(
         .completion_status
         .as_ref()
         .is_some_and(|s| s.is_success());
-    let affordable = executor
-        .limiter()
-        .is_none_or(|l| l.available(version.name()) > 1);
+    // Like progress, the final counts are read only with budget to spare: near the limit,
+    // detecting the other completions comes first.
+    let affordable = spare_budget(executor, version).is_none_or(|spare| spare > 0);
     let read = if affordable {
         counters.statuses.fetch_add(1, Ordering::Relaxed);
         tokio::time::timeout_at(deadline, fetch_status(executor, &r.task_id, version))
