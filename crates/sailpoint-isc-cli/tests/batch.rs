@@ -561,7 +561,7 @@ fn batch_usage_errors_and_help() {
         "source_name",
         "disable_optimization",
         "--max-concurrency",
-        "[default: 10]",
+        "[default: 100]",
         "0  every item completed",
         "5  outcome unknown",
         "3  API error, or input that fails at run time",
