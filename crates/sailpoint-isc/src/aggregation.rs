@@ -17,7 +17,7 @@ use crate::status::{
 use crate::task_status::TaskStatus;
 use crate::tasks::{
     ACCOUNT_AGGREGATION_TASK_TYPE, ListTaskStatuses, TASK_LIST_OPERATION, TASK_STATUS_OPERATION,
-    TaskFilter, TaskOrder, fetch_task_status,
+    TaskFilter, TaskOrder, fetch_task_status, newest_aggregation_tasks,
 };
 use crate::upload::AccountsFile;
 
@@ -171,18 +171,8 @@ async fn newest_aggregation(
     source_id: &str,
     version: ApiVersion,
 ) -> Option<TaskStatus> {
-    let page = ListTaskStatuses::new(executor.clone(), version)
-        .filter(
-            TaskFilter::new()
-                .task_type(ACCOUNT_AGGREGATION_TASK_TYPE)
-                .source_id(source_id),
-        )
-        .order(TaskOrder::CreatedDescending)
-        .page_size(1)
-        .page(0)
-        .await;
-    match page {
-        Ok(page) => page.items.into_iter().next(),
+    match newest_aggregation_tasks(executor, version, &[source_id.to_owned()]).await {
+        Ok(mut newest) => newest.remove(source_id),
         Err(error) => {
             tracing::debug!(source_id, error = %error, "no task snapshot before the start; the lookup will rely on times only");
             None

@@ -23,7 +23,7 @@ use crate::executor::Executor;
 use crate::sources::find_source_by_name;
 use crate::status::{AggregationStatus, StartedAggregation};
 use crate::task_status::TaskStatus;
-use crate::tasks::{ListTaskStatuses, TaskFilter};
+use crate::tasks::{ListTaskStatuses, TaskFilter, newest_aggregation_tasks};
 
 /// Aggregations checked per task-status list request.
 const IDS_PER_LIST: usize = 50;
@@ -449,7 +449,13 @@ impl AggregateBatch {
                 .iter()
                 .filter_map(|&i| run.source_ids[i].clone())
                 .collect();
-            newest_tasks(&executor, version, &sources).await
+            // A failed list leaves each start to take its own snapshot.
+            newest_aggregation_tasks(&executor, version, &sources)
+                .await
+                .inspect_err(|error| {
+                    tracing::debug!(error = %error, "batch: no task snapshot; each start takes its own")
+                })
+                .ok()
         } else {
             None
         };
@@ -752,43 +758,6 @@ fn spare_budget(executor: &Executor, version: ApiVersion) -> Option<usize> {
         let reserve = (limiter.limit().max_requests * PROGRESS_RESERVE_PERCENT).div_ceil(100);
         limiter.available(version.name()).saturating_sub(reserve) as usize
     })
-}
-
-/// The newest account-aggregation task of each source (for outcome resolution), from one
-/// task-status list per 50 sources; `None` when a list fails (each start then takes its own).
-/// A source whose newest task is not among a list's 250 newest is left out: its start relies
-/// on times alone, as documented on [`OutcomeResolution`].
-async fn newest_tasks(
-    executor: &Executor,
-    version: ApiVersion,
-    sources: &[String],
-) -> Option<HashMap<String, TaskStatus>> {
-    let mut newest: HashMap<String, TaskStatus> = HashMap::new();
-    for chunk in sources.chunks(IDS_PER_LIST) {
-        let page = ListTaskStatuses::new(executor.clone(), version)
-            .filter(
-                TaskFilter::new()
-                    .task_type(crate::tasks::ACCOUNT_AGGREGATION_TASK_TYPE)
-                    .source_ids(chunk),
-            )
-            .order(crate::tasks::TaskOrder::CreatedDescending)
-            .page(0)
-            .await;
-        match page {
-            Ok(page) => {
-                for task in page.items {
-                    if let Some(source) = task.source_id().map(str::to_owned) {
-                        newest.entry(source).or_insert(task);
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::debug!(error = %error, "batch: no task snapshot; each start takes its own");
-                return None;
-            }
-        }
-    }
-    Some(newest)
 }
 
 /// The outcome of an aggregation whose task ended: with the final state and counts from one

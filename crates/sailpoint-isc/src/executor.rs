@@ -33,7 +33,7 @@ const DEPRECATED_HEADER: HeaderName = HeaderName::from_static("x-deprecated");
 const TOTAL_COUNT_HEADER: HeaderName = HeaderName::from_static("x-total-count");
 
 /// Most redirects followed (same origin only) by the client the SDK builds.
-pub(crate) const MAX_REDIRECTS: usize = 5;
+const MAX_REDIRECTS: usize = 5;
 
 /// What the executor needs to know about one call.
 pub(crate) struct Call<'a> {
@@ -57,7 +57,6 @@ pub(crate) struct Decoded<T> {
     /// The body, decoded leniently.
     pub(crate) value: T,
     /// `X-Total-Count`, when the server sent it.
-    #[allow(dead_code)] // read by the task-status list
     pub(crate) total_count: Option<u64>,
 }
 

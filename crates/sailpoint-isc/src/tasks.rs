@@ -1,6 +1,7 @@
 //! Task-status operations: one task by id (`getTaskStatus`), and filtered, sorted, paged lists
 //! (`getTaskStatusList`) as a [`Stream`].
 
+use std::collections::HashMap;
 use std::fmt;
 
 use futures_util::Stream;
@@ -38,6 +39,41 @@ pub(crate) async fn fetch_task_status(
         source_id: None,
     };
     Ok(executor.call::<TaskStatus>(call).await?.value)
+}
+
+/// The newest account-aggregation task of each of `sources`, from one task-status list per 50
+/// sources (what outcome resolution notes before starting). A source whose newest task is not
+/// among its list's newest (one for a single source, 250 for several) is left out, as is a
+/// source without tasks. A task that names no source counts for the only source asked about.
+pub(crate) async fn newest_aggregation_tasks(
+    executor: &Executor,
+    version: ApiVersion,
+    sources: &[String],
+) -> Result<HashMap<String, TaskStatus>, Error> {
+    const SOURCES_PER_LIST: usize = 50;
+    let mut newest: HashMap<String, TaskStatus> = HashMap::new();
+    for chunk in sources.chunks(SOURCES_PER_LIST) {
+        let filter = TaskFilter::new().task_type(ACCOUNT_AGGREGATION_TASK_TYPE);
+        let (filter, page_size) = match chunk {
+            [only] => (filter.source_id(only), 1),
+            several => (filter.source_ids(several), MAX_PAGE_SIZE),
+        };
+        let page = ListTaskStatuses::new(executor.clone(), version)
+            .filter(filter)
+            .order(TaskOrder::CreatedDescending)
+            .page_size(page_size)
+            .page(0)
+            .await?;
+        for task in page.items {
+            let source = match (task.source_id(), chunk) {
+                (Some(source), _) => source.to_owned(),
+                (None, [only]) => only.clone(),
+                (None, _) => continue,
+            };
+            newest.entry(source).or_insert(task);
+        }
+    }
+    Ok(newest)
 }
 
 /// A task-status filter: the clauses ISC supports, joined with `and`. Values are quoted with `"`
