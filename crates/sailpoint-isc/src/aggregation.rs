@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 
 use crate::config::{ApiVersion, OutcomeResolution};
 use crate::error::{Error, ErrorContext, Failure, OutcomeLookup};
-use crate::executor::{Call, Executor, validate_id};
+use crate::executor::{Call, Executor};
+use crate::ids::check_id as validate_id;
 use crate::retry::OperationKind;
 use crate::status::{
     AggregationStatus, AggregationTask, LoadAccountsTask, StartOrigin, StartedAggregation,

@@ -82,6 +82,7 @@ mod client;
 pub mod config;
 pub mod error;
 mod executor;
+mod ids;
 mod lenient;
 pub mod ratelimit;
 mod retry;
@@ -99,6 +100,7 @@ pub use config::{ApiVersion, ClientBuilder, OutcomeResolution, TimeoutConfig};
 pub use error::{
     Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem, OutcomeLookup, SourceCandidate,
 };
+pub use ids::check_id;
 pub use ratelimit::{RateLimit, RateLimiter};
 pub use retry::RetryConfig;
 pub use secret::Secret;

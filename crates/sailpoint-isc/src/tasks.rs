@@ -8,7 +8,8 @@ use futures_util::Stream;
 
 use crate::config::ApiVersion;
 use crate::error::Error;
-use crate::executor::{Call, Executor, validate_id};
+use crate::executor::{Call, Executor};
+use crate::ids::check_id as validate_id;
 use crate::retry::OperationKind;
 use crate::task_status::{CompletionStatus, TaskStatus};
 
