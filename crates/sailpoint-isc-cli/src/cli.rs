@@ -26,6 +26,14 @@ Exit codes:
      unknown or expired aggregation id
   4  timed out waiting (the aggregation may still be running)
   5  outcome unknown: the upload may have started an aggregation; check before retrying
+  130, 143  stopped by SIGINT (Ctrl-C) or SIGTERM: nothing new was started after the signal;
+     what had started is printed (with how to follow it) before exiting
+
+Time limits:
+  Uploads are bounded by progress, not size: --stall-timeout (default 60s) cuts one whose body
+  stops moving (it is resent: ISC cannot start anything from an incomplete file), and ISC's
+  answer after the last byte may take 2m. --request-deadline (default 3m) bounds the waiting
+  (Retry-After, rate limit, token) and the requests without a file.
 
   batch: 2 when the manifest is refused (nothing is sent); 0 when every item completed;
   otherwise the first of 5, 3, 4, 1 that any item has (precedence, not the largest number).
@@ -98,6 +106,16 @@ pub struct GlobalArgs {
     /// Poll at this fixed interval (e.g. 2s) instead of the adaptive schedule
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true, overrides_with = "poll_interval")]
     pub poll_interval: Option<Duration>,
+
+    /// The whole-request deadline (default 3m): waiting for Retry-After, the rate limit and a
+    /// token, and requests without a file. An upload whose body keeps moving is not cut by it
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true, overrides_with = "request_deadline")]
+    pub request_deadline: Option<Duration>,
+
+    /// Cut an upload when no byte of it has been taken for this long (default 60s); it is then
+    /// sent again, as ISC cannot have started anything from an incomplete file
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true, overrides_with = "stall_timeout")]
+    pub stall_timeout: Option<Duration>,
 
     /// Backoff between retries and the cap on Retry-After (for tests; the default is the SDK's)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, global = true, hide = true, overrides_with = "retry_backoff")]

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use sailpoint_isc::tasks::ACCOUNT_AGGREGATION_TASK_TYPE;
 use sailpoint_isc::{
     AccountsFile, Client, ClientBuilder, Error, OutcomeResolution, PollSchedule, RetryConfig,
-    TaskFilter,
+    TaskFilter, TimeoutConfig,
 };
 
 use crate::cli::{BatchArgs, Cli, Command, GlobalArgs, ImportArgs, StatusArgs, TasksArgs};
@@ -142,8 +142,16 @@ fn configured_builder(global: &GlobalArgs) -> Result<ClientBuilder, Error> {
     })
 }
 
-/// `--poll-interval` and the hidden `--retry-backoff`.
+/// `--poll-interval`, `--request-deadline`, `--stall-timeout` and the hidden `--retry-backoff`.
 fn with_timing_options(mut builder: ClientBuilder, global: &GlobalArgs) -> ClientBuilder {
+    let mut timeouts = TimeoutConfig::standard();
+    if let Some(deadline) = global.request_deadline {
+        timeouts = timeouts.with_total_deadline(Some(deadline));
+    }
+    if let Some(stall) = global.stall_timeout {
+        timeouts = timeouts.with_stall_timeout(stall);
+    }
+    builder = builder.timeouts(timeouts);
     if let Some(interval) = global.poll_interval {
         builder = builder.poll_schedule(PollSchedule::fixed(interval));
     }

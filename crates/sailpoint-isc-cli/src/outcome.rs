@@ -186,7 +186,30 @@ pub fn classify(error: &Error) -> Classified {
         Error::DeadlineExceeded { .. } => (
             Exit::Api,
             "deadline_exceeded",
-            Some("ISC did not answer within the retry deadline; try again later".to_owned()),
+            Some(
+                "the request deadline passed before ISC answered (waiting for the rate limit, \
+                 Retry-After, a token, or a read); an aggregation start was not sent. Try again \
+                 later or raise --request-deadline"
+                    .to_owned(),
+            ),
+        ),
+        Error::UploadInterrupted { .. } => (
+            Exit::Api,
+            "upload_interrupted",
+            Some(
+                "ISC did not receive the whole file, so no aggregation started; run the import \
+                 again (a slow link may need a longer --stall-timeout)"
+                    .to_owned(),
+            ),
+        ),
+        Error::StartRefused { source_id, .. } => (
+            Exit::Unsuccessful,
+            "start_refused",
+            Some(format!(
+                "an aggregation is probably still running on source {source_id}: wait for it \
+                 (`isc-aggregate tasks --source-id {source_id} --running`) or use \
+                 `import --if-idle`, which follows the running one instead"
+            )),
         ),
         Error::UndecodableBody { .. } => (Exit::Api, "undecodable_response", None),
         _ => (Exit::Api, "api_error", None),

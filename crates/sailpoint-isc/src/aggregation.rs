@@ -2,20 +2,23 @@
 //! (`getAccountAggregationStatus`), for any API version.
 
 use std::path::PathBuf;
-use std::time::Instant;
+
+use tokio::time::Instant;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 
 use crate::config::{ApiVersion, OutcomeResolution};
-use crate::error::{Error, ErrorContext, Failure, OutcomeLookup};
+use crate::deadline::bound_after;
+use crate::error::{Error, ErrorContext, Failure, OutcomeLookup, body_snippet};
 use crate::executor::{Call, Executor};
 use crate::ids::check_id as validate_id;
 use crate::retry::OperationKind;
 use crate::status::{
-    AggregationStatus, AggregationTask, LoadAccountsTask, StartOrigin, StartedAggregation,
+    AggregationState, AggregationStatus, AggregationTask, LoadAccountsTask, StartOrigin,
+    StartedAggregation,
 };
-use crate::task_status::TaskStatus;
+use crate::task_status::{CompletionStatus, TaskStatus};
 use crate::tasks::{
     ACCOUNT_AGGREGATION_TASK_TYPE, ListTaskStatuses, TASK_LIST_OPERATION, TASK_STATUS_OPERATION,
     TaskFilter, TaskOrder, fetch_task_status, newest_aggregation_tasks,
@@ -99,9 +102,10 @@ impl From<StartedAggregation> for AggregationRef {
     }
 }
 
-/// One status read with retries. A 404 (the status endpoint forgets an aggregation about an
-/// hour after it ends) falls back to the aggregation's task status, kept 90 days; only when both
-/// forget the id is it [`Error::AggregationExpired`]. A bad id is [`Error::InvalidInput`].
+/// One status read with retries. A 404, or a 200 whose state is `NOT_FOUND` (the same fact in
+/// another form: the status endpoint forgets an aggregation about an hour after it ends), falls
+/// back to the aggregation's task status, kept 90 days; only when both forget the id is it
+/// [`Error::AggregationExpired`]. A bad id is [`Error::InvalidInput`].
 pub(crate) async fn fetch_status(
     executor: &Executor,
     task_id: &str,
@@ -115,8 +119,16 @@ pub(crate) async fn fetch_status(
         path_args: &[task_id],
         query: &[],
         source_id: None,
+        bound: None,
     };
     let context = match executor.call::<AggregationStatus>(call).await {
+        Ok(decoded) if decoded.value.state == Some(AggregationState::NotFound) => {
+            let mut context = ErrorContext::new(STATUS_OPERATION, Some(version));
+            context.status = Some(StatusCode::OK);
+            context.attempts = 1;
+            context.body_snippet = body_snippet(&decoded.body);
+            Box::new(context)
+        }
         Ok(decoded) => return Ok(decoded.value),
         Err(Error::NotFound { context }) => context,
         Err(other) => return Err(other),
@@ -147,6 +159,7 @@ async fn running_aggregation(
     executor: &Executor,
     source_id: &str,
     version: ApiVersion,
+    bound: Option<Instant>,
 ) -> Result<Option<TaskStatus>, Error> {
     let page = ListTaskStatuses::new(executor.clone(), version)
         .filter(
@@ -157,6 +170,7 @@ async fn running_aggregation(
         )
         .order(TaskOrder::CreatedDescending)
         .page_size(1)
+        .bounded(bound)
         .page(0)
         .await?;
     Ok(page
@@ -171,11 +185,12 @@ async fn newest_aggregation(
     executor: &Executor,
     source_id: &str,
     version: ApiVersion,
+    bound: Option<Instant>,
 ) -> Option<TaskStatus> {
-    match newest_aggregation_tasks(executor, version, &[source_id.to_owned()]).await {
+    match newest_aggregation_tasks(executor, version, &[source_id.to_owned()], bound).await {
         Ok(mut newest) => newest.remove(source_id),
         Err(error) => {
-            tracing::debug!(source_id, error = %error, "no task snapshot before the start; the lookup will rely on times only");
+            tracing::warn!(source_id, error = %error, "no task snapshot before the start; the lookup will rely on times only");
             None
         }
     }
@@ -206,9 +221,12 @@ async fn resolve_outcome(
     resolution: &OutcomeResolution,
 ) -> Result<TaskStatus, OutcomeLookup> {
     let looking_since = Instant::now();
-    let skew =
-        chrono::Duration::from_std(resolution.clock_skew).unwrap_or(chrono::Duration::zero());
-    let not_before = began - skew;
+    // Each lookup call, its retries and waits included, ends with the grace period.
+    let grace_ends = bound_after(Some(resolution.grace_period));
+    let not_before = chrono::Duration::from_std(resolution.clock_skew)
+        .ok()
+        .and_then(|skew| began.checked_sub_signed(skew))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let list = ListTaskStatuses::new(executor.clone(), version)
         .filter(
             TaskFilter::new()
@@ -216,9 +234,10 @@ async fn resolve_outcome(
                 .source_id(source_id),
         )
         .order(TaskOrder::CreatedDescending)
-        .page_size(25);
+        .page_size(25)
+        .bounded(grace_ends);
     let mut polls = 0;
-    let mut last_error: Option<Box<Error>>;
+    let mut last_error: Option<Box<Error>> = None;
     loop {
         polls += 1;
         match list.page(0).await {
@@ -253,6 +272,8 @@ async fn resolve_outcome(
                     }
                 }
             }
+            // The grace period ended during this poll: what was seen before stands.
+            Err(Error::DeadlineExceeded { .. }) => break,
             Err(error) => {
                 let hopeless = lookup_is_hopeless(&error);
                 last_error = Some(Box::new(error));
@@ -268,6 +289,9 @@ async fn resolve_outcome(
             break;
         }
         tokio::time::sleep(resolution.poll_interval.min(remaining)).await;
+        if looking_since.elapsed() >= resolution.grace_period {
+            break;
+        }
     }
     Err(OutcomeLookup {
         polls,
@@ -401,6 +425,22 @@ impl StartAggregation {
     /// Validates the input, then sends the request (with retries where safe). After an
     /// ambiguous failure the aggregation is looked up in task status (see
     /// [`OutcomeResolution`]); it is never started twice.
+    ///
+    /// **Time.** The idle check, the snapshot and the start's waiting (`Retry-After`, backoff,
+    /// the rate limiter, a token) share one deadline, [`TimeoutConfig::total`]; the upload itself
+    /// is bounded by its progress ([`TimeoutConfig::stall`], [`TimeoutConfig::response`]), never
+    /// by its size; the lookup after an ambiguous start by the grace period. So the whole call
+    /// ends within `total` + the upload's own time + `grace_period`.
+    ///
+    /// **Cancel safety.** Dropping the future before its upload's last byte was handed to the
+    /// connection aborts the request: ISC cannot accept an incomplete multipart body, so nothing
+    /// started. Dropped after that, the start may have been received (as with any lost answer):
+    /// look at the source's tasks, or let the CLI's signal handling settle it. A stop that must
+    /// know the answer should not drop the future but wait for it.
+    ///
+    /// [`TimeoutConfig::total`]: crate::TimeoutConfig::total
+    /// [`TimeoutConfig::stall`]: crate::TimeoutConfig::stall
+    /// [`TimeoutConfig::response`]: crate::TimeoutConfig::response
     pub async fn send(self) -> Result<StartedAggregation, Error> {
         validate_id("source id", &self.source_id)?;
         let file = match &self.file {
@@ -409,9 +449,11 @@ impl StartAggregation {
             Some(FileInput::Path(path)) => Some(AccountsFile::open(path).await?),
         };
         let version = self.api_version;
+        // One bound for the checks before the start and the start's own waiting.
+        let bound = bound_after(self.executor.timeouts().total);
         if self.if_idle
             && let Some(task) =
-                running_aggregation(&self.executor, &self.source_id, version).await?
+                running_aggregation(&self.executor, &self.source_id, version, bound).await?
         {
             tracing::info!(
                 source_id = %self.source_id,
@@ -429,11 +471,13 @@ impl StartAggregation {
             && version.operation(TASK_LIST_OPERATION).is_some();
         let before = match (&self.snapshot, resolving && self.resolution.snapshot) {
             (Some(taken), _) => taken.clone(),
-            (None, true) => newest_aggregation(&self.executor, &self.source_id, version).await,
+            (None, true) => {
+                newest_aggregation(&self.executor, &self.source_id, version, bound).await
+            }
             (None, false) => None,
         };
         let began = Utc::now();
-        match self.start(file).await {
+        match self.start(file, bound).await {
             Err(Error::OutcomeUnknown {
                 source_id,
                 reason,
@@ -464,12 +508,8 @@ impl StartAggregation {
                             reason = %reason,
                             "recovered the aggregation from task status: ISC started it once, its response was lost"
                         );
-                        Ok(from_task(
-                            &task,
-                            &source_id,
-                            version,
-                            StartOrigin::Recovered,
-                        ))
+                        let started = from_task(&task, &source_id, version, StartOrigin::Recovered);
+                        refused_start(started)
                     }
                     Err(lookup) => Err(Error::OutcomeUnknown {
                         source_id,
@@ -485,7 +525,11 @@ impl StartAggregation {
     }
 
     /// Sends the start itself (with retries where safe).
-    async fn start(&self, file: Option<AccountsFile>) -> Result<StartedAggregation, Error> {
+    async fn start(
+        &self,
+        file: Option<AccountsFile>,
+        bound: Option<Instant>,
+    ) -> Result<StartedAggregation, Error> {
         let version = self.api_version;
         let disable = self.disable_optimization;
         if let Some(file) = &file {
@@ -504,48 +548,61 @@ impl StartAggregation {
             path_args: &[&self.source_id],
             query: &[],
             source_id: Some(&self.source_id),
+            bound,
         };
-        let body = self
+        let ambiguous = |reason: String, context: Box<ErrorContext>| Error::OutcomeUnknown {
+            source_id: self.source_id.clone(),
+            reason,
+            context,
+            source: None,
+            lookup: None,
+        };
+        let decoded = self
             .executor
-            .call_with_form::<LoadAccountsTask, _, _>(call, || {
+            .call_with_form::<LoadAccountsTask, _, _>(call, file.is_some(), |progress| {
                 let file = file.clone();
+                let progress = progress.clone();
                 async move {
-                    // A fresh file stream per attempt.
+                    // A fresh file stream per attempt, counted as it is handed over.
                     let mut form = reqwest::multipart::Form::new()
                         .text("disableOptimization", disable.to_string());
                     if let Some(file) = &file {
-                        form = form.part("file", file.to_part().await.map_err(Failure::Local)?);
+                        let part = file.to_part(&progress).await.map_err(Failure::Local)?;
+                        form = form.part("file", part);
                     }
                     Ok(Some(form))
                 }
             })
-            .await
-            .map_err(|error| match error {
-                // Only the import's own response: a token response is named differently.
-                Error::UndecodableBody { reason, context } if context.operation == IMPORT_OPERATION => Error::UndecodableBody {
-                    reason: format!(
-                        "ISC accepted the aggregation, but its response could not be read ({reason}); \
-                         look up the source's recent tasks for its id"
-                    ),
+            .await;
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            // ISC accepted the start (2xx) but its answer cannot be read: it started once, and
+            // task status can tell its id.
+            Err(Error::UndecodableBody { reason, context })
+                if context.operation == IMPORT_OPERATION
+                    && context.status.is_some_and(|s| s.is_success()) =>
+            {
+                return Err(ambiguous(
+                    format!("ISC accepted the start but its answer could not be read ({reason})"),
                     context,
-                },
-                other => other,
-            })?
-            .value;
+                ));
+            }
+            Err(other) => return Err(other),
+        };
+        let body = decoded.value;
         let task = body.task.unwrap_or_default();
         let Some(task_id) = task.id.clone().filter(|id| !id.trim().is_empty()) else {
             let mut context = ErrorContext::new(IMPORT_OPERATION, Some(version));
             context.status = Some(StatusCode::ACCEPTED);
             context.attempts = 1;
-            context.body_snippet = serde_json::to_string(&task).ok();
-            return Err(Error::UndecodableBody {
-                reason: "ISC accepted the aggregation but its response has no task.id to poll"
-                    .to_owned(),
-                context: Box::new(context),
-            });
+            context.body_snippet = body_snippet(&decoded.body);
+            return Err(ambiguous(
+                "ISC accepted the start but its answer has no task.id".to_owned(),
+                Box::new(context),
+            ));
         };
         tracing::info!(source_id = %self.source_id, task_id = %task_id, api_version = %version, "aggregation started");
-        Ok(StartedAggregation {
+        refused_start(StartedAggregation {
             task_id,
             source_id: self.source_id.clone(),
             api_version: version,
@@ -554,6 +611,45 @@ impl StartAggregation {
             origin: StartOrigin::Started,
         })
     }
+}
+
+/// A start whose task has already ended unsuccessfully (ISC answers 202 with an `ERROR` task
+/// when an aggregation is already running on the source) is a refusal:
+/// [`Error::StartRefused`] with ISC's messages. Anything else passes.
+fn refused_start(started: StartedAggregation) -> Result<StartedAggregation, Error> {
+    let ended_badly = started
+        .task
+        .completion_status
+        .as_deref()
+        .map(CompletionStatus::parse)
+        .is_some_and(|status| !status.is_success())
+        || started.success == Some(false);
+    if !ended_badly {
+        return Ok(started);
+    }
+    let messages: Vec<String> = started
+        .task
+        .messages
+        .iter()
+        .filter_map(|m| m.localized_text.clone().or_else(|| m.key.clone()))
+        .collect();
+    tracing::warn!(
+        source_id = %started.source_id,
+        task_id = %started.task_id,
+        messages = ?messages,
+        "ISC refused the start: its task has already ended unsuccessfully"
+    );
+    Err(Error::StartRefused {
+        source_id: started.source_id.clone(),
+        task_id: started.task_id.clone(),
+        completion_status: started
+            .task
+            .completion_status
+            .clone()
+            .unwrap_or_else(|| "success=false".to_owned()),
+        messages,
+        started: Box::new(started),
+    })
 }
 
 /// Reads an aggregation's status once. Created by

@@ -450,7 +450,7 @@ impl AggregateBatch {
                 .filter_map(|&i| run.source_ids[i].clone())
                 .collect();
             // A failed list leaves each start to take its own snapshot.
-            newest_aggregation_tasks(&executor, version, &sources)
+            newest_aggregation_tasks(&executor, version, &sources, None)
                 .await
                 .inspect_err(|error| {
                     tracing::debug!(error = %error, "batch: no task snapshot; each start takes its own")
@@ -735,9 +735,7 @@ async fn poll_round(
         index += 1;
         if !keep {
             let status = r.last.clone().unwrap_or_default();
-            let outcome = if status.state.as_ref().is_some_and(|s| s.is_failure())
-                || matches!(status.state, Some(crate::AggregationState::NotFound))
-            {
+            let outcome = if status.state.as_ref().is_some_and(|s| s.is_failure()) {
                 ItemOutcome::Failed(Error::AggregationFailed {
                     task_id: r.task_id.clone(),
                     status: Box::new(status),

@@ -152,7 +152,7 @@ impl Client {
                 builder.retry,
                 user_agent,
                 limiter,
-                builder.timeouts.total,
+                builder.timeouts.clone(),
             ),
             api_version: builder.api_version,
             poll_schedule: builder.poll_schedule,

@@ -25,38 +25,68 @@ pub const USER_AGENT: &str = concat!("sailpoint-isc-rust/", env!("CARGO_PKG_VERS
 /// Default margin before a token's expiry at which it is refreshed.
 pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
-/// Timeouts (plain data): `connect` and `read` bound each attempt of the HTTP client the SDK
-/// builds (ignored when you supply your own with [`ClientBuilder::http_client`]); `total` bounds
-/// a whole operation, token fetch, rate-limit waits and retries included, whatever the client.
+/// Timeouts (plain data). They measure progress, not size: an upload is never cut while its
+/// body moves, however long it takes.
+///
+/// | limit | bounds | default |
+/// |---|---|---|
+/// | `connect` | establishing a connection (TCP and TLS) | 10 s |
+/// | `read` | one attempt of a request without a file (status, task status, sources, tokens, a direct-connect start) | 120 s |
+/// | `stall` | an upload's body not moving: no byte taken by the connection for this long | 60 s |
+/// | `response` | after an upload's last byte, the wait for ISC's answer | 120 s |
+/// | `total` | the whole operation's waiting (`Retry-After`, backoff, the rate limiter, a token fetch) and its requests without a file; not a body that is moving | 3 min |
+///
+/// `connect` and `read` apply to the HTTP client the SDK builds (your own client from
+/// [`ClientBuilder::http_client`] keeps its settings); `stall`, `response` and `total` apply
+/// whatever the client. A 200 MB upload over a 1 MB/s link takes about 200 s and completes with
+/// the defaults: only a stall of 60 s would cut it, and a cut before the last byte is resent
+/// (ISC cannot have started anything from an incomplete body).
+///
+/// Any duration up to [`Duration::MAX`] is accepted and means "practically forever".
 ///
 /// ```
 /// use std::time::Duration;
 /// use sailpoint_isc::config::TimeoutConfig;
 ///
-/// let timeouts = TimeoutConfig::standard().with_read_timeout(Duration::from_secs(300));
+/// let timeouts = TimeoutConfig::standard()
+///     .with_stall_timeout(Duration::from_secs(120))
+///     .with_total_deadline(Some(Duration::from_secs(600)));
 /// assert_eq!(timeouts.connect, Duration::from_secs(10));
+/// assert_eq!(timeouts.response, Duration::from_secs(120));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TimeoutConfig {
     /// Longest time to establish a connection (TCP and TLS).
     pub connect: Duration,
-    /// For uploads and token requests: the longest silence while waiting for or reading a
-    /// response, reset by every read (a long upload is never cut while bytes flow). For the other
-    /// requests, whose bodies are small: the longest time one attempt may take.
+    /// The longest time one attempt of a request without a file may take (reads, tokens, a
+    /// direct-connect start).
     pub read: Duration,
-    /// The longest a whole operation may take, retries included (`None`: no limit). A request in
-    /// flight when it passes is cut: [`Error::DeadlineExceeded`], or [`Error::OutcomeUnknown`] for
-    /// an upload already sent. No retry is started whose wait would end after it.
+    /// Uploads: the longest time without a byte of the body taken by the connection. A stalled
+    /// attempt is cut; having not sent its last byte, it provably started nothing and is resent
+    /// within the retry budget.
+    pub stall: Duration,
+    /// Uploads: after the body's last byte, the longest wait for ISC's answer. Cut then, the start
+    /// is ambiguous and is looked up in task status ([`OutcomeResolution`]).
+    pub response: Duration,
+    /// The longest a whole operation may spend waiting (`Retry-After`, backoff, the rate limiter,
+    /// a token fetch) and on requests without a file, retries included (`None`: no limit). Time
+    /// spent moving an upload's body (and waiting for its answer) does not count: `stall` and
+    /// `response` bound that. A deadline that passes before a request is sent is
+    /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded); only a request in flight can
+    /// make a start's outcome unknown.
     pub total: Option<Duration>,
 }
 
 impl TimeoutConfig {
-    /// 10 s to connect, 120 s of read inactivity, 3 minutes for a whole operation.
+    /// 10 s to connect, 120 s per read attempt, uploads cut after a 60 s stall or 120 s without
+    /// an answer after their last byte, 3 minutes of waiting per operation.
     pub fn standard() -> Self {
         TimeoutConfig {
             connect: Duration::from_secs(10),
             read: Duration::from_secs(120),
+            stall: Duration::from_secs(60),
+            response: Duration::from_secs(120),
             total: Some(Duration::from_secs(180)),
         }
     }
@@ -73,9 +103,21 @@ impl TimeoutConfig {
         self
     }
 
-    /// Sets the read timeout.
+    /// Sets the read timeout (one attempt of a request without a file).
     pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read = timeout;
+        self
+    }
+
+    /// Sets the stall timeout of uploads.
+    pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall = timeout;
+        self
+    }
+
+    /// Sets how long to wait for ISC's answer after an upload's last byte.
+    pub fn with_response_timeout(mut self, timeout: Duration) -> Self {
+        self.response = timeout;
         self
     }
 }

@@ -175,15 +175,60 @@ pub enum Error {
         source: Arc<reqwest::Error>,
     },
 
-    /// The operation's total deadline ([`RetryConfig::total_deadline`](crate::RetryConfig))
-    /// passed while a request was in flight or a token was being fetched. Never returned for an
-    /// aggregation start whose request was already sent: that is [`Error::OutcomeUnknown`].
+    /// The operation's deadline ([`TimeoutConfig::total`](crate::TimeoutConfig)) passed: before
+    /// a request was sent (waiting for `Retry-After`, the rate limiter or a token: nothing was
+    /// started), or with a read in flight. Never returned for an aggregation start whose request
+    /// may have been received: that is [`Error::OutcomeUnknown`].
     #[error("the operation's deadline of {deadline:?} passed: {context}")]
     DeadlineExceeded {
         /// The configured total deadline.
         deadline: Duration,
         /// Request details (attempts made so far; the status of the last response, if any).
         context: Box<ErrorContext>,
+    },
+
+    /// ISC answered the start (HTTP 202) with a task that had already ended unsuccessfully:
+    /// it refused to start, typically because an aggregation is already running on the source
+    /// ("This aggregation failed because the currently running aggregation must complete before
+    /// the next one can start."). Nothing runs for this request. Wait for the running one, or
+    /// start with [`if_idle`](crate::StartAggregation::if_idle) to get it instead.
+    #[error(
+        "ISC refused to start an aggregation on source {source_id}: its task {task_id} ended \
+         {completion_status} at once{}",
+        if messages.is_empty() { String::new() } else { format!(": {}", messages.join("; ")) }
+    )]
+    StartRefused {
+        /// The source.
+        source_id: String,
+        /// The refused task's id.
+        task_id: String,
+        /// The task's `completionStatus` (`ERROR`).
+        completion_status: String,
+        /// ISC's messages.
+        messages: Vec<String>,
+        /// The whole answer.
+        started: Box<crate::status::StartedAggregation>,
+    },
+
+    /// An upload was cut before its last byte reached the connection, after all retries: it
+    /// stalled (no byte taken for the stall timeout) or the link broke mid-body. ISC cannot
+    /// accept a multipart body it did not completely receive, so no aggregation started from it.
+    #[error(
+        "the upload was cut after {sent} of {total} bytes ({reason}); ISC did not receive the \
+         whole file, so no aggregation started from it: {context}"
+    )]
+    UploadInterrupted {
+        /// Bytes of the file handed to the connection before the cut.
+        sent: u64,
+        /// The file's length.
+        total: u64,
+        /// What cut it, in words.
+        reason: String,
+        /// Request details (attempts made).
+        context: Box<ErrorContext>,
+        /// The transport error, when the link broke.
+        #[source]
+        source: Option<Arc<reqwest::Error>>,
     },
 
     /// A response body could not be decoded (a proxy's HTML page, malformed JSON).
@@ -269,6 +314,7 @@ impl Error {
             | Error::Transport { context, .. }
             | Error::Timeout { context, .. }
             | Error::DeadlineExceeded { context, .. }
+            | Error::UploadInterrupted { context, .. }
             | Error::UndecodableBody { context, .. }
             | Error::AggregationExpired { context, .. } => Some(context),
             _ => None,
@@ -319,6 +365,7 @@ impl Error {
             | Error::Transport { context, .. }
             | Error::Timeout { context, .. }
             | Error::DeadlineExceeded { context, .. }
+            | Error::UploadInterrupted { context, .. }
             | Error::UndecodableBody { context, .. }
             | Error::AggregationExpired { context, .. } => context,
             _ => return,
@@ -646,6 +693,16 @@ pub(crate) enum Failure {
     },
     /// A local error that ends the operation as is (e.g. the file vanished between attempts).
     Local(Error),
+    /// An upload cut before its last byte was handed to the connection (stalled, or the link
+    /// broke): ISC cannot have accepted the incomplete body, so nothing started.
+    BodyCut {
+        sent: u64,
+        total: u64,
+        reason: String,
+        source: Option<reqwest::Error>,
+    },
+    /// An upload sent to its last byte, then no answer within the response timeout.
+    NoAnswer { waited: Duration },
 }
 
 /// Longest error body read from the wire.
@@ -712,6 +769,9 @@ impl Failure {
         match self {
             Failure::Response { status, .. } => FailureKind::from_status(status.as_u16()),
             Failure::Transport(e) => FailureKind::from_transport(e),
+            // The request never arrived whole: as good as not sent.
+            Failure::BodyCut { .. } => FailureKind::NotSent,
+            Failure::NoAnswer { .. } => FailureKind::TimedOut,
             Failure::Undecodable { .. } | Failure::Local(_) => FailureKind::Undecodable,
         }
     }
@@ -750,6 +810,40 @@ impl Failure {
         let retry_after = self.retry_after();
         let (status, transport) = match self {
             Failure::Local(error) => return error,
+            Failure::BodyCut {
+                sent,
+                total,
+                reason,
+                source,
+            } => {
+                return Error::UploadInterrupted {
+                    sent,
+                    total,
+                    reason,
+                    context: Box::new(context),
+                    source: source.map(Arc::new),
+                };
+            }
+            Failure::NoAnswer { waited } => {
+                let context = Box::new(context);
+                return match source_id {
+                    Some(source_id) if decision == RetryDecision::OutcomeUnknown => {
+                        Error::OutcomeUnknown {
+                            source_id: source_id.to_owned(),
+                            reason: format!(
+                                "no answer within {waited:?} after the upload's last byte (response timeout)"
+                            ),
+                            context,
+                            source: None,
+                            lookup: None,
+                        }
+                    }
+                    _ => Error::DeadlineExceeded {
+                        deadline: waited,
+                        context,
+                    },
+                };
+            }
             Failure::Transport(e) => (None, Some(Arc::new(e))),
             Failure::Response {
                 status,

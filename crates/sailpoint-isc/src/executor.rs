@@ -11,16 +11,19 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use sailpoint_isc_api::Operation;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::auth::Authenticator;
+use crate::body_progress::{self, BodyProgress, UploadLimit};
 use crate::config::{self, ApiVersion, BaseUrl, TimeoutConfig};
+use crate::deadline::DeadlineClock;
 use crate::error::{Error, ErrorContext, Failure, REQUEST_ID_HEADER};
 use crate::ratelimit::RateLimiter;
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
@@ -49,6 +52,9 @@ pub(crate) struct Call<'a> {
     pub(crate) query: &'a [(&'static str, String)],
     /// Set for the non-idempotent start, to word the outcome-unknown error.
     pub(crate) source_id: Option<&'a str>,
+    /// An outer bound shared with other calls (a start's checks and request, a lookup's grace
+    /// period), on top of the total deadline.
+    pub(crate) bound: Option<Instant>,
 }
 
 /// A decoded success response.
@@ -58,16 +64,23 @@ pub(crate) struct Decoded<T> {
     pub(crate) value: T,
     /// `X-Total-Count`, when the server sent it.
     pub(crate) total_count: Option<u64>,
+    /// The body as received (for an error that must show it).
+    pub(crate) body: bytes::Bytes,
 }
+
+/// Longest success body read; larger ones are refused as undecodable (ISC's largest answer
+/// here, a page of 250 tasks, is far below it).
+const MAX_SUCCESS_BODY: usize = 16 * 1024 * 1024;
 
 /// The HTTP clients of an executor.
 ///
-/// Built by the SDK: reads go through a client without a read timeout and get one timer per
-/// attempt instead (`RequestBuilder::timeout`, the smaller of the read timeout and what is left of
-/// the total deadline); uploads and token requests go through a twin with reqwest's read
-/// (inactivity) timeout, so a long upload is never cut while bytes flow. A read timeout re-armed
-/// on every read measurably slows the status poll (`cargo xtask bench`), hence the split. A
-/// caller's own client is used for everything, as configured.
+/// Built by the SDK: requests go through a client without a read timeout. Reads get one timer
+/// per attempt (`RequestBuilder::timeout`, the smaller of the read timeout and what is left of
+/// the total deadline); uploads are bounded by their progress (stall and response timeouts,
+/// [`body_progress`]), never by their length: reqwest's read timeout also runs while a body is
+/// being sent, so it would cut any upload longer than itself. Token requests go through a twin
+/// with reqwest's read (inactivity) timeout. A caller's own client is used for everything, as
+/// configured.
 #[derive(Clone)]
 pub(crate) struct HttpClients {
     reads: reqwest::Client,
@@ -120,7 +133,7 @@ struct ExecutorInner {
     retry: RetryConfig,
     user_agent: HeaderValue,
     limiter: Option<RateLimiter>,
-    total_deadline: Option<Duration>,
+    timeouts: TimeoutConfig,
     /// (version, operation) pairs already warned about as deprecated.
     deprecations: Mutex<HashSet<(&'static str, &'static str)>>,
 }
@@ -143,7 +156,7 @@ impl Executor {
         retry: RetryConfig,
         user_agent: HeaderValue,
         limiter: Option<RateLimiter>,
-        total_deadline: Option<Duration>,
+        timeouts: TimeoutConfig,
     ) -> Self {
         Executor {
             inner: Arc::new(ExecutorInner {
@@ -153,7 +166,7 @@ impl Executor {
                 retry,
                 user_agent,
                 limiter,
-                total_deadline,
+                timeouts,
                 deprecations: Mutex::new(HashSet::new()),
             }),
         }
@@ -167,6 +180,11 @@ impl Executor {
     /// The retry configuration.
     pub(crate) fn retry(&self) -> &RetryConfig {
         &self.inner.retry
+    }
+
+    /// The timeouts.
+    pub(crate) fn timeouts(&self) -> &TimeoutConfig {
+        &self.inner.timeouts
     }
 
     /// The client-side rate limiter, if any.
@@ -184,21 +202,30 @@ impl Executor {
         &self,
         call: Call<'_>,
     ) -> Result<Decoded<T>, Error> {
-        self.send(call, Transfer::Read, || async { Ok(None) }).await
+        self.send(call, Transfer::Read, |_| async { Ok(None) })
+            .await
     }
 
-    /// Sends a call whose multipart body `form` builds afresh for every attempt.
+    /// Sends a call whose multipart body `form` builds afresh for every attempt, reporting the
+    /// streamed file's progress to the [`BodyProgress`] it is given. `streamed` says whether the
+    /// form carries a file (bounded by its progress) or only small fields (bounded like a read).
     pub(crate) async fn call_with_form<T, B, BFut>(
         &self,
         call: Call<'_>,
+        streamed: bool,
         form: B,
     ) -> Result<Decoded<T>, Error>
     where
         T: DeserializeOwned,
-        B: Fn() -> BFut,
+        B: Fn(&BodyProgress) -> BFut,
         BFut: Future<Output = Result<Option<reqwest::multipart::Form>, Failure>>,
     {
-        self.send(call, Transfer::Upload, form).await
+        let transfer = if streamed {
+            Transfer::Upload
+        } else {
+            Transfer::Form
+        };
+        self.send(call, transfer, form).await
     }
 
     async fn send<T, B, BFut>(
@@ -209,7 +236,7 @@ impl Executor {
     ) -> Result<Decoded<T>, Error>
     where
         T: DeserializeOwned,
-        B: Fn() -> BFut,
+        B: Fn(&BodyProgress) -> BFut,
         BFut: Future<Output = Result<Option<reqwest::multipart::Form>, Failure>>,
     {
         let operation =
@@ -237,9 +264,10 @@ impl Executor {
         );
         let (version, query) = (call.version, call.query);
         let http = match transfer {
-            Transfer::Read => &self.inner.http.reads,
-            Transfer::Upload => &self.inner.http.with_read_timeout,
+            Transfer::Read | Transfer::Upload => &self.inner.http.reads,
+            Transfer::Form => &self.inner.http.with_read_timeout,
         };
+        let (stall, response_limit) = (self.inner.timeouts.stall, self.inner.timeouts.response);
         self.execute(&call, transfer, |authorization, timeout| {
             let mut request = http
                 .request(method.clone(), &url)
@@ -249,7 +277,8 @@ impl Executor {
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
-            let form = form();
+            let progress = BodyProgress::new();
+            let form = form(&progress);
             async move {
                 let mut request = request;
                 if operation.experimental {
@@ -261,8 +290,38 @@ impl Executor {
                 if let Some(form) = form.await? {
                     request = request.multipart(form);
                 }
-                let response = request.send().await.map_err(Failure::Transport)?;
-                self.read_response(version, operation, response).await
+                let exchange = async {
+                    let response = request.send().await.map_err(Failure::Transport)?;
+                    self.read_response(version, operation, response).await
+                };
+                if transfer != Transfer::Upload {
+                    return exchange.await;
+                }
+                // An upload: bounded by its progress, and a cut before its last byte proves
+                // nothing was started.
+                match body_progress::watch(exchange, &progress, stall, response_limit).await {
+                    // (A connect error stays what it is: nothing was sent at all.)
+                    Ok(Err(Failure::Transport(error)))
+                        if !progress.is_complete() && !error.is_connect() =>
+                    {
+                        Err(Failure::BodyCut {
+                            sent: progress.sent(),
+                            total: progress.total().unwrap_or_default(),
+                            reason: format!("the connection failed: {error}"),
+                            source: Some(error),
+                        })
+                    }
+                    Ok(result) => result,
+                    Err(UploadLimit::Stalled { sent, total }) => Err(Failure::BodyCut {
+                        sent,
+                        total,
+                        reason: format!("no byte was taken for {stall:?} (stall timeout)"),
+                        source: None,
+                    }),
+                    Err(UploadLimit::NoAnswer) => Err(Failure::NoAnswer {
+                        waited: response_limit,
+                    }),
+                }
             }
         })
         .await
@@ -294,10 +353,26 @@ impl Executor {
         // Only the request id is needed if decoding fails; copying one value is cheaper than
         // the whole map on every success.
         let request_id = headers.get(REQUEST_ID_HEADER).cloned();
-        let body = response.bytes().await.map_err(Failure::Transport)?;
-        match serde_json::from_slice::<T>(&body) {
-            Ok(value) => Ok((Decoded { value, total_count }, status)),
-            Err(error) => Err(Failure::Undecodable {
+        let body = read_success_body(response).await?;
+        let decoded = match body {
+            Ok(body) => serde_json::from_slice::<T>(&body)
+                .map(|value| (value, body.clone()))
+                .map_err(|error| (body, format!("is not the expected JSON: {error}"))),
+            Err(start) => Err((
+                start,
+                format!("is larger than {} MiB", MAX_SUCCESS_BODY >> 20),
+            )),
+        };
+        match decoded {
+            Ok((value, body)) => Ok((
+                Decoded {
+                    value,
+                    total_count,
+                    body,
+                },
+                status,
+            )),
+            Err((body, error)) => Err(Failure::Undecodable {
                 status: Some(status),
                 headers: request_id.map(|id| {
                     let mut headers = HeaderMap::with_capacity(1);
@@ -305,10 +380,7 @@ impl Executor {
                     headers
                 }),
                 body: Some(body),
-                reason: format!(
-                    "the {} response is not the expected JSON: {error}",
-                    status.as_u16()
-                ),
+                reason: format!("the {} response {error}", status.as_u16()),
             }),
         }
     }
@@ -349,70 +421,73 @@ impl Executor {
         );
         async move {
             let inner = &self.inner;
-            let mut budget = RetryBudget::new(&inner.retry, inner.total_deadline);
+            let mut budget = RetryBudget::new(&inner.retry, None);
+            let mut clock = DeadlineClock::new(inner.timeouts.total, call.bound);
             let mut attempt = 0u32;
             let mut refreshed = false;
-            let deadline = inner.total_deadline;
             let mut last_status = None;
             loop {
                 attempt += 1;
-                let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
-                // Nothing has been sent for this attempt yet: a deadline passing here is plain.
+                // Nothing of this attempt has been sent until the request itself goes out: a
+                // deadline passing before that is plain `DeadlineExceeded`, whatever the
+                // operation (every earlier attempt provably started nothing, or the loop would
+                // have ended).
                 let token = match inner.auth.cached_token() {
                     Some(token) => token,
                     // Cold path (once per token lifetime): boxed, so the hot future stays small.
-                    None => match within(remaining, Box::pin(inner.auth.token())).await {
+                    None => match within(clock.remaining(), Box::pin(inner.auth.token())).await {
                         Some(token) => token?,
                         None => {
-                            return Err(self.deadline_exceeded(call, attempt - 1, last_status));
+                            return Err(self.not_sent_by_deadline(call, &clock, attempt - 1, last_status));
                         }
                     },
                 };
-                // The client-side rate limit: every attempt counts (token requests do not). Nothing
-                // is sent while waiting, so a deadline passing here is plain.
-                if let Some(limiter) = &inner.limiter {
-                    let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
-                    if within(remaining, limiter.acquire(call.version.name()))
+                // The client-side rate limit: every attempt counts (token requests do not).
+                if let Some(limiter) = &inner.limiter
+                    && within(clock.remaining(), limiter.acquire(call.version.name()))
                         .await
                         .is_none()
-                    {
-                        return Err(self.deadline_exceeded(call, attempt - 1, last_status));
-                    }
+                {
+                    return Err(self.not_sent_by_deadline(call, &clock, attempt - 1, last_status));
+                }
+                let remaining = clock.remaining();
+                if remaining.is_some_and(|left| left.is_zero()) {
+                    return Err(self.not_sent_by_deadline(call, &clock, attempt - 1, last_status));
                 }
                 let started = Instant::now();
-                let remaining = deadline.map(|d| d.saturating_sub(budget.elapsed()));
-                // A read through the SDK's own client is bounded by one per-request timer: the
-                // read timeout, or what is left of the deadline when that is shorter. Anything
-                // else (uploads, a caller's client, whose settings stay as they are) by the
-                // deadline around the attempt.
-                let per_request = match (transfer, inner.http.read_timeout) {
-                    (Transfer::Read, Some(read)) => Some(match remaining {
-                        Some(left) if left <= read => (left, true),
-                        _ => (read, false),
-                    }),
-                    _ => None,
-                };
-                let timeout_is_deadline = per_request.is_some_and(|(_, deadline)| deadline);
                 let authorization = token.authorization()?;
-                let sent = match per_request {
-                    Some((timeout, _)) => Some(attempt_fn(authorization, Some(timeout)).await),
-                    None => within(remaining, attempt_fn(authorization, None)).await,
-                };
-                let outcome = match sent {
-                    Some(Err(Failure::Transport(e))) if timeout_is_deadline && e.is_timeout() => {
-                        None
+                // A read through the SDK's own client is bounded by one per-request timer: the
+                // read timeout, or what is left of the deadline when that is shorter. An upload
+                // by its progress (stall, answer), never by the deadline. Anything else (a form
+                // without a file, a caller's client, whose settings stay as they are) by the
+                // deadline around the attempt.
+                let outcome = match (transfer, inner.http.read_timeout) {
+                    (Transfer::Upload, _) => {
+                        let outcome = attempt_fn(authorization, None).await;
+                        clock.exclude(started.elapsed());
+                        Some(outcome)
                     }
-                    other => other,
+                    (Transfer::Read, Some(read)) => {
+                        let (timeout, is_deadline) = match remaining {
+                            Some(left) if left <= read => (left, true),
+                            _ => (read, false),
+                        };
+                        match attempt_fn(authorization, Some(timeout)).await {
+                            Err(Failure::Transport(e)) if is_deadline && e.is_timeout() => None,
+                            other => Some(other),
+                        }
+                    }
+                    _ => within(remaining, attempt_fn(authorization, None)).await,
                 };
                 let Some(outcome) = outcome else {
-                    // The request may be on the wire: for the start, its outcome is unknown.
+                    // The request may be on the wire: for a start, its outcome is unknown.
                     tracing::debug!(
                         operation = call.operation,
                         attempt,
-                        elapsed_ms = budget.elapsed().as_millis() as u64,
+                        elapsed_ms = clock.elapsed().as_millis() as u64,
                         "total deadline passed with the request in flight"
                     );
-                    return Err(self.deadline_exceeded(call, attempt, last_status));
+                    return Err(self.deadline_in_flight(call, &clock, attempt, last_status));
                 };
                 let mut failure = match outcome {
                     Ok((value, status)) => {
@@ -451,16 +526,31 @@ impl Executor {
                         continue;
                     }
                     RetryDecision::Retry => {
-                        if let Some(wait) = budget.next_wait(failure.retry_after()) {
+                        if let Some(wait) = budget
+                            .next_wait(failure.retry_after())
+                            .filter(|wait| clock.allows(*wait))
+                        {
+                            if let Failure::BodyCut { sent, total, reason, .. } = &failure {
+                                tracing::warn!(
+                                    operation = call.operation,
+                                    attempt,
+                                    sent,
+                                    total,
+                                    wait_ms = wait.as_millis() as u64,
+                                    "the upload was cut before its last byte ({reason}); ISC cannot \
+                                     have started anything from it: resending it from the file"
+                                );
+                            } else {
+                                tracing::warn!(
+                                    operation = call.operation,
+                                    attempt,
+                                    status = failure.status().map(|s| s.as_u16()),
+                                    failure = ?kind,
+                                    wait_ms = wait.as_millis() as u64,
+                                    "retrying"
+                                );
+                            }
                             // (The sleep is boxed: retries are the cold path.)
-                            tracing::warn!(
-                                operation = call.operation,
-                                attempt,
-                                status = failure.status().map(|s| s.as_u16()),
-                                failure = ?kind,
-                                wait_ms = wait.as_millis() as u64,
-                                "retrying"
-                            );
                             Box::pin(tokio::time::sleep(wait)).await;
                             continue;
                         }
@@ -470,7 +560,7 @@ impl Executor {
                 tracing::debug!(
                     operation = call.operation,
                     attempts = attempt,
-                    elapsed_ms = budget.elapsed().as_millis() as u64,
+                    elapsed_ms = clock.elapsed().as_millis() as u64,
                     "giving up"
                 );
                 let context = ErrorContext::new(call.operation, Some(call.version));
@@ -487,25 +577,49 @@ impl Executor {
         .await
     }
 
-    /// The error for an operation cut by its total deadline after `attempts` attempts. For the
-    /// aggregation start with a request sent, that is [`Error::OutcomeUnknown`].
-    fn deadline_exceeded(
+    /// The error for an operation whose deadline passed before its next request was sent, after
+    /// `attempts` attempts that all provably started nothing: [`Error::DeadlineExceeded`].
+    fn not_sent_by_deadline(
         &self,
         call: &Call<'_>,
+        clock: &DeadlineClock,
         attempts: u32,
         last_status: Option<StatusCode>,
     ) -> Error {
-        let deadline = self.inner.total_deadline.unwrap_or_default();
+        tracing::debug!(
+            operation = call.operation,
+            attempts,
+            "the deadline passed before the next request was sent"
+        );
+        let mut context = ErrorContext::new(call.operation, Some(call.version));
+        context.attempts = attempts;
+        context.status = last_status;
+        Error::DeadlineExceeded {
+            deadline: clock.limit(),
+            context: Box::new(context),
+        }
+    }
+
+    /// The error for an operation cut by its deadline with a request in flight: for a start,
+    /// [`Error::OutcomeUnknown`] (the request may have been received).
+    fn deadline_in_flight(
+        &self,
+        call: &Call<'_>,
+        clock: &DeadlineClock,
+        attempts: u32,
+        last_status: Option<StatusCode>,
+    ) -> Error {
+        let deadline = clock.limit();
         let mut context = ErrorContext::new(call.operation, Some(call.version));
         context.attempts = attempts;
         context.status = last_status;
         let context = Box::new(context);
         match call.source_id {
-            Some(source_id) if attempts > 0 && call.kind == OperationKind::StartAggregation => {
+            Some(source_id) if call.kind == OperationKind::StartAggregation => {
                 Error::OutcomeUnknown {
                     source_id: source_id.to_owned(),
                     reason: format!(
-                        "the total deadline of {deadline:?} passed while the request was in flight"
+                        "the deadline of {deadline:?} passed while the request was in flight"
                     ),
                     context,
                     source: None,
@@ -517,11 +631,39 @@ impl Executor {
     }
 }
 
-/// How a call's request travels: a small read, or an upload whose body streams from disk.
+/// How a call's request travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transfer {
+    /// No body; bounded by the read timeout and the deadline.
     Read,
+    /// A form of small fields (a direct-connect start); bounded like a read.
+    Form,
+    /// A form with a file streamed from disk; bounded by its progress.
     Upload,
+}
+
+/// Reads a success body, at most [`MAX_SUCCESS_BODY`] bytes: `Err` with its start when larger.
+async fn read_success_body(
+    response: reqwest::Response,
+) -> Result<Result<bytes::Bytes, bytes::Bytes>, Failure> {
+    use futures_util::StreamExt;
+    if response
+        .content_length()
+        .is_some_and(|len| len <= MAX_SUCCESS_BODY as u64)
+    {
+        return response.bytes().await.map(Ok).map_err(Failure::Transport);
+    }
+    let mut stream = response.bytes_stream();
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(Failure::Transport)?;
+        if body.len() + chunk.len() > MAX_SUCCESS_BODY {
+            body.truncate(4096);
+            return Ok(Err(body.freeze()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body.freeze()))
 }
 
 /// Follows redirects only within the origin of the request (scheme, host and port), so neither

@@ -78,8 +78,10 @@
 mod aggregation;
 mod auth;
 pub mod batch;
+mod body_progress;
 mod client;
 pub mod config;
+mod deadline;
 pub mod error;
 mod executor;
 mod ids;

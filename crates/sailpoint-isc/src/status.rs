@@ -404,7 +404,17 @@ impl AggregationTask {
                 .as_ref()
                 .map(|s| s.as_str().to_owned()),
             parent_name: task.parent_name.clone(),
-            messages: Vec::new(),
+            messages: task
+                .messages
+                .iter()
+                .map(|m| TaskMessage {
+                    message_type: m.message_type.clone(),
+                    error: Some(m.is_error()),
+                    warning: Some(m.is_warning()),
+                    key: m.key.clone(),
+                    localized_text: m.text().map(str::to_owned),
+                })
+                .collect(),
             progress: task.progress.clone(),
             attributes: task.attributes.clone(),
             returns: Vec::new(),

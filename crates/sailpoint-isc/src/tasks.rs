@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use futures_util::Stream;
+use tokio::time::Instant;
 
 use crate::config::ApiVersion;
 use crate::error::Error;
@@ -38,6 +39,7 @@ pub(crate) async fn fetch_task_status(
         path_args: &[task_id],
         query: &[],
         source_id: None,
+        bound: None,
     };
     Ok(executor.call::<TaskStatus>(call).await?.value)
 }
@@ -50,6 +52,7 @@ pub(crate) async fn newest_aggregation_tasks(
     executor: &Executor,
     version: ApiVersion,
     sources: &[String],
+    bound: Option<Instant>,
 ) -> Result<HashMap<String, TaskStatus>, Error> {
     const SOURCES_PER_LIST: usize = 50;
     let mut newest: HashMap<String, TaskStatus> = HashMap::new();
@@ -63,6 +66,7 @@ pub(crate) async fn newest_aggregation_tasks(
             .filter(filter)
             .order(TaskOrder::CreatedDescending)
             .page_size(page_size)
+            .bounded(bound)
             .page(0)
             .await?;
         for task in page.items {
@@ -260,6 +264,7 @@ pub struct ListTaskStatuses {
     page_size: u32,
     offset: u64,
     max_items: Option<usize>,
+    bound: Option<Instant>,
 }
 
 impl ListTaskStatuses {
@@ -272,7 +277,14 @@ impl ListTaskStatuses {
             page_size: MAX_PAGE_SIZE,
             offset: 0,
             max_items: None,
+            bound: None,
         }
+    }
+
+    /// Bounds each request, retries and waits included, by `at` (on top of the deadline).
+    pub(crate) fn bounded(mut self, at: Option<Instant>) -> Self {
+        self.bound = at;
+        self
     }
 
     /// Only tasks matching `filter`.
@@ -336,6 +348,7 @@ impl ListTaskStatuses {
             path_args: &[],
             query: &query,
             source_id: None,
+            bound: self.bound,
         };
         let decoded = self
             .executor

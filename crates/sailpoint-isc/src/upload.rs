@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use reqwest::multipart::Part;
 use tokio_util::io::ReaderStream;
 
+use crate::body_progress::BodyProgress;
 use crate::error::{Error, FileProblem};
 
 /// The MIME type of the `file` part.
@@ -98,7 +99,7 @@ impl AccountsFile {
 
     /// Opens the file again and wraps it in a streamed multipart part with its current length,
     /// file name and `text/csv` type. Called once per attempt.
-    pub(crate) async fn to_part(&self) -> Result<Part, Error> {
+    pub(crate) async fn to_part(&self, progress: &BodyProgress) -> Result<Part, Error> {
         let invalid = |problem: FileProblem| Error::InvalidFile {
             path: self.path.clone(),
             problem,
@@ -117,7 +118,9 @@ impl AccountsFile {
         if len == 0 {
             return Err(invalid(FileProblem::Empty));
         }
-        let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(file, STREAM_CHUNK));
+        let body = reqwest::Body::wrap_stream(
+            progress.track(len, ReaderStream::with_capacity(file, STREAM_CHUNK)),
+        );
         Part::stream_with_length(body, len)
             .file_name(self.file_name.clone())
             .mime_str(CSV_MIME)
@@ -175,8 +178,8 @@ mod tests {
         let file = AccountsFile::open(&good).await.unwrap();
         assert_eq!(file.len(), 12);
         assert_eq!(file.file_name(), "good.csv");
-        assert!(file.to_part().await.is_ok());
+        assert!(file.to_part(&BodyProgress::new()).await.is_ok());
         std::fs::remove_file(&good).unwrap();
-        assert!(file.to_part().await.is_err());
+        assert!(file.to_part(&BodyProgress::new()).await.is_err());
     }
 }

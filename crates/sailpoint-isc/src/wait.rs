@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 
-use crate::aggregation::{STATUS_OPERATION, fetch_status};
+use crate::aggregation::fetch_status;
 use crate::config::ApiVersion;
 use crate::error::Error;
 use crate::executor::Executor;
 use crate::status::{AggregationState, AggregationStatus};
 
-/// When to poll while waiting, and for how long at most. Plain data.
+/// When to poll while waiting, and for how long at most. Plain data: any value is accepted
+/// (durations up to [`Duration::MAX`] mean "practically forever", a multiplier that is not a
+/// finite number of at least 1.0 counts as 1.0, a `max_delay` below `min_delay` as `min_delay`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -36,7 +38,8 @@ use crate::status::{AggregationState, AggregationStatus};
 pub struct PollSchedule {
     /// Delay before the first poll, and after every state change.
     pub initial_delay: Duration,
-    /// Growth factor of the delay while nothing changes (1.0 keeps it fixed).
+    /// Growth factor of the delay while nothing changes (1.0 keeps it fixed; below 1.0, NaN and
+    /// infinity count as 1.0).
     pub multiplier: f64,
     /// The longest delay between two polls.
     pub max_delay: Duration,
@@ -45,6 +48,7 @@ pub struct PollSchedule {
     /// Time the next poll for the completion predicted from the processed/total counters.
     pub predict_completion: bool,
     /// Give up with [`Error::WaitTimeout`] after this long (a last poll is made at the deadline).
+    /// A wait too long for the clock to represent (e.g. [`Duration::MAX`]) has no deadline.
     pub max_wait: Duration,
 }
 
@@ -80,13 +84,9 @@ impl PollSchedule {
         self
     }
 
-    /// Sets the growth factor (values below 1.0 are treated as 1.0).
+    /// Sets the growth factor (values below 1.0, NaN and infinity are treated as 1.0).
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
-        self.multiplier = if multiplier.is_finite() {
-            multiplier.max(1.0)
-        } else {
-            1.0
-        };
+        self.multiplier = growth_factor(multiplier);
         self
     }
 
@@ -114,6 +114,39 @@ impl Default for PollSchedule {
     fn default() -> Self {
         Self::standard()
     }
+}
+
+impl PollSchedule {
+    /// `delay` grown by the multiplier once, saturating at [`Duration::MAX`].
+    fn grown(&self, delay: Duration) -> Duration {
+        let factor = growth_factor(self.multiplier);
+        if factor == 1.0 {
+            return delay;
+        }
+        // Finite and at least `delay` (factor > 1); only too large for a `Duration` can fail.
+        Duration::try_from_secs_f64(delay.as_secs_f64() * factor)
+            .map_or(Duration::MAX, |grown| grown.max(delay))
+    }
+
+    /// `delay` within `min_delay ..= max(max_delay, min_delay)`.
+    fn bounded(&self, delay: Duration) -> Duration {
+        delay.clamp(self.min_delay, self.max_delay.max(self.min_delay))
+    }
+}
+
+/// The growth factor used for `multiplier`: itself when a finite number of at least 1.0, else 1.0.
+fn growth_factor(multiplier: f64) -> f64 {
+    if multiplier.is_finite() {
+        multiplier.max(1.0)
+    } else {
+        1.0
+    }
+}
+
+/// The instant `max_wait` after `started`, or `None` (no deadline) when the clock cannot
+/// represent it.
+fn deadline_after(started: Instant, max_wait: Duration) -> Option<Instant> {
+    started.checked_add(max_wait)
 }
 
 /// One observed status while waiting, passed to the progress callback and yielded by the stream.
@@ -206,15 +239,15 @@ impl PollPlanner {
         self.delay = if state_changed {
             s.initial_delay
         } else {
-            self.delay.mul_f64(s.multiplier.max(1.0))
+            s.grown(self.delay)
         };
         if s.predict_completion
             && let Some(eta) = self.predicted_remaining(&now)
         {
             // Aim just after the predicted completion (2 % late rather than early).
-            self.delay = eta + eta / 50;
+            self.delay = eta.saturating_add(eta / 50);
         }
-        self.delay = self.delay.clamp(s.min_delay, s.max_delay.max(s.min_delay));
+        self.delay = s.bounded(self.delay);
         self.last = Some(now);
         (changed, self.delay)
     }
@@ -248,7 +281,8 @@ type ProgressCallback = Box<dyn FnMut(&AggregationProgress) + Send + 'static>;
 /// Waits for an aggregation to finish. Created by [`Client::wait_for_aggregation`](crate::Client::wait_for_aggregation).
 ///
 /// Ends with `Ok(final status)` on `COMPLETED`; [`Error::AggregationFailed`] on `CANCELLED` or
-/// `TERMINATED`; [`Error::AggregationExpired`] on `NOT_FOUND` or a 404; [`Error::WaitTimeout`] after
+/// `TERMINATED`; [`Error::AggregationExpired`] when neither the status (404 or `NOT_FOUND`) nor
+/// task status knows the id any more; [`Error::WaitTimeout`] after
 /// the maximum wait; or the error of a status request that still failed after its retries.
 /// `RETRIED` and unknown states keep it waiting.
 ///
@@ -417,13 +451,16 @@ impl WaitState {
             return Some(Err(error));
         }
         let started = *self.started.get_or_insert_with(Instant::now);
-        let deadline = started + self.max_wait;
+        let deadline = deadline_after(started, self.max_wait);
         let now = Instant::now();
-        if self.polls > 0 && now >= deadline {
+        if self.polls > 0 && deadline.is_some_and(|d| now >= d) {
             self.done = true;
             return Some(Err(self.timeout(started)));
         }
-        let wait = self.next_delay.min(deadline.saturating_duration_since(now));
+        let wait = match deadline {
+            Some(d) => self.next_delay.min(d.saturating_duration_since(now)),
+            None => self.next_delay,
+        };
         tokio::time::sleep(wait).await;
         self.polls += 1;
         let result = fetch_status(&self.executor, &self.task_id, self.api_version).await;
@@ -459,17 +496,7 @@ impl WaitState {
                     status: Box::new(status.clone()),
                 });
             }
-            Some(AggregationState::NotFound) => {
-                let mut context =
-                    crate::error::ErrorContext::new(STATUS_OPERATION, Some(self.api_version));
-                context.status = Some(reqwest::StatusCode::OK);
-                context.attempts = 1;
-                self.pending_error = Some(Error::AggregationExpired {
-                    task_id: self.task_id.clone(),
-                    context: Box::new(context),
-                });
-            }
-            _ if Instant::now() >= deadline => {
+            _ if deadline.is_some_and(|d| Instant::now() >= d) => {
                 self.pending_error = Some(self.timeout(started));
             }
             _ => {}

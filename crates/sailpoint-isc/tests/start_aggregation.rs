@@ -525,7 +525,7 @@ async fn bad_request_carries_isc_messages() {
 }
 
 #[tokio::test]
-async fn malformed_202_body_is_undecodable_with_snippet() {
+async fn malformed_202_body_is_an_ambiguous_start_with_the_bytes_received() {
     let server = MockServer::start_async().await;
     token_mock(&server, TOKEN, 749).await;
     let accepted = server
@@ -541,12 +541,16 @@ async fn malformed_202_body_is_undecodable_with_snippet() {
         .await
         .unwrap_err();
     accepted.assert_calls_async(1).await;
+    // ISC accepted it: an aggregation started once, so this is resolved through task status
+    // (here: nothing answers the lookup, so it stays unknown), never exit 3.
     match &err {
-        Error::UndecodableBody { context, reason } => {
+        Error::OutcomeUnknown {
+            context, reason, ..
+        } => {
             let snippet = context.body_snippet.as_deref().unwrap();
-            assert!(snippet.contains("\"success\""), "{snippet}");
+            assert_eq!(snippet, "{\"success\": true, \"task\": {\"id\":");
             assert_eq!(context.status.map(|s| s.as_u16()), Some(202));
-            assert!(reason.contains("accepted the aggregation"), "{reason}");
+            assert!(reason.contains("accepted the start"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
@@ -596,4 +600,156 @@ async fn retries_disabled_sends_a_rate_limited_post_once() {
         .unwrap_err();
     assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
     limited.assert_calls_async(1).await;
+}
+
+/// The task-status list path of `version`.
+fn task_list_path(version: ApiVersion) -> String {
+    op_path(version, "getTaskStatusList", &[])
+}
+
+/// A 429, then a wait for the client-side rate limiter that runs past the deadline: the start
+/// was never sent a second time and the first was refused, so it is `DeadlineExceeded` (not
+/// "outcome unknown") and no task-status lookup runs. Exactly one import request.
+#[tokio::test]
+async fn deadline_passing_before_the_resend_is_not_a_possible_start() {
+    let server = MockServer::start_async().await;
+    token_mock(&server, TOKEN, 749).await;
+    let import = server
+        .mock_async(|when, then| {
+            when.method(POST).path(load_accounts_path(v()));
+            then.status(429)
+                .header("retry-after", "0")
+                .json_body(json!({"message": "Rate Limit Exceeded"}));
+        })
+        .await;
+    let lists = server
+        .mock_async(|when, then| {
+            when.method(GET).path(task_list_path(v()));
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let client = builder(&server)
+        // One request per minute: the resend would wait ~a minute for the limiter.
+        .rate_limit(sailpoint_isc::RateLimit::new(1, Duration::from_secs(60)))
+        .timeouts(
+            sailpoint_isc::TimeoutConfig::standard()
+                .with_total_deadline(Some(Duration::from_millis(400))),
+        )
+        .outcome_resolution(OutcomeResolution::standard().with_snapshot(false))
+        .build()
+        .unwrap();
+    let path = temp_file("accounts.csv", CSV);
+    let err = client
+        .start_aggregation(SOURCE_ID)
+        .file(&path)
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::DeadlineExceeded { context, .. } => {
+            assert_eq!(context.attempts, 1, "{err}");
+            assert_eq!(context.status.map(|s| s.as_u16()), Some(429));
+        }
+        other => panic!("expected DeadlineExceeded, got {other:?}"),
+    }
+    import.assert_calls_async(1).await;
+    lists.assert_calls_async(0).await;
+}
+
+/// ISC accepted the start (202) but its answer has no task id: an aggregation started once, so
+/// task status is asked, and the one new task there is the start (recovered, not exit 3).
+#[tokio::test]
+async fn accepted_without_a_task_id_is_resolved_through_task_status() {
+    let server = MockServer::start_async().await;
+    token_mock(&server, TOKEN, 749).await;
+    let import = server
+        .mock_async(|when, then| {
+            when.method(POST).path(load_accounts_path(v()));
+            then.status(202)
+                .json_body(json!({"success": true, "task": {"id": null}}));
+        })
+        .await;
+    let snapshot = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(task_list_path(v()))
+                .query_param("limit", "1");
+            then.status(200).json_body(json!([]));
+        })
+        .await;
+    let created = chrono::Utc::now().to_rfc3339();
+    let lookup = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(task_list_path(v()))
+                .query_param("limit", "25");
+            then.status(200).json_body(json!([{
+                "id": TASK_ID, "type": "QUARTZ", "created": created, "completionStatus": null,
+                "target": {"id": SOURCE_ID, "type": "APPLICATION", "name": "HR"},
+                "messages": []
+            }]));
+        })
+        .await;
+    let started = builder(&server)
+        .outcome_resolution(
+            OutcomeResolution::standard()
+                .with_grace_period(Duration::from_secs(2))
+                .with_poll_interval(ms(50)),
+        )
+        .build()
+        .unwrap()
+        .start_aggregation(SOURCE_ID)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.task_id, TASK_ID);
+    assert_eq!(started.origin, sailpoint_isc::StartOrigin::Recovered);
+    import.assert_calls_async(1).await;
+    snapshot.assert_calls_async(1).await;
+    lookup.assert_calls_async(1).await;
+}
+
+/// ISC's 202 with a task that has already ended `ERROR` (an aggregation was running on the
+/// source) is a refused start, with ISC's message; it is not retried.
+#[tokio::test]
+async fn a_202_whose_task_already_failed_is_a_refused_start() {
+    let server = MockServer::start_async().await;
+    token_mock(&server, TOKEN, 749).await;
+    let message = "This aggregation failed because the currently running aggregation must \
+                   complete before the next one can start.";
+    let mut body = task_body();
+    body["task"]["completionStatus"] = json!("ERROR");
+    body["task"]["completed"] = json!("2024-04-19T10:20:34.000Z");
+    body["task"]["messages"] = json!([{
+        "type": "WARN", "error": false, "warning": true, "key": message, "localizedText": message
+    }]);
+    let import = server
+        .mock_async(|when, then| {
+            when.method(POST).path(load_accounts_path(v()));
+            then.status(202).json_body(body);
+        })
+        .await;
+    let err = client(&server)
+        .start_aggregation(SOURCE_ID)
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::StartRefused {
+            task_id,
+            completion_status,
+            messages,
+            ..
+        } => {
+            assert_eq!(task_id, TASK_ID);
+            assert_eq!(completion_status, "ERROR");
+            assert_eq!(messages, &[message.to_owned()]);
+            assert!(
+                err.to_string().contains("currently running aggregation"),
+                "{err}"
+            );
+        }
+        other => panic!("expected StartRefused, got {other:?}"),
+    }
+    import.assert_calls_async(1).await;
 }

@@ -242,22 +242,30 @@ async fn source_by_name_zero_one_two_matches_and_quotes() {
     two.assert_calls_async(1).await;
 }
 
-/// Status 404 → task status: SUCCESS is completed, ERROR a typed failure with the task's
-/// messages, and both 404 is expired.
+/// Status 404, or a 200 whose state is `NOT_FOUND` (one meaning for both) → task status:
+/// SUCCESS is completed, ERROR a typed failure with the task's messages, and both unknown is
+/// expired.
 #[tokio::test]
-async fn status_404_falls_back_to_task_status() {
-    for (completion, expect) in [
-        ("SUCCESS", "completed"),
-        ("ERROR", "failed"),
-        ("404", "expired"),
+async fn status_404_or_not_found_falls_back_to_task_status() {
+    for (not_found_as, completion, expect) in [
+        ("404", "SUCCESS", "completed"),
+        ("404", "ERROR", "failed"),
+        ("404", "404", "expired"),
+        ("200 NOT_FOUND", "SUCCESS", "completed"),
+        ("200 NOT_FOUND", "ERROR", "failed"),
+        ("200 NOT_FOUND", "404", "expired"),
     ] {
         let server = MockServer::start_async().await;
         token_mock(&server, TOKEN, 749).await;
         let status = server
             .mock_async(|when, then| {
                 when.method(GET).path(status_path(v()));
-                then.status(404)
-                    .json_body(json!({"messages": [{"text": "gone"}]}));
+                if not_found_as == "404" {
+                    then.status(404)
+                        .json_body(json!({"messages": [{"text": "gone"}]}));
+                } else {
+                    then.status(200).json_body(json!({"status": "NOT_FOUND"}));
+                }
             })
             .await;
         let task_mock = server
@@ -285,7 +293,9 @@ async fn status_404_falls_back_to_task_status() {
                 assert_eq!(waited.unwrap().state, Some(AggregationState::Completed));
             }
             "failed" => {
-                assert_eq!(read.unwrap().state, Some(AggregationState::Terminated));
+                let read = read.unwrap();
+                assert_eq!(read.state, Some(AggregationState::Terminated));
+                assert_eq!(read.task_messages(), ["VA unreachable"], "{not_found_as}");
                 match waited {
                     Err(Error::AggregationFailed { status, .. }) => {
                         assert_eq!(status.task_messages(), ["VA unreachable"]);
