@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -120,6 +121,7 @@ pub(crate) async fn fetch_status(
         query: &[],
         source_id: None,
         bound: None,
+        cancel: None,
     };
     let context = match executor.call::<AggregationStatus>(call).await {
         Ok(decoded) if decoded.value.state == Some(AggregationState::NotFound) => {
@@ -160,6 +162,7 @@ async fn running_aggregation(
     source_id: &str,
     version: ApiVersion,
     bound: Option<Instant>,
+    cancel: Option<&CancellationToken>,
 ) -> Result<Option<TaskStatus>, Error> {
     let page = ListTaskStatuses::new(executor.clone(), version)
         .filter(
@@ -171,6 +174,7 @@ async fn running_aggregation(
         .order(TaskOrder::CreatedDescending)
         .page_size(1)
         .bounded(bound)
+        .cancel_on(cancel.cloned())
         .page(0)
         .await?;
     Ok(page
@@ -186,8 +190,10 @@ async fn newest_aggregation(
     source_id: &str,
     version: ApiVersion,
     bound: Option<Instant>,
+    cancel: Option<&CancellationToken>,
 ) -> Option<TaskStatus> {
-    match newest_aggregation_tasks(executor, version, &[source_id.to_owned()], bound).await {
+    match newest_aggregation_tasks(executor, version, &[source_id.to_owned()], bound, cancel).await
+    {
         Ok(mut newest) => newest.remove(source_id),
         Err(error) => {
             tracing::warn!(source_id, error = %error, "no task snapshot before the start; the lookup will rely on times only");
@@ -348,6 +354,7 @@ pub struct StartAggregation {
     resolution: OutcomeResolution,
     /// A snapshot taken by the caller (a batch takes one for many sources at once).
     snapshot: Option<Option<TaskStatus>>,
+    cancel: Option<CancellationToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -372,7 +379,37 @@ impl StartAggregation {
             if_idle: false,
             resolution,
             snapshot: None,
+            cancel: None,
         }
+    }
+
+    /// Stops when `token` is cancelled (a scheduler's stop signal), without losing track of
+    /// what was sent: before the upload's last byte has been handed to the connection (or while
+    /// waiting to send it) the call ends at once with [`Error::Cancelled`], and nothing was
+    /// started; after it, ISC's answer is awaited for [`TimeoutConfig::settle`] (10 s by default)
+    /// and the start is returned, or [`Error::OutcomeUnknown`] without a task-status lookup.
+    ///
+    /// ```no_run
+    /// use sailpoint_isc::{CancellationToken, Client, Error};
+    ///
+    /// # async fn demo(client: Client) {
+    /// let stop = CancellationToken::new();
+    /// let on_signal = stop.clone(); // cancel it from a signal handler
+    /// match client.start_aggregation("2c9180835d2e5168015d32f890ca1581").file("hr.csv")
+    ///     .cancel_on(stop).send().await
+    /// {
+    ///     Ok(started) => println!("started {}", started.task_id),
+    ///     Err(Error::Cancelled { .. }) => println!("stopped; nothing was started"),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # drop(on_signal);
+    /// # }
+    /// ```
+    ///
+    /// [`TimeoutConfig::settle`]: crate::TimeoutConfig::settle
+    pub fn cancel_on(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
     }
 
     /// Does not start a second aggregation: if an account aggregation on the source is still
@@ -452,8 +489,14 @@ impl StartAggregation {
         // One bound for the checks before the start and the start's own waiting.
         let bound = bound_after(self.executor.timeouts().total);
         if self.if_idle
-            && let Some(task) =
-                running_aggregation(&self.executor, &self.source_id, version, bound).await?
+            && let Some(task) = running_aggregation(
+                &self.executor,
+                &self.source_id,
+                version,
+                bound,
+                self.cancel.as_ref(),
+            )
+            .await?
         {
             tracing::info!(
                 source_id = %self.source_id,
@@ -472,7 +515,14 @@ impl StartAggregation {
         let before = match (&self.snapshot, resolving && self.resolution.snapshot) {
             (Some(taken), _) => taken.clone(),
             (None, true) => {
-                newest_aggregation(&self.executor, &self.source_id, version, bound).await
+                newest_aggregation(
+                    &self.executor,
+                    &self.source_id,
+                    version,
+                    bound,
+                    self.cancel.as_ref(),
+                )
+                .await
             }
             (None, false) => None,
         };
@@ -484,7 +534,7 @@ impl StartAggregation {
                 context,
                 source,
                 lookup: None,
-            }) if resolving => {
+            }) if resolving && !self.cancel.as_ref().is_some_and(|c| c.is_cancelled()) => {
                 tracing::warn!(
                     source_id = %source_id,
                     reason = %reason,
@@ -549,6 +599,7 @@ impl StartAggregation {
             query: &[],
             source_id: Some(&self.source_id),
             bound,
+            cancel: self.cancel.as_ref(),
         };
         let ambiguous = |reason: String, context: Box<ErrorContext>| Error::OutcomeUnknown {
             source_id: self.source_id.clone(),

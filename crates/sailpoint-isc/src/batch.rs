@@ -450,7 +450,7 @@ impl AggregateBatch {
                 .filter_map(|&i| run.source_ids[i].clone())
                 .collect();
             // A failed list leaves each start to take its own snapshot.
-            newest_aggregation_tasks(&executor, version, &sources, None)
+            newest_aggregation_tasks(&executor, version, &sources, None, None)
                 .await
                 .inspect_err(|error| {
                     tracing::debug!(error = %error, "batch: no task snapshot; each start takes its own")

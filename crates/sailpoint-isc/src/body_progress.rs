@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::Stream;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Shared progress of one attempt's body (cheap to clone).
 #[derive(Debug, Clone)]
@@ -169,8 +170,25 @@ where
 pub(crate) enum UploadLimit {
     /// No byte of the body was taken for the stall timeout.
     Stalled { sent: u64, total: u64 },
-    /// Every byte was sent, but no answer came within the response timeout.
-    NoAnswer,
+    /// Every byte was sent, but no answer came within the response timeout (or, once cancelled,
+    /// within the settle time).
+    NoAnswer { cancelled: bool },
+    /// Cancelled before the last byte was handed over.
+    Cancelled { sent: u64, total: u64 },
+}
+
+/// The limits [`watch`] applies to one attempt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits<'a> {
+    /// Longest time without progress while sending.
+    pub(crate) stall: Duration,
+    /// Longest wait for the answer after the last byte.
+    pub(crate) response: Duration,
+    /// A cancellation: before the last byte it cuts the attempt at once; after it, the answer
+    /// is awaited for at most `settle` more.
+    pub(crate) cancel: Option<&'a CancellationToken>,
+    /// See `cancel`.
+    pub(crate) settle: Duration,
 }
 
 /// Runs one upload attempt, cut when its body stalls for `stall` or when no answer arrives
@@ -179,36 +197,72 @@ pub(crate) enum UploadLimit {
 pub(crate) async fn watch<F: Future>(
     attempt: F,
     progress: &BodyProgress,
-    stall: Duration,
-    response: Duration,
+    limits: Limits<'_>,
 ) -> Result<F::Output, UploadLimit> {
     let mut attempt = std::pin::pin!(attempt);
+    let mut cancelled_at: Option<Instant> = None;
     loop {
-        let limit_at = |state: BodyState| match state {
-            BodyState::Sending { last_moved, .. } => last_moved.checked_add(stall),
-            BodyState::Sent { at } => at.checked_add(response),
-        };
-        let Some(wake_at) = limit_at(progress.state()) else {
-            // A limit beyond the clock's range: practically forever.
-            return Ok(attempt.await);
-        };
-        let mut sleep = std::pin::pin!(tokio::time::sleep_until(wake_at));
-        let finished = std::future::poll_fn(|cx| {
-            if let Poll::Ready(output) = attempt.as_mut().poll(cx) {
-                return Poll::Ready(Some(output));
+        let limit_at = |state: BodyState, cancelled_at: Option<Instant>| match state {
+            BodyState::Sending { last_moved, .. } => last_moved.checked_add(limits.stall),
+            BodyState::Sent { at } => {
+                let answer = at.checked_add(limits.response);
+                match cancelled_at.and_then(|c| c.checked_add(limits.settle)) {
+                    Some(settle) => Some(answer.map_or(settle, |a| a.min(settle))),
+                    None => answer,
+                }
             }
-            sleep.as_mut().poll(cx).map(|()| None)
+        };
+        let wake_at = limit_at(progress.state(), cancelled_at);
+        let mut sleep = std::pin::pin!(async {
+            match wake_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                // A limit beyond the clock's range: practically forever.
+                None => std::future::pending().await,
+            }
+        });
+        let watching = cancelled_at.is_none();
+        let mut cancellation = std::pin::pin!(async move {
+            match limits.cancel {
+                Some(token) if watching => token.cancelled().await,
+                _ => std::future::pending().await,
+            }
+        });
+        enum Woken<T> {
+            Done(T),
+            Timer,
+            Cancel,
+        }
+        let woken = std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = attempt.as_mut().poll(cx) {
+                return Poll::Ready(Woken::Done(output));
+            }
+            if cancellation.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Woken::Cancel);
+            }
+            sleep.as_mut().poll(cx).map(|()| Woken::Timer)
         })
         .await;
-        if let Some(output) = finished {
-            return Ok(output);
-        }
         let state = progress.state();
-        if limit_at(state).is_some_and(|at| at <= Instant::now()) {
-            return Err(match state {
-                BodyState::Sending { sent, total, .. } => UploadLimit::Stalled { sent, total },
-                BodyState::Sent { .. } => UploadLimit::NoAnswer,
-            });
+        match woken {
+            Woken::Done(output) => return Ok(output),
+            Woken::Cancel => match state {
+                BodyState::Sending { sent, total, .. } => {
+                    return Err(UploadLimit::Cancelled { sent, total });
+                }
+                BodyState::Sent { .. } => cancelled_at = Some(Instant::now()),
+            },
+            Woken::Timer => {
+                if limit_at(state, cancelled_at).is_some_and(|at| at <= Instant::now()) {
+                    return Err(match state {
+                        BodyState::Sending { sent, total, .. } => {
+                            UploadLimit::Stalled { sent, total }
+                        }
+                        BodyState::Sent { .. } => UploadLimit::NoAnswer {
+                            cancelled: cancelled_at.is_some(),
+                        },
+                    });
+                }
+            }
         }
     }
 }
@@ -256,13 +310,7 @@ mod tests {
         });
         let began = Instant::now();
         let attempt = slow.count();
-        let counted = watch(
-            attempt,
-            &progress,
-            Duration::from_secs(2),
-            Duration::from_secs(5),
-        )
-        .await;
+        let counted = watch(attempt, &progress, limits(2, 5, None)).await;
         assert_eq!(counted, Ok(100));
         assert_eq!(began.elapsed(), Duration::from_secs(100));
 
@@ -276,13 +324,7 @@ mod tests {
             }
             std::future::pending::<()>().await
         };
-        let cut = watch(
-            attempt,
-            &progress,
-            Duration::from_secs(2),
-            Duration::from_secs(5),
-        )
-        .await;
+        let cut = watch(attempt, &progress, limits(2, 5, None)).await;
         assert_eq!(
             cut,
             Err(UploadLimit::Stalled {
@@ -304,19 +346,80 @@ mod tests {
             let _ = stream.count().await;
             std::future::pending::<()>().await
         };
-        let cut = watch(
-            attempt,
-            &progress,
-            Duration::from_secs(2),
-            Duration::from_secs(7),
-        )
-        .await;
-        assert_eq!(cut, Err(UploadLimit::NoAnswer));
+        let cut = watch(attempt, &progress, limits(2, 7, None)).await;
+        assert_eq!(cut, Err(UploadLimit::NoAnswer { cancelled: false }));
         assert_eq!(began.elapsed(), Duration::from_secs(7));
 
         // Limits at Duration::MAX mean "practically forever", without overflow.
         let progress = BodyProgress::new();
-        let done = watch(async { 7 }, &progress, Duration::MAX, Duration::MAX).await;
+        let forever = Limits {
+            stall: Duration::MAX,
+            response: Duration::MAX,
+            cancel: None,
+            settle: Duration::MAX,
+        };
+        let done = watch(async { 7 }, &progress, forever).await;
         assert_eq!(done, Ok(7));
+    }
+
+    /// Cancelled while sending: cut at once (nothing started). Cancelled after the last byte:
+    /// the answer is awaited for the settle time, then it is "no answer".
+    #[tokio::test(start_paused = true)]
+    async fn cancellation_cuts_a_body_but_settles_a_sent_one() {
+        let token = CancellationToken::new();
+        let progress = BodyProgress::new();
+        let mut stream = progress.track(10, chunks(10, 1));
+        let attempt = async move {
+            for _ in 0..3 {
+                stream.next().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            std::future::pending::<()>().await
+        };
+        let canceller = token.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            canceller.cancel();
+        });
+        let began = Instant::now();
+        let cut = watch(attempt, &progress, limits(60, 60, Some(&token))).await;
+        assert_eq!(cut, Err(UploadLimit::Cancelled { sent: 3, total: 10 }));
+        assert_eq!(began.elapsed(), Duration::from_millis(2500));
+
+        let token = CancellationToken::new();
+        let progress = BodyProgress::new();
+        let stream = progress.track(2, chunks(2, 1));
+        let attempt = async move {
+            let _ = stream.count().await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "answer"
+        };
+        token.cancel();
+        let began = Instant::now();
+        let settled = watch(attempt, &progress, limits(60, 60, Some(&token))).await;
+        assert_eq!(settled, Err(UploadLimit::NoAnswer { cancelled: true }));
+        assert_eq!(began.elapsed(), Duration::from_secs(10));
+
+        // An answer within the settle time is taken.
+        let token = CancellationToken::new();
+        let progress = BodyProgress::new();
+        let stream = progress.track(2, chunks(2, 1));
+        let attempt = async move {
+            let _ = stream.count().await;
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            "answer"
+        };
+        token.cancel();
+        let settled = watch(attempt, &progress, limits(60, 60, Some(&token))).await;
+        assert_eq!(settled, Ok("answer"));
+    }
+
+    fn limits(stall: u64, response: u64, cancel: Option<&CancellationToken>) -> Limits<'_> {
+        Limits {
+            stall: Duration::from_secs(stall),
+            response: Duration::from_secs(response),
+            cancel,
+            settle: Duration::from_secs(10),
+        }
     }
 }

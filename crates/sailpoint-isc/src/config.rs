@@ -34,6 +34,7 @@ pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// | `read` | one attempt of a request without a file (status, task status, sources, tokens, a direct-connect start) | 120 s |
 /// | `stall` | an upload's body not moving: no byte taken by the connection for this long | 60 s |
 /// | `response` | after an upload's last byte, the wait for ISC's answer | 120 s |
+/// | `settle` | after a cancellation, an upload that has sent its last byte waits this long for ISC's answer (not sent whole, it is cut at once) | 10 s |
 /// | `total` | the whole operation's waiting (`Retry-After`, backoff, the rate limiter, a token fetch) and its requests without a file; not a body that is moving | 3 min |
 ///
 /// `connect` and `read` apply to the HTTP client the SDK builds (your own client from
@@ -69,6 +70,10 @@ pub struct TimeoutConfig {
     /// Uploads: after the body's last byte, the longest wait for ISC's answer. Cut then, the start
     /// is ambiguous and is looked up in task status ([`OutcomeResolution`]).
     pub response: Duration,
+    /// After a cancellation (a stop signal), how long an upload that has already sent its last
+    /// byte waits for ISC's answer before it is reported as outcome unknown. An upload still
+    /// sending is cut at once: it provably started nothing.
+    pub settle: Duration,
     /// The longest a whole operation may spend waiting (`Retry-After`, backoff, the rate limiter,
     /// a token fetch) and on requests without a file, retries included (`None`: no limit). Time
     /// spent moving an upload's body (and waiting for its answer) does not count: `stall` and
@@ -87,6 +92,7 @@ impl TimeoutConfig {
             read: Duration::from_secs(120),
             stall: Duration::from_secs(60),
             response: Duration::from_secs(120),
+            settle: Duration::from_secs(10),
             total: Some(Duration::from_secs(180)),
         }
     }
@@ -112,6 +118,12 @@ impl TimeoutConfig {
     /// Sets the stall timeout of uploads.
     pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
         self.stall = timeout;
+        self
+    }
+
+    /// Sets how long a cancelled upload that has sent its last byte waits for ISC's answer.
+    pub fn with_settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle = timeout;
         self
     }
 

@@ -210,6 +210,15 @@ pub enum Error {
         started: Box<crate::status::StartedAggregation>,
     },
 
+    /// Stopped by the caller's cancellation (a stop signal) before the request could have
+    /// taken effect: for a start, before its body was sent whole, or while waiting to send it.
+    /// Nothing was started.
+    #[error("cancelled before the request took effect; nothing was started: {context}")]
+    Cancelled {
+        /// Request details (attempts made).
+        context: Box<ErrorContext>,
+    },
+
     /// An upload was cut before its last byte reached the connection, after all retries: it
     /// stalled (no byte taken for the stall timeout) or the link broke mid-body. ISC cannot
     /// accept a multipart body it did not completely receive, so no aggregation started from it.
@@ -315,6 +324,7 @@ impl Error {
             | Error::Timeout { context, .. }
             | Error::DeadlineExceeded { context, .. }
             | Error::UploadInterrupted { context, .. }
+            | Error::Cancelled { context }
             | Error::UndecodableBody { context, .. }
             | Error::AggregationExpired { context, .. } => Some(context),
             _ => None,
@@ -366,6 +376,7 @@ impl Error {
             | Error::Timeout { context, .. }
             | Error::DeadlineExceeded { context, .. }
             | Error::UploadInterrupted { context, .. }
+            | Error::Cancelled { context }
             | Error::UndecodableBody { context, .. }
             | Error::AggregationExpired { context, .. } => context,
             _ => return,
@@ -701,8 +712,9 @@ pub(crate) enum Failure {
         reason: String,
         source: Option<reqwest::Error>,
     },
-    /// An upload sent to its last byte, then no answer within the response timeout.
-    NoAnswer { waited: Duration },
+    /// An upload sent to its last byte, then no answer within the response timeout (or the
+    /// settle time, once cancelled).
+    NoAnswer { waited: Duration, cancelled: bool },
 }
 
 /// Longest error body read from the wire.
@@ -824,15 +836,23 @@ impl Failure {
                     source: source.map(Arc::new),
                 };
             }
-            Failure::NoAnswer { waited } => {
+            Failure::NoAnswer { waited, cancelled } => {
                 let context = Box::new(context);
                 return match source_id {
                     Some(source_id) if decision == RetryDecision::OutcomeUnknown => {
                         Error::OutcomeUnknown {
                             source_id: source_id.to_owned(),
-                            reason: format!(
-                                "no answer within {waited:?} after the upload's last byte (response timeout)"
-                            ),
+                            reason: if cancelled {
+                                format!(
+                                    "stopped after the request's last byte was sent; no answer \
+                                     within {waited:?}"
+                                )
+                            } else {
+                                format!(
+                                    "no answer within {waited:?} after the upload's last byte \
+                                     (response timeout)"
+                                )
+                            },
                             context,
                             source: None,
                             lookup: None,

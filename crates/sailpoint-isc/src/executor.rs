@@ -18,10 +18,11 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue,
 use sailpoint_isc_api::Operation;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::auth::Authenticator;
-use crate::body_progress::{self, BodyProgress, UploadLimit};
+use crate::body_progress::{self, BodyProgress, Limits, UploadLimit};
 use crate::config::{self, ApiVersion, BaseUrl, TimeoutConfig};
 use crate::deadline::DeadlineClock;
 use crate::error::{Error, ErrorContext, Failure, REQUEST_ID_HEADER};
@@ -55,6 +56,9 @@ pub(crate) struct Call<'a> {
     /// An outer bound shared with other calls (a start's checks and request, a lookup's grace
     /// period), on top of the total deadline.
     pub(crate) bound: Option<Instant>,
+    /// The caller's cancellation: waits and reads end at once ([`Error::Cancelled`]); a form
+    /// still sending is cut, one sent whole waits `settle` for its answer.
+    pub(crate) cancel: Option<&'a CancellationToken>,
 }
 
 /// A decoded success response.
@@ -267,7 +271,17 @@ impl Executor {
             Transfer::Read | Transfer::Upload => &self.inner.http.reads,
             Transfer::Form => &self.inner.http.with_read_timeout,
         };
-        let (stall, response_limit) = (self.inner.timeouts.stall, self.inner.timeouts.response);
+        let timeouts = &self.inner.timeouts;
+        let limits = Limits {
+            stall: timeouts.stall,
+            // A form without a file is as good as sent once it goes: its answer is bounded like a read.
+            response: match transfer {
+                Transfer::Upload => timeouts.response,
+                _ => timeouts.read,
+            },
+            cancel: call.cancel,
+            settle: timeouts.settle,
+        };
         self.execute(&call, transfer, |authorization, timeout| {
             let mut request = http
                 .request(method.clone(), &url)
@@ -294,12 +308,12 @@ impl Executor {
                     let response = request.send().await.map_err(Failure::Transport)?;
                     self.read_response(version, operation, response).await
                 };
-                if transfer != Transfer::Upload {
+                if transfer == Transfer::Read {
                     return exchange.await;
                 }
-                // An upload: bounded by its progress, and a cut before its last byte proves
+                // A form: bounded by its progress, and a cut before its last byte proves
                 // nothing was started.
-                match body_progress::watch(exchange, &progress, stall, response_limit).await {
+                match body_progress::watch(exchange, &progress, limits).await {
                     // (A connect error stays what it is: nothing was sent at all.)
                     Ok(Err(Failure::Transport(error)))
                         if !progress.is_complete() && !error.is_connect() =>
@@ -315,12 +329,28 @@ impl Executor {
                     Err(UploadLimit::Stalled { sent, total }) => Err(Failure::BodyCut {
                         sent,
                         total,
-                        reason: format!("no byte was taken for {stall:?} (stall timeout)"),
+                        reason: format!("no byte was taken for {:?} (stall timeout)", limits.stall),
                         source: None,
                     }),
-                    Err(UploadLimit::NoAnswer) => Err(Failure::NoAnswer {
-                        waited: response_limit,
+                    Err(UploadLimit::NoAnswer { cancelled }) => Err(Failure::NoAnswer {
+                        waited: if cancelled {
+                            limits.settle
+                        } else {
+                            limits.response
+                        },
+                        cancelled,
                     }),
+                    Err(UploadLimit::Cancelled { sent, total }) => {
+                        tracing::info!(
+                            operation = operation.name,
+                            sent,
+                            total,
+                            "cancelled before the upload's last byte: nothing was started"
+                        );
+                        Err(Failure::Local(Error::Cancelled {
+                            context: Box::new(ErrorContext::new(operation.name, Some(version))),
+                        }))
+                    }
                 }
             }
         })
@@ -432,23 +462,39 @@ impl Executor {
                 // deadline passing before that is plain `DeadlineExceeded`, whatever the
                 // operation (every earlier attempt provably started nothing, or the loop would
                 // have ended).
+                if call.cancel.is_some_and(CancellationToken::is_cancelled) {
+                    return Err(cancelled(call, attempt - 1));
+                }
                 let token = match inner.auth.cached_token() {
                     Some(token) => token,
                     // Cold path (once per token lifetime): boxed, so the hot future stays small.
-                    None => match within(clock.remaining(), Box::pin(inner.auth.token())).await {
-                        Some(token) => token?,
-                        None => {
+                    None => match unless_cancelled(
+                        call.cancel,
+                        within(clock.remaining(), Box::pin(inner.auth.token())),
+                    )
+                    .await
+                    {
+                        None => return Err(cancelled(call, attempt - 1)),
+                        Some(Some(token)) => token?,
+                        Some(None) => {
                             return Err(self.not_sent_by_deadline(call, &clock, attempt - 1, last_status));
                         }
                     },
                 };
                 // The client-side rate limit: every attempt counts (token requests do not).
-                if let Some(limiter) = &inner.limiter
-                    && within(clock.remaining(), limiter.acquire(call.version.name()))
-                        .await
-                        .is_none()
-                {
-                    return Err(self.not_sent_by_deadline(call, &clock, attempt - 1, last_status));
+                if let Some(limiter) = &inner.limiter {
+                    match unless_cancelled(
+                        call.cancel,
+                        within(clock.remaining(), limiter.acquire(call.version.name())),
+                    )
+                    .await
+                    {
+                        None => return Err(cancelled(call, attempt - 1)),
+                        Some(None) => {
+                            return Err(self.not_sent_by_deadline(call, &clock, attempt - 1, last_status));
+                        }
+                        Some(Some(())) => {}
+                    }
                 }
                 let remaining = clock.remaining();
                 if remaining.is_some_and(|left| left.is_zero()) {
@@ -472,9 +518,13 @@ impl Executor {
                             Some(left) if left <= read => (left, true),
                             _ => (read, false),
                         };
-                        match attempt_fn(authorization, Some(timeout)).await {
-                            Err(Failure::Transport(e)) if is_deadline && e.is_timeout() => None,
-                            other => Some(other),
+                        // A read has no effect: a cancellation simply ends it.
+                        match unless_cancelled(call.cancel, attempt_fn(authorization, Some(timeout)))
+                            .await
+                        {
+                            None => return Err(cancelled(call, attempt)),
+                            Some(Err(Failure::Transport(e))) if is_deadline && e.is_timeout() => None,
+                            Some(other) => Some(other),
                         }
                     }
                     _ => within(remaining, attempt_fn(authorization, None)).await,
@@ -551,7 +601,12 @@ impl Executor {
                                 );
                             }
                             // (The sleep is boxed: retries are the cold path.)
-                            Box::pin(tokio::time::sleep(wait)).await;
+                            if unless_cancelled(call.cancel, Box::pin(tokio::time::sleep(wait)))
+                                .await
+                                .is_none()
+                            {
+                                return Err(cancelled(call, attempt));
+                            }
                             continue;
                         }
                     }
@@ -689,6 +744,26 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
             attempt.follow()
         }
     })
+}
+
+/// The error for a call cancelled before its request could take effect.
+fn cancelled(call: &Call<'_>, attempts: u32) -> Error {
+    let mut context = ErrorContext::new(call.operation, Some(call.version));
+    context.attempts = attempts;
+    Error::Cancelled {
+        context: Box::new(context),
+    }
+}
+
+/// Runs `future` to completion, or until `cancel` fires (`None` then).
+async fn unless_cancelled<F: Future>(
+    cancel: Option<&CancellationToken>,
+    future: F,
+) -> Option<F::Output> {
+    match cancel {
+        None => Some(future.await),
+        Some(token) => token.run_until_cancelled(future).await,
+    }
 }
 
 /// Runs `future` to completion, or until `limit` passes (`None`: no limit).

@@ -116,5 +116,9 @@ pub use tasks::{TaskFilter, TaskOrder};
 pub use upload::AccountsFile;
 pub use wait::{AggregationProgress, PollSchedule, WaitForAggregation};
 
+/// A cancellation handle (from `tokio-util`) for [`StartAggregation::cancel_on`] and
+/// [`batch::AggregateBatch::cancel_on`]: cancel it from a signal handler to stop cleanly.
+pub use tokio_util::sync::CancellationToken;
+
 /// The generated low-level client this crate builds on, for operations it does not wrap.
 pub use sailpoint_isc_api as api;

@@ -109,6 +109,7 @@ pub(crate) async fn find_source_by_name(
         query: &query,
         source_id: None,
         bound: None,
+        cancel: None,
     };
     let found = executor.call::<ListOf<Source>>(call).await?.value.0;
     // ISC's `eq` may ignore case; the name must match exactly.

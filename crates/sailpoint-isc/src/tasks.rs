@@ -6,6 +6,7 @@ use std::fmt;
 
 use futures_util::Stream;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::ApiVersion;
 use crate::error::Error;
@@ -40,6 +41,7 @@ pub(crate) async fn fetch_task_status(
         query: &[],
         source_id: None,
         bound: None,
+        cancel: None,
     };
     Ok(executor.call::<TaskStatus>(call).await?.value)
 }
@@ -53,6 +55,7 @@ pub(crate) async fn newest_aggregation_tasks(
     version: ApiVersion,
     sources: &[String],
     bound: Option<Instant>,
+    cancel: Option<&CancellationToken>,
 ) -> Result<HashMap<String, TaskStatus>, Error> {
     const SOURCES_PER_LIST: usize = 50;
     let mut newest: HashMap<String, TaskStatus> = HashMap::new();
@@ -67,6 +70,7 @@ pub(crate) async fn newest_aggregation_tasks(
             .order(TaskOrder::CreatedDescending)
             .page_size(page_size)
             .bounded(bound)
+            .cancel_on(cancel.cloned())
             .page(0)
             .await?;
         for task in page.items {
@@ -265,6 +269,7 @@ pub struct ListTaskStatuses {
     offset: u64,
     max_items: Option<usize>,
     bound: Option<Instant>,
+    cancel: Option<CancellationToken>,
 }
 
 impl ListTaskStatuses {
@@ -278,12 +283,19 @@ impl ListTaskStatuses {
             offset: 0,
             max_items: None,
             bound: None,
+            cancel: None,
         }
     }
 
     /// Bounds each request, retries and waits included, by `at` (on top of the deadline).
     pub(crate) fn bounded(mut self, at: Option<Instant>) -> Self {
         self.bound = at;
+        self
+    }
+
+    /// Ends each request at once when `cancel` fires ([`Error::Cancelled`]).
+    pub(crate) fn cancel_on(mut self, cancel: Option<CancellationToken>) -> Self {
+        self.cancel = cancel;
         self
     }
 
@@ -349,6 +361,7 @@ impl ListTaskStatuses {
             query: &query,
             source_id: None,
             bound: self.bound,
+            cancel: self.cancel.as_ref(),
         };
         let decoded = self
             .executor
