@@ -32,6 +32,9 @@ pub struct Options {
     pub outcome_grace: Duration,
     /// Time between completion checks; `None`: the SDK's default (5 s).
     pub poll_interval: Option<Duration>,
+    /// The stop request (SIGINT/SIGTERM): stop starting, settle, report, exit 130/143.
+    #[allow(dead_code)]
+    pub stop: crate::signals::Stop,
 }
 
 /// Where the output goes.

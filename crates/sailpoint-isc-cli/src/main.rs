@@ -9,6 +9,7 @@ mod logging;
 mod manifest;
 mod outcome;
 mod report;
+mod signals;
 mod simulated;
 
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ use crate::logging::ActiveBar;
 use crate::manifest::Manifest;
 use crate::outcome::{Exit, exit_for_state};
 use crate::report::Reporter;
+use crate::signals::Stop;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,6 +50,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
+    // From here on, SIGINT/SIGTERM ask the command to stop cleanly (a second one exits at once).
+    let stop = Stop::install();
     // Check the file (or the batch manifest and its files) before anything else: bad input is
     // reported even without configuration, and never costs a request, not even a token.
     let file = match &cli.command {
@@ -91,8 +95,8 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
         Err(e) => return reporter.failure(&e),
     };
     match cli.command {
-        Command::Import(args) => import(&client, args, file, reporter).await,
-        Command::Status(args) => status(&client, args, reporter).await,
+        Command::Import(args) => import(&client, args, file, &stop, reporter).await,
+        Command::Status(args) => status(&client, args, &stop, reporter).await,
         Command::Tasks(args) => tasks(&client, args, reporter).await,
         Command::Batch(args) => match manifest {
             Some(manifest) => {
@@ -101,6 +105,7 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
                     args,
                     manifest,
                     (cli.global.sandbox, cli.global.poll_interval),
+                    stop,
                     reporter,
                 )
                 .await
@@ -115,6 +120,7 @@ async fn batch(
     args: BatchArgs,
     manifest: Manifest,
     (sandbox, poll_interval): (bool, Option<Duration>),
+    stop: Stop,
     reporter: &Reporter,
 ) -> Exit {
     let poll_interval = poll_interval.or(sandbox.then_some(simulated::BATCH_POLL));
@@ -123,6 +129,7 @@ async fn batch(
         timeout: args.timeout,
         outcome_grace: args.outcome_grace,
         poll_interval,
+        stop,
     };
     let output = batch::Output {
         json: reporter.json(),
@@ -169,6 +176,7 @@ async fn import(
     client: &Client,
     args: ImportArgs,
     file: Option<AccountsFile>,
+    _stop: &Stop,
     reporter: &mut Reporter,
 ) -> Exit {
     let source_id = match source_id_of(
@@ -263,7 +271,7 @@ async fn tasks(client: &Client, args: TasksArgs, reporter: &mut Reporter) -> Exi
     }
 }
 
-async fn status(client: &Client, args: StatusArgs, reporter: &mut Reporter) -> Exit {
+async fn status(client: &Client, args: StatusArgs, _stop: &Stop, reporter: &mut Reporter) -> Exit {
     reporter.subject.aggregation_id = Some(args.aggregation_id.clone());
     if args.watch {
         return wait(client, &args.aggregation_id, args.timeout, reporter).await;
