@@ -22,10 +22,16 @@
 //! 6. `secret hygiene`: redirects, plain http, echoing servers, and a scan of all TRACE logs,
 //!    error texts and panic messages ([`secrets`]).
 //!
-//! `FAULT_SUITE_ONLY=<area name part>` runs a subset (the secret scan then covers only it).
+//! 7. `deadlines and signals`: deadlines that pass before a request is sent, starts ISC accepted
+//!    without a readable id or refused inside its 202, and stops during and after an upload
+//!    ([`deadlines`]).
+//!
+//! `FAULT_SUITE_ONLY=<area name part>` runs a subset (the secret scan then covers only it); a
+//! value that names no area is an error (exit 2), not an empty pass.
 
 #![forbid(unsafe_code)]
 
+mod deadlines;
 mod exactly_once;
 mod faults;
 mod fuzz;
@@ -38,10 +44,28 @@ mod wire;
 
 use std::time::Instant;
 
+/// Every area, in the order they run.
+const AREAS: &[&str] = &[
+    "faults",
+    "decoder fuzzing",
+    "token storm",
+    "upload integrity",
+    "exactly once",
+    "deadlines and signals",
+    "secret hygiene",
+];
+
 fn main() {
     hygiene::install();
     let only = std::env::var("FAULT_SUITE_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || name.contains(only.as_str());
+    if !AREAS.iter().any(|area| wanted(area)) {
+        eprintln!(
+            "FAULT_SUITE_ONLY={only:?} names no area; the areas are: {}",
+            AREAS.join(", ")
+        );
+        std::process::exit(2);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +87,9 @@ fn main() {
         }
         if wanted("exactly once") {
             areas.push(exactly_once::run().await);
+        }
+        if wanted("deadlines and signals") {
+            areas.push(deadlines::run().await);
         }
         if wanted("secret hygiene") {
             areas.push(secrets::run(only.is_empty()).await);
