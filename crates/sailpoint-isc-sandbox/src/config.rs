@@ -122,7 +122,7 @@ impl fmt::Display for Operation {
 }
 
 /// Everything the builder configures; fixed once the sandbox starts (the task visibility
-/// delays can also be changed at run time, see [`crate::faults`]).
+/// delays can also be changed at run time, see [`crate::faults`], and so can the link).
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub addr: SocketAddr,
@@ -141,6 +141,8 @@ pub(crate) struct Config {
     pub deprecated: HashSet<(String, String)>,
     pub task_list_delay: Duration,
     pub task_lookup_delay: Duration,
+    /// The link every connection starts with (changeable at run time).
+    pub link: crate::link::Link,
 }
 
 impl Default for Config {
@@ -160,6 +162,7 @@ impl Default for Config {
             deprecated: HashSet::new(),
             task_list_delay: Duration::ZERO,
             task_lookup_delay: Duration::ZERO,
+            link: crate::link::Link::unlimited(),
         }
     }
 }

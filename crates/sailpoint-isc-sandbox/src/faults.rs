@@ -4,7 +4,9 @@
 //! * [`Fault`]s are queued per [`Operation`] with [`Sandbox::inject`](crate::Sandbox::inject).
 //!   Most act before the request is handled; [`Fault::DropAfterProcessing`] and
 //!   [`Fault::StatusAfterProcessing`] let an import create its aggregation first, so the
-//!   aggregation exists and runs although the client saw a failure.
+//!   aggregation exists and runs although the client saw a failure. [`Fault::CutBody`] and
+//!   [`Fault::StopReading`] act in the middle of the request body: a link that breaks, or a
+//!   gateway that hangs, during an upload.
 //! * Task visibility delays ([`Sandbox::set_task_list_delay`](crate::Sandbox::set_task_list_delay),
 //!   [`Sandbox::set_task_lookup_delay`](crate::Sandbox::set_task_lookup_delay)) make
 //!   `getTaskStatusList` (and `getTaskStatus`) behave as an eventually consistent index: a task
@@ -39,6 +41,35 @@ pub enum Fault {
     /// Close the TCP connection without a response, before the request body is read
     /// (nothing is recorded as an upload and no aggregation starts).
     DropConnection,
+    /// Read the first `after_bytes` bytes of the request body, then close the TCP connection
+    /// without a response: an upload whose link breaks mid-body. The body is incomplete, so
+    /// the request is not handled: nothing is recorded as an upload and no aggregation starts
+    /// (the request is recorded with no status, like [`DropConnection`](Fault::DropConnection)).
+    ///
+    /// At the byte level: the server reads at most `after_bytes` bytes of the body from the
+    /// socket (counted from the end of the request's head, as sent; with chunked encoding the
+    /// chunks' framing counts too), except that the body's start which arrived in the same
+    /// read as the head (under 1 KiB) is read even if `after_bytes` is smaller. A body shorter
+    /// than `after_bytes` is read whole, and the connection is still closed without handling
+    /// the request. The client may have written more into the sockets' buffers by then; it sees
+    /// a reset (unread data was left) or a closed connection, never a response.
+    CutBody {
+        /// How many bytes of the body to read before closing (0: as few as possible).
+        after_bytes: u64,
+    },
+    /// Read the first `after_bytes` bytes of the request body (at the byte level as
+    /// [`CutBody`](Fault::CutBody)), then stop reading and never answer, holding the
+    /// connection open: a server or gateway that hangs mid-upload. Only the client's own
+    /// timeout ends the request. Nothing is recorded as an upload and no aggregation starts;
+    /// the request is recorded with no status once the sandbox has stopped reading.
+    ///
+    /// The client's writes go on until the sockets' buffers are full (on loopback, often a few
+    /// MiB, so a smaller body may be sent completely), then block. The sandbox keeps its end of
+    /// the connection open until it shuts down, which the held connection does not delay.
+    StopReading {
+        /// How many bytes of the body to read before stopping (0: as few as possible).
+        after_bytes: u64,
+    },
     /// Handle the request completely (an upload is recorded and an aggregation starts), then
     /// close the TCP connection without sending the response: the client cannot tell whether
     /// the request took effect.
@@ -77,6 +108,17 @@ impl Fault {
             retry_after: None,
             body: None,
         }
+    }
+
+    /// A [`Fault::CutBody`]: close the connection after `after_bytes` bytes of the body.
+    pub fn cut_body(after_bytes: u64) -> Self {
+        Fault::CutBody { after_bytes }
+    }
+
+    /// A [`Fault::StopReading`]: stop reading after `after_bytes` bytes of the body and never
+    /// answer.
+    pub fn stop_reading(after_bytes: u64) -> Self {
+        Fault::StopReading { after_bytes }
     }
 
     /// A status fault with the default body and a `Retry-After` header.
@@ -197,6 +239,16 @@ mod tests {
             })
         );
         assert_eq!(q.pending(Operation::GetTaskStatusList), 0);
+        q.push(Operation::ImportAccounts, Fault::cut_body(7), 1);
+        q.push(Operation::ImportAccounts, Fault::stop_reading(0), 1);
+        assert_eq!(
+            q.take(Operation::ImportAccounts),
+            Some(Fault::CutBody { after_bytes: 7 })
+        );
+        assert_eq!(
+            q.take(Operation::ImportAccounts),
+            Some(Fault::StopReading { after_bytes: 0 })
+        );
         q.push(Operation::Token, Fault::status(503), 5);
         q.clear();
         assert_eq!(q.take(Operation::Token), None);

@@ -77,11 +77,22 @@
 //! [`Sandbox::force_outcome`]) and injects [`faults`]: per operation, a status, a delay or a
 //! dropped connection before the request is handled, or a dropped connection or a 5xx *after*
 //! it was handled ([`Fault::DropAfterProcessing`], [`Fault::StatusAfterProcessing`]: the import's
-//! aggregation exists and runs although the client saw a failure); task-status faults are the
+//! aggregation exists and runs although the client saw a failure), or a failure in the middle
+//! of the request body: [`Fault::CutBody`] reads that many bytes of the body and closes the
+//! connection without a response, [`Fault::StopReading`] reads that many and then hangs
+//! without reading or answering until the client's own timeout gives up (neither records an
+//! upload or starts an aggregation: the body never arrived whole); task-status faults are the
 //! same [`Sandbox::inject`] on [`Operation::GetTaskStatus`] / [`Operation::GetTaskStatusList`];
 //! and task visibility delays ([`Sandbox::set_task_list_delay`],
 //! [`Sandbox::set_task_lookup_delay`]) keep a new task out of the list (or the lookup by id) for
 //! a while, as a slow index does.
+//!
+//! A simulated [`Link`] reproduces slow office links on loopback, time-scaled (small files, low
+//! rates): [`SandboxBuilder::link`] and [`Sandbox::set_link`] set a bandwidth per connection and
+//! direction (the server reads uploads, and writes responses, at most that many bytes per
+//! second, in small even steps, so a client's writes block once the socket buffers fill) and a
+//! latency (a one-way delay before the server reads each request's first bytes). The default
+//! is unlimited and costs nothing measurable; a change applies to open connections too.
 //!
 //! Responses are checked against each version's vendored spec (`tests/openapi_conformance.rs`).
 //! `cargo run -p sailpoint-isc-sandbox` runs the sandbox standalone.
@@ -175,6 +186,7 @@ mod csv;
 mod error;
 pub mod faults;
 mod ids;
+mod link;
 mod ratelimit;
 mod recording;
 mod responses;
@@ -194,6 +206,7 @@ pub use aggregation::{AggregationInfo, AggregationStatus, Outcome};
 pub use config::{ClientCredentials, Operation, RateLimit};
 pub use error::Error;
 pub use faults::Fault;
+pub use link::Link;
 pub use recording::{RequestRecord, Upload, UploadedFile};
 /// An ISC API version: the generated table of `sailpoint-isc-api` ([`ApiVersion::all`]).
 pub use sailpoint_isc_api::ApiVersion;
@@ -341,6 +354,13 @@ impl SandboxBuilder {
         self
     }
 
+    /// Serves every connection over this simulated [`Link`] (bandwidth, latency); default
+    /// [`Link::unlimited`]. Changeable later with [`Sandbox::set_link`].
+    pub fn link(mut self, link: Link) -> Self {
+        self.config.link = link;
+        self
+    }
+
     /// Binds the socket and spawns the server on the current tokio runtime.
     pub async fn start(mut self) -> Result<Sandbox, Error> {
         if self.config.clients.is_empty() {
@@ -369,15 +389,17 @@ impl SandboxBuilder {
             addr: requested,
             source,
         })?;
+        let (link, link_rx) = watch::channel(self.config.link);
         let shared = Arc::new(Shared::new(self.config));
         let router = routes::router(shared.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(server::serve(listener, router, shutdown_rx));
+        let task = tokio::spawn(server::serve(listener, router, shutdown_rx, link_rx));
         tracing::info!(%addr, "ISC sandbox listening");
         Ok(Sandbox {
             shared,
             addr,
             shutdown,
+            link,
             task: Some(task),
         })
     }
@@ -389,6 +411,7 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
+    link: watch::Sender<Link>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -521,6 +544,18 @@ impl Sandbox {
     /// into logs or errors).
     pub fn issued_tokens(&self) -> Vec<String> {
         self.shared.tokens.issued()
+    }
+
+    /// From now on, serves connections over `link`: new connections, and open ones (a client's
+    /// pooled keep-alive connections included) from their next read or write on; a wait
+    /// already under way on a connection (for bandwidth or latency) ends first.
+    pub fn set_link(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+
+    /// The current [`Link`].
+    pub fn link(&self) -> Link {
+        *self.link.borrow()
     }
 
     /// Makes every token issued so far expired.

@@ -217,6 +217,45 @@ async fn drain_body(req: Request) {
     }
 }
 
+/// Reads a request body until `limit` bytes of it have arrived (or it ends, or fails), then
+/// stops reading from the connection; returns the unread rest of the body and how many bytes
+/// were read.
+///
+/// The connection itself yields no more than the body's first `limit` bytes (see
+/// [`ReadLimit`](crate::link::ReadLimit)); without a connection handle, the body is read in
+/// the pieces the HTTP layer delivers, which may overshoot `limit`.
+async fn read_body_prefix(
+    req: Request,
+    limit: u64,
+    conn: Option<&ConnHandle>,
+) -> (axum::body::BodyDataStream, u64) {
+    use futures_util::StreamExt;
+    let mut body = req.into_body().into_data_stream();
+    let mut read = 0u64;
+    if let Some(conn) = conn {
+        conn.reads().limit_body(limit);
+    }
+    let reached = async {
+        match conn {
+            Some(conn) => conn.reads().reached().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(reached);
+    while read < limit {
+        tokio::select! {
+            biased;
+            chunk = body.next() => match chunk {
+                Some(Ok(chunk)) => read += chunk.len() as u64,
+                Some(Err(_)) | None => break,
+            },
+            // The connection gave all it may (with chunked encoding, part was framing).
+            () = &mut reached => break,
+        }
+    }
+    (body, read)
+}
+
 /// The 400 ISC answers when `op` is experimental and the request lacks
 /// `X-SailPoint-Experimental: true`; `None` when the call may go ahead.
 pub(crate) fn experimental_rejection(op: &OperationSpec, headers: &HeaderMap) -> Option<Response> {
@@ -312,6 +351,20 @@ async fn handle_operation(ctx: OpContext, mut req: Request, next: Next) -> Respo
             tracing::debug!(%operation, "injecting connection drop before the body");
             finish(None);
             return drop_connection(conn).await;
+        }
+        Some(Fault::CutBody { after_bytes }) => {
+            let (_rest, read) = read_body_prefix(req, after_bytes, conn.as_ref()).await;
+            tracing::debug!(%operation, after_bytes, read, "injecting connection cut mid-body");
+            finish(None);
+            return drop_connection(conn).await;
+        }
+        Some(Fault::StopReading { after_bytes }) => {
+            let (_rest, read) = read_body_prefix(req, after_bytes, conn.as_ref()).await;
+            tracing::debug!(%operation, after_bytes, read, "injecting a hang mid-body");
+            finish(None);
+            // The connection's read limit keeps anything more from being read; the connection
+            // task (and this future with it) is aborted when the sandbox shuts down.
+            return std::future::pending().await;
         }
         Some(
             fault @ (Fault::DropAfterProcessing
