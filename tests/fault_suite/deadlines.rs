@@ -18,10 +18,8 @@ use crate::report::{Area, Seen, ensure};
 const CSV: &[u8] = b"id,name\n1,Ada\n2,Grace\n";
 
 fn csv_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "isc-fault-suite-deadlines-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("isc-fault-suite-deadlines-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
@@ -87,7 +85,9 @@ async fn limiter_past_the_deadline() -> Result<(Seen, String), String> {
     ensure(matches!(error, Error::DeadlineExceeded { .. }), || {
         format!("expected DeadlineExceeded, got {error}")
     })?;
-    ensure(error.attempts() == 1, || format!("{} attempts", error.attempts()))?;
+    ensure(error.attempts() == 1, || {
+        format!("{} attempts", error.attempts())
+    })?;
     ensure(lists(&sandbox) == 0, || {
         format!("{} task-status lookups ran", lists(&sandbox))
     })?;
@@ -177,22 +177,19 @@ async fn accepted_without_id(body: &'static str) -> Result<(Seen, String), Strin
     ensure(aggregations[0].id == started.task_id, || {
         "recovered a different task".into()
     })?;
-    ensure(sandbox.request_count(Operation::ImportAccounts) == 1, || {
-        "the start was resent".into()
-    })?;
+    ensure(
+        sandbox.request_count(Operation::ImportAccounts) == 1,
+        || "the start was resent".into(),
+    )?;
     let requests = sandbox.requests().len();
     sandbox.shutdown().await;
     Ok((
         Seen {
             requests,
-            duplicates: sandbox_duplicates(aggregations.len()),
+            duplicates: aggregations.len().saturating_sub(1),
         },
         format!("recovered {} from task status, 1 import", started.task_id),
     ))
-}
-
-fn sandbox_duplicates(aggregations: usize) -> usize {
-    aggregations.saturating_sub(1)
 }
 
 /// A second start while the first runs: ISC's 202 carries a task already ended ERROR; the SDK
@@ -213,7 +210,9 @@ async fn refused_inside_the_202() -> Result<(Seen, String), String> {
         .send()
         .await;
     hygiene::note_tokens(sandbox.issued_tokens());
-    let error = second.err().ok_or("the second start was reported as accepted")?;
+    let error = second
+        .err()
+        .ok_or("the second start was reported as accepted")?;
     hygiene::note_error(&error);
     let Error::StartRefused {
         messages, task_id, ..
@@ -278,7 +277,10 @@ async fn stop_after_the_last_byte() -> Result<(Seen, String), String> {
             requests,
             duplicates: 0,
         },
-        format!("stopped after the last byte; settled as {}", started.task_id),
+        format!(
+            "stopped after the last byte; settled as {}",
+            started.task_id
+        ),
     ))
 }
 

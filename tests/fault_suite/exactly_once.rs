@@ -1,6 +1,7 @@
 //! Area 6: exactly once. Every ambiguous start — ISC created the aggregation, then the client
-//! lost the answer (a 502 after processing, the connection dropped after processing, the total
-//! deadline passing with the response held back) — in every API version, under every state of
+//! lost the answer (a 502 after processing, the connection dropped after processing, the
+//! response timeout passing after the upload's last byte with the answer held back) — in every
+//! API version, under every state of
 //! task status (healthy, down, listing the new task late but within the grace period, listing it
 //! only after the grace period). Always exactly one aggregation on the tenant; the start is
 //! resolved (returned as recovered, with the real task id) when task status lists the task within
@@ -20,7 +21,7 @@ use crate::report::{Area, Seen};
 const SOURCE: &str = "exactly-once-source";
 const GRACE: Duration = Duration::from_millis(1500);
 const POLL: Duration = Duration::from_millis(100);
-/// The total deadline of the "deadline" fault, and how long the tenant holds the answer back.
+/// The response timeout of the "no answer" fault, and how long the tenant holds the answer back.
 const DEADLINE: Duration = Duration::from_millis(1000);
 const HELD_BACK: Duration = Duration::from_millis(3000);
 
@@ -42,7 +43,7 @@ impl Ambiguity {
         match self {
             Ambiguity::ServerErrorAfterProcessing => "502 after processing",
             Ambiguity::DropAfterProcessing => "drop after processing",
-            Ambiguity::DeadlineInFlight => "deadline, upload in flight",
+            Ambiguity::DeadlineInFlight => "no answer after the last byte",
         }
     }
 
@@ -121,7 +122,7 @@ async fn scenario(
         RetryConfig::standard().with_backoff(Duration::from_millis(10), Duration::from_millis(40));
     let mut timeouts = TimeoutConfig::standard();
     if ambiguity == Ambiguity::DeadlineInFlight {
-        timeouts = timeouts.with_total_deadline(Some(DEADLINE));
+        timeouts = timeouts.with_response_timeout(DEADLINE);
     }
     let client = Client::builder()
         .base_url(sandbox.base_url())

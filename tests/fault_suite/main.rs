@@ -22,7 +22,10 @@
 //! 6. `secret hygiene`: redirects, plain http, echoing servers, and a scan of all TRACE logs,
 //!    error texts and panic messages ([`secrets`]).
 //!
-//! 7. `deadlines and signals`: deadlines that pass before a request is sent, starts ISC accepted
+//! 7. `slow and broken links`: the sandbox's link model — an upload longer than every timeout,
+//!    a cut mid-body (resent, one aggregation), a server that stops reading (stall), a drop after
+//!    the last byte ([`links`]).
+//! 8. `deadlines and signals`: deadlines that pass before a request is sent, starts ISC accepted
 //!    without a readable id or refused inside its 202, and stops during and after an upload
 //!    ([`deadlines`]).
 //!
@@ -36,6 +39,7 @@ mod exactly_once;
 mod faults;
 mod fuzz;
 mod hygiene;
+mod links;
 mod report;
 mod secrets;
 mod storm;
@@ -51,6 +55,7 @@ const AREAS: &[&str] = &[
     "token storm",
     "upload integrity",
     "exactly once",
+    "slow and broken links",
     "deadlines and signals",
     "secret hygiene",
 ];
@@ -87,6 +92,9 @@ fn main() {
         }
         if wanted("exactly once") {
             areas.push(exactly_once::run().await);
+        }
+        if wanted("slow and broken links") {
+            areas.push(links::run().await);
         }
         if wanted("deadlines and signals") {
             areas.push(deadlines::run().await);

@@ -40,6 +40,8 @@ struct Inner {
     complete: AtomicBool,
     /// When the last byte was handed over.
     completed_at: AtomicU64,
+    /// Woken when the last byte is handed over (the stall timer gives way to the answer's).
+    completion: tokio::sync::Notify,
 }
 
 /// Where an attempt's body stands.
@@ -66,6 +68,7 @@ impl BodyProgress {
             last_moved: AtomicU64::new(0),
             complete: AtomicBool::new(false),
             completed_at: AtomicU64::new(0),
+            completion: tokio::sync::Notify::new(),
         }))
     }
 
@@ -107,6 +110,7 @@ impl BodyProgress {
                 .completed_at
                 .store(self.nanos_since_origin(), Ordering::Release);
             self.0.complete.store(true, Ordering::Release);
+            self.0.completion.notify_waiters();
         }
     }
 
@@ -212,6 +216,9 @@ pub(crate) async fn watch<F: Future>(
                 }
             }
         };
+        // Registered before the state is read, so a completion in between is not missed.
+        let mut completion = std::pin::pin!(progress.0.completion.notified());
+        completion.as_mut().enable();
         let wake_at = limit_at(progress.state(), cancelled_at);
         let mut sleep = std::pin::pin!(async {
             match wake_at {
@@ -231,6 +238,7 @@ pub(crate) async fn watch<F: Future>(
             Done(T),
             Timer,
             Cancel,
+            Completed,
         }
         let woken = std::future::poll_fn(|cx| {
             if let Poll::Ready(output) = attempt.as_mut().poll(cx) {
@@ -239,12 +247,17 @@ pub(crate) async fn watch<F: Future>(
             if cancellation.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Woken::Cancel);
             }
+            if completion.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Woken::Completed);
+            }
             sleep.as_mut().poll(cx).map(|()| Woken::Timer)
         })
         .await;
         let state = progress.state();
         match woken {
             Woken::Done(output) => return Ok(output),
+            // The last byte went: the answer's own limit from now on.
+            Woken::Completed => {}
             Woken::Cancel => match state {
                 BodyState::Sending { sent, total, .. } => {
                     return Err(UploadLimit::Cancelled { sent, total });
@@ -349,6 +362,18 @@ mod tests {
         let cut = watch(attempt, &progress, limits(2, 7, None)).await;
         assert_eq!(cut, Err(UploadLimit::NoAnswer { cancelled: false }));
         assert_eq!(began.elapsed(), Duration::from_secs(7));
+
+        // A stall limit longer than the answer's does not delay it.
+        let progress = BodyProgress::new();
+        let stream = progress.track(10, chunks(10, 1));
+        let began = Instant::now();
+        let attempt = async move {
+            let _ = stream.count().await;
+            std::future::pending::<()>().await
+        };
+        let cut = watch(attempt, &progress, limits(60, 3, None)).await;
+        assert_eq!(cut, Err(UploadLimit::NoAnswer { cancelled: false }));
+        assert_eq!(began.elapsed(), Duration::from_secs(3));
 
         // Limits at Duration::MAX mean "practically forever", without overflow.
         let progress = BodyProgress::new();
