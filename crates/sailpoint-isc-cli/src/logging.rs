@@ -63,8 +63,10 @@ pub fn filter_for(verbosity: u8) -> String {
     }
 }
 
-/// Installs the subscriber. Secrets are never logged by the SDK (they are redacted types, and the
-/// `Authorization` header is marked sensitive).
+/// Installs the subscriber, and with it the bridge that turns `log` records (what reqwest, rustls
+/// and hyper write) into `tracing` events, filtered by their own targets like any other (so
+/// `-vv` or `RUST_LOG=reqwest=debug` shows them). Secrets are never logged by the SDK (they are
+/// redacted types, and the `Authorization` header is marked sensitive).
 pub fn init(verbosity: u8, bar: ActiveBar) {
     let filter =
         EnvFilter::try_new(filter_for(verbosity)).unwrap_or_else(|_| EnvFilter::new("warn"));

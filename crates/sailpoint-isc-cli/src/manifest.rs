@@ -8,6 +8,9 @@
 //! disable_optimization = false                     # optional
 //! ```
 //!
+//! A `source_id` must pass the SDK's id rule ([`sailpoint_isc::check_id`]), so a bad one is
+//! refused with its line before any request.
+//!
 //! The document is parsed with spans (`toml::de::DeTable`, every key and value a
 //! `toml::Spanned`), so that each problem gets the line it is on, and syntax errors are
 //! recovered from, so that one run lists them all.
@@ -17,7 +20,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use sailpoint_isc::{AccountsFile, Error};
+use sailpoint_isc::{AccountsFile, Error, check_id};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -238,7 +241,7 @@ async fn check_item(
         let at = key.span().start;
         match name {
             "source_id" => {
-                source_id = problems.non_empty_string(name, value);
+                source_id = problems.source_id(value);
                 source_line = line_of(problems.text, value.span().start);
             }
             "source_name" => {
@@ -360,6 +363,30 @@ impl Problems<'_> {
             line: Some(line),
             message,
         });
+    }
+
+    /// The value as a source id that passes the SDK's rule; a problem otherwise.
+    fn source_id(&mut self, value: &Spanned<DeValue<'_>>) -> Option<String> {
+        match value.get_ref() {
+            DeValue::String(s) => match check_id("source id", s) {
+                Ok(()) => Some(s.to_string()),
+                Err(error) => {
+                    let message = match error {
+                        Error::InvalidInput { message } => message,
+                        other => other.to_string(),
+                    };
+                    self.at(value.span().start, format!("`source_id`: {message}"));
+                    None
+                }
+            },
+            other => {
+                self.at(
+                    value.span().start,
+                    format!("`source_id` must be a string, not {}", a_type(other)),
+                );
+                None
+            }
+        }
     }
 
     /// The value as a string that is not blank; a problem otherwise.
@@ -554,6 +581,72 @@ source_id = \"f\"
         assert!(text_of(27).contains("source_name \"N\" already appears at line 25"));
         assert!(text_of(29).contains("did you mean `source_id`"));
         assert!(text_of(34).contains("source_id \"f\" already appears at line 31"));
+    }
+
+    #[test]
+    fn source_ids_follow_the_sdk_rule_with_their_line() {
+        let text = "\
+[[aggregation]]
+source_id = \"2c9180835d2e5168015d32f890ca1581\"
+[[aggregation]]
+source_id = \"has space\"
+[[aggregation]]
+source_id = \"a/b\"
+[[aggregation]]
+source_id = \"\"
+[[aggregation]]
+source_id = \"tab\\tinside\"
+[[aggregation]]
+source_id = \"fine_id-1\"
+";
+        let problems = run(text, Path::new(".")).unwrap_err();
+        let lines: Vec<Option<usize>> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [4, 6, 8, 10].map(Some).to_vec(), "{problems:#?}");
+        for problem in &problems {
+            assert!(
+                problem
+                    .message
+                    .starts_with("`source_id`: invalid source id"),
+                "{problem}"
+            );
+        }
+        assert!(
+            problems[0].message.contains("whitespace"),
+            "{}",
+            problems[0]
+        );
+        assert!(problems[1].message.contains("'/'"), "{}", problems[1]);
+        assert!(problems[2].message.contains("empty"), "{}", problems[2]);
+        assert_eq!(
+            problems[1].to_string(),
+            "line 6: `source_id`: invalid source id \"a/b\": it contains whitespace, '/', '\\', \
+             '?', '#' or '%'"
+        );
+
+        // In inline tables too: the line of the value.
+        let problems = run(
+            "aggregation = [\n  { source_id = \"ok\" },\n  { source_id = \"..\" },\n]\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, Some(3));
+        assert!(
+            problems[0].message.contains("dot segment"),
+            "{}",
+            problems[0]
+        );
+
+        // Good ids pass; the check adds no problem of its own.
+        let manifest = run(
+            "[[aggregation]]\nsource_id = \"abc-123_x.y\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            manifest.items[0].source,
+            SourceRef::Id("abc-123_x.y".into())
+        );
     }
 
     #[test]

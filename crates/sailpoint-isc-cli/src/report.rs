@@ -1,8 +1,10 @@
 //! What the command prints: the result on stdout (human text or NDJSON), progress and messages on
 //! stderr (a progress bar on a terminal, otherwise one line per status change).
 
+use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,6 +19,37 @@ use crate::outcome::{Classified, Exit, classify};
 /// Spinner frames; the last one is shown when the bar finishes.
 pub(crate) const TICKS_OK: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✔"];
 pub(crate) const TICKS_FAILED: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✖"];
+
+/// Set once stdout turned out closed (its reader, e.g. `head`, went away): nothing more is written
+/// to it, and the command carries on to its normal exit.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout through `write` (under one lock, then flushed) unless stdout was found
+/// closed before. A closed stdout (`BrokenPipe`) is remembered, so the rest of the output is
+/// dropped quietly; other write errors are ignored. Never panics, unlike `println!`.
+pub(crate) fn out_with(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = io::stdout().lock();
+    let written = write(&mut stdout).and_then(|()| stdout.flush());
+    if let Err(e) = written
+        && e.kind() == io::ErrorKind::BrokenPipe
+    {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Writes one line to stdout, like `println!` but quiet once stdout is closed (see
+/// [`out_with`]).
+pub(crate) fn out_line(line: impl Display) {
+    out_with(|w| writeln!(w, "{line}"));
+}
+
+/// Writes one line to stderr; a closed stderr is ignored (unlike `eprintln!`, which panics).
+fn err_line(line: impl Display) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
 
 /// Everything known about the aggregation being reported on.
 #[derive(Debug, Default)]
@@ -71,15 +104,13 @@ impl Reporter {
     pub fn note(&self, message: impl AsRef<str>) {
         let message = message.as_ref();
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{message}")),
-            None => eprintln!("{message}"),
+            Some(bar) => bar.suspend(|| err_line(message)),
+            None => err_line(message),
         }
     }
 
     fn emit(&self, value: Value) {
-        let mut out = io::stdout().lock();
-        let _ = writeln!(out, "{value}");
-        let _ = out.flush();
+        out_line(value);
     }
 
     /// ISC accepted the import.
@@ -188,7 +219,7 @@ impl Reporter {
             bar.finish();
             // The bar's last frame stays; end its line so what follows starts on a new one.
             if !bar.is_hidden() {
-                eprintln!();
+                err_line("");
             }
             self.active_bar.set(None);
         }
@@ -210,27 +241,29 @@ impl Reporter {
         } else if tasks.is_empty() {
             self.note("no matching aggregation tasks (ISC keeps task status for 90 days)");
         } else {
-            let mut out = io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "{:<34} {:<26} {:<10} {:<34} PROGRESS",
-                "ID", "CREATED", "STATUS", "SOURCE"
-            );
-            for task in tasks {
-                let _ = writeln!(
+            out_with(|out| {
+                writeln!(
                     out,
-                    "{:<34} {:<26} {:<10} {:<34} {}",
-                    task.id.as_deref().unwrap_or("-"),
-                    task.created
-                        .map(|c| c.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-                        .unwrap_or_else(|| "-".to_owned()),
-                    task.completion_status
-                        .as_ref()
-                        .map_or("RUNNING", |s| s.as_str()),
-                    task.source_id().unwrap_or("-"),
-                    task.progress.as_deref().unwrap_or(""),
-                );
-            }
+                    "{:<34} {:<26} {:<10} {:<34} PROGRESS",
+                    "ID", "CREATED", "STATUS", "SOURCE"
+                )?;
+                for task in tasks {
+                    writeln!(
+                        out,
+                        "{:<34} {:<26} {:<10} {:<34} {}",
+                        task.id.as_deref().unwrap_or("-"),
+                        task.created
+                            .map(|c| c.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                            .unwrap_or_else(|| "-".to_owned()),
+                        task.completion_status
+                            .as_ref()
+                            .map_or("RUNNING", |s| s.as_str()),
+                        task.source_id().unwrap_or("-"),
+                        task.progress.as_deref().unwrap_or(""),
+                    )?;
+                }
+                Ok(())
+            });
         }
         Exit::Done
     }
@@ -244,7 +277,7 @@ impl Reporter {
             self.print_summary(status);
         } else if let Some(id) = &self.subject.aggregation_id {
             // Accepted, not waited for: the id alone, for scripts.
-            println!("{id}");
+            out_line(id);
         }
         exit
     }
@@ -333,11 +366,7 @@ impl Reporter {
         if status.total_accounts.is_none() && !status.is_terminal() {
             lines.push("  accounts     not counted yet".to_owned());
         }
-        let mut out = io::stdout().lock();
-        for line in lines {
-            let _ = writeln!(out, "{line}");
-        }
-        let _ = out.flush();
+        out_with(|out| lines.iter().try_for_each(|line| writeln!(out, "{line}")));
     }
 }
 

@@ -53,8 +53,15 @@ impl RateLimit {
 
     /// The window actually kept: `per` plus a margin of 1 % (at least 50 ms), so requests that
     /// leave exactly `per` apart cannot arrive closer together than that after uneven latency.
+    /// Saturates: a `per` near [`Duration::MAX`] means a window that never ends.
     fn guarded_window(self) -> Duration {
-        self.per + (self.per / 100).max(Duration::from_millis(50))
+        self.per
+            .saturating_add((self.per / 100).max(Duration::from_millis(50)))
+    }
+
+    /// Requests allowed per window, at least one (the field is public, so it may hold zero).
+    fn allowed(self) -> usize {
+        usize::try_from(self.max_requests.max(1)).unwrap_or(usize::MAX)
     }
 }
 
@@ -151,10 +158,11 @@ impl RateLimiter {
     }
 
     /// Takes a slot for one request of `family` (an API version name) now, or says when the
-    /// next slot frees up.
-    fn take(&self, family: &str, now: Instant) -> Result<(), Instant> {
+    /// next slot frees up (`None`: not within any time an `Instant` can hold, as with a window of
+    /// [`Duration::MAX`]).
+    fn take(&self, family: &str, now: Instant) -> Result<(), Option<Instant>> {
         let window = self.inner.limit.guarded_window();
-        let max = self.inner.limit.max_requests as usize;
+        let max = self.inner.limit.allowed();
         let mut windows = self.inner.windows.lock().unwrap_or_else(|e| e.into_inner());
         let sent = match windows.get_mut(family) {
             Some(sent) => sent,
@@ -170,7 +178,7 @@ impl RateLimiter {
             sent.push_back(now);
             Ok(())
         } else {
-            Err(sent[sent.len() - max] + window)
+            Err(sent[sent.len() - max].checked_add(window))
         }
     }
 
@@ -184,15 +192,21 @@ impl RateLimiter {
                     if !waited {
                         waited = true;
                         self.inner.waits.fetch_add(1, Ordering::Relaxed);
+                        let wait = free_at.map_or(Duration::MAX, |at| {
+                            at.saturating_duration_since(Instant::now())
+                        });
                         tracing::debug!(
                             api_version = family,
-                            wait_ms = free_at
-                                .saturating_duration_since(Instant::now())
-                                .as_millis() as u64,
+                            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                             "client-side rate limit: waiting for the window"
                         );
                     }
-                    tokio::time::sleep_until(free_at).await;
+                    match free_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        // Practically forever; the timer saturates, then the window is checked
+                        // again.
+                        None => tokio::time::sleep(Duration::MAX).await,
+                    }
                 }
             }
         }
@@ -213,7 +227,8 @@ impl RateLimiter {
                 .filter(|t| now.duration_since(**t) < window)
                 .count()
         });
-        self.inner.limit.max_requests.saturating_sub(used as u32)
+        let allowed = self.inner.limit.allowed();
+        u32::try_from(allowed.saturating_sub(used)).unwrap_or(u32::MAX)
     }
 }
 

@@ -107,7 +107,9 @@ impl RetryConfig {
     /// A full-jitter backoff before retry number `retry`: uniform in `[0, backoff_ceiling(retry)]`.
     pub(crate) fn jittered_backoff(&self, retry: u32) -> Duration {
         let ceiling = self.backoff_ceiling(retry);
-        ceiling.mul_f64(fastrand::f64())
+        // The fraction is below 1, so only float rounding near `Duration::MAX` could overflow.
+        Duration::try_from_secs_f64(ceiling.as_secs_f64() * fastrand::f64())
+            .map_or(ceiling, |wait| wait.min(ceiling))
     }
 
     /// The wait before retry number `retry`: the server's `Retry-After` (capped at
@@ -267,12 +269,14 @@ impl<'a> RetryBudget<'a> {
 
     /// The wait before the next retry, or `None` when attempts or the deadline are used up.
     pub(crate) fn next_wait(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
-        if self.retries + 1 >= self.config.max_attempts {
+        if self.retries.saturating_add(1) >= self.config.max_attempts {
             return None;
         }
-        let wait = self.config.wait_before_retry(self.retries + 1, retry_after);
+        let wait = self
+            .config
+            .wait_before_retry(self.retries.saturating_add(1), retry_after);
         if let Some(deadline) = self.deadline
-            && self.started.elapsed() + wait > deadline
+            && self.started.elapsed().saturating_add(wait) > deadline
         {
             return None;
         }
@@ -403,5 +407,29 @@ mod tests {
         let disabled = RetryConfig::disabled();
         let mut b = RetryBudget::new(&disabled, Some(Duration::from_secs(60)));
         assert!(b.next_wait(None).is_none());
+    }
+
+    /// A server wait of `u64::MAX` seconds, honoured up to `Duration::MAX`, after a first attempt
+    /// of more than a second: past any deadline, not an overflow.
+    #[test]
+    fn budget_saturates_on_the_longest_waits() {
+        let c = RetryConfig::standard()
+            .with_max_retry_after(Duration::MAX)
+            .with_backoff(Duration::MAX, Duration::MAX);
+        for retry_after in [
+            Some(Duration::from_secs(u64::MAX)),
+            Some(Duration::MAX),
+            None,
+        ] {
+            let mut b = RetryBudget::new(&c, Some(Duration::from_secs(3600)));
+            b.started = Instant::now()
+                .checked_sub(Duration::from_millis(1500))
+                .unwrap_or(b.started);
+            assert_eq!(b.next_wait(retry_after), None, "{retry_after:?}");
+        }
+        for retry in [1, 2, 64, u32::MAX] {
+            assert!(c.jittered_backoff(retry) <= Duration::MAX);
+            assert_eq!(c.backoff_ceiling(retry), Duration::MAX);
+        }
     }
 }
