@@ -117,10 +117,19 @@ async fn mixed_outcomes_are_reported_per_item_and_never_stop_the_others() {
     // The failure carries the task's messages; every item got exactly one Finished event.
     match &report.items[2].outcome {
         ItemOutcome::Failed(Error::AggregationFailed { status, .. }) => {
-            assert!(status.task.is_some() || status.state.is_some());
+            assert_eq!(status.state_name(), "TERMINATED", "{status:?}");
+            assert_eq!(
+                status.task_messages(),
+                ["The aggregation was terminated: the Virtual Appliance stopped responding."],
+                "{status:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
+    assert_eq!(
+        report.items[2].outcome.task_messages(),
+        ["The aggregation was terminated: the Virtual Appliance stopped responding."]
+    );
     let events = events.lock().unwrap();
     for i in 0..8 {
         let finished = events
@@ -247,4 +256,53 @@ async fn the_maximum_wait_holds_while_requests_wait_for_the_rate_limit() {
             .all(|i| matches!(i.outcome, ItemOutcome::Failed(Error::WaitTimeout { .. }))),
         "{report:?}"
     );
+}
+
+/// ISC refuses a start while another aggregation runs on the source (a 202 whose task has
+/// already ended `ERROR`): that item's failure, with ISC's message, never resent; the other
+/// items go on.
+#[tokio::test]
+async fn a_refused_start_is_that_items_failure_with_iscs_message() {
+    let sb = tenant().await;
+    sb.set_outcome("busy", Outcome::Stalled);
+    let client = client(&sb);
+    let running = client.start_aggregation("busy").send().await.unwrap();
+    let report = client
+        .aggregate_batch([BatchItem::source_id("busy"), BatchItem::source_id("free")])
+        .max_concurrency(2)
+        .poll_interval(Duration::from_millis(100))
+        .max_wait(Duration::from_secs(30))
+        .run()
+        .await;
+    let refused = &report.items[0];
+    match &refused.outcome {
+        ItemOutcome::Failed(Error::StartRefused {
+            source_id,
+            task_id,
+            messages,
+            ..
+        }) => {
+            assert_eq!(source_id, "busy");
+            assert_ne!(task_id, &running.task_id);
+            assert_eq!(
+                messages,
+                &[
+                    "This aggregation failed because the currently running aggregation must \
+                   complete before the next one can start."
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        refused.outcome.task_messages(),
+        [
+            "This aggregation failed because the currently running aggregation must complete \
+          before the next one can start."
+        ]
+    );
+    assert!(refused.started.is_none());
+    assert!(report.items[1].outcome.is_completed(), "{report:?}");
+    assert_eq!(sb.request_count(Operation::ImportAccounts), 3);
+    assert!(sb.force_outcome(&running.task_id, Outcome::Completed));
 }
