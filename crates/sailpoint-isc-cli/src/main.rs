@@ -28,7 +28,7 @@ use crate::logging::ActiveBar;
 use crate::manifest::Manifest;
 use crate::outcome::{Exit, exit_for_state};
 use crate::report::Reporter;
-use crate::signals::Stop;
+use crate::signals::{Signal, Stop};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -176,16 +176,18 @@ async fn import(
     client: &Client,
     args: ImportArgs,
     file: Option<AccountsFile>,
-    _stop: &Stop,
+    stop: &Stop,
     reporter: &mut Reporter,
 ) -> Exit {
-    let source_id = match source_id_of(
+    let lookup = source_id_of(
         client,
         args.source_id.as_deref(),
         args.source_name.as_deref(),
-    )
-    .await
-    {
+    );
+    let Some(source_id) = stop.token().run_until_cancelled(lookup).await else {
+        return stopped(stop, reporter, "before anything was uploaded");
+    };
+    let source_id = match source_id {
         Ok(Some(id)) => id,
         Ok(None) => {
             return reporter.failure(&Error::InvalidInput {
@@ -206,8 +208,24 @@ async fn import(
     }
     request = request
         .outcome_resolution(OutcomeResolution::standard().with_grace_period(args.outcome_grace));
-    let started = match request.send().await {
+    // A stop cuts an upload that has not sent its last byte (nothing started) and settles one
+    // that has (TimeoutConfig::settle), so what is reported is what happened.
+    let started = match request.cancel_on(stop.token()).send().await {
         Ok(started) => started,
+        Err(e) if stop.signal().is_some() => {
+            let what = match &e {
+                Error::Cancelled { .. } => {
+                    "the upload was stopped before its last byte; nothing was started".to_owned()
+                }
+                Error::OutcomeUnknown { .. } => format!(
+                    "ISC's answer did not come after the upload's last byte, so the aggregation \
+                     may have started; check `isc-aggregate tasks --source-id {source_id}` before \
+                     importing again"
+                ),
+                other => format!("the start ended with: {other}"),
+            };
+            return stopped(stop, reporter, &what);
+        }
         Err(e) => return reporter.failure(&e),
     };
     reporter.accepted(
@@ -216,10 +234,19 @@ async fn import(
         args.disable_optimization,
         args.wait,
     );
+    if stop.signal().is_some() {
+        return stopped(stop, reporter, "the aggregation had been accepted");
+    }
     if !args.wait {
         return reporter.result(Exit::Done, "accepted");
     }
-    wait(client, &started.task_id, args.timeout, reporter).await
+    wait(client, &started.task_id, args.timeout, stop, reporter).await
+}
+
+/// Reports a stop by signal (what is known) and returns its exit code.
+fn stopped(stop: &Stop, reporter: &Reporter, what: &str) -> Exit {
+    let signal = stop.signal().unwrap_or(Signal::Interrupt);
+    reporter.stopped(signal, what)
 }
 
 /// The source id given, or the id of the one source with the given name (looked up before
@@ -271,10 +298,10 @@ async fn tasks(client: &Client, args: TasksArgs, reporter: &mut Reporter) -> Exi
     }
 }
 
-async fn status(client: &Client, args: StatusArgs, _stop: &Stop, reporter: &mut Reporter) -> Exit {
+async fn status(client: &Client, args: StatusArgs, stop: &Stop, reporter: &mut Reporter) -> Exit {
     reporter.subject.aggregation_id = Some(args.aggregation_id.clone());
     if args.watch {
-        return wait(client, &args.aggregation_id, args.timeout, reporter).await;
+        return wait(client, &args.aggregation_id, args.timeout, stop, reporter).await;
     }
     match client.aggregation_status(&args.aggregation_id).send().await {
         Ok(status) => {
@@ -292,6 +319,7 @@ async fn wait(
     client: &Client,
     aggregation_id: &str,
     timeout: Option<Duration>,
+    stop: &Stop,
     reporter: &mut Reporter,
 ) -> Exit {
     let mut waiter = client.wait_for_aggregation(aggregation_id);
@@ -301,7 +329,21 @@ async fn wait(
     reporter.start_waiting(aggregation_id);
     let updates = waiter.into_stream();
     futures_util::pin_mut!(updates);
-    while let Some(update) = updates.next().await {
+    let token = stop.token();
+    loop {
+        let update = match token.run_until_cancelled(updates.next()).await {
+            // Stopped while waiting: the aggregation goes on in ISC.
+            None => {
+                reporter.stop_waiting(false);
+                return stopped(
+                    stop,
+                    reporter,
+                    "stopped waiting; the aggregation goes on in ISC",
+                );
+            }
+            Some(None) => break,
+            Some(Some(update)) => update,
+        };
         match update {
             Ok(progress) => reporter.progress(&progress),
             Err(e) => {

@@ -6,22 +6,32 @@ use sailpoint_isc::{AggregationState, Error};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// The aggregation completed, or the request succeeded when not waiting.
-    Done = 0,
-    /// The aggregation ended `CANCELLED` or `TERMINATED`.
-    Unsuccessful = 1,
+    Done,
+    /// The aggregation ended `CANCELLED` or `TERMINATED`, or ISC refused the start.
+    Unsuccessful,
     /// Usage, configuration or input error; nothing was sent.
-    Usage = 2,
+    Usage,
     /// An API error after retries (including an unknown or expired aggregation id).
-    Api = 3,
+    Api,
     /// Waiting timed out.
-    Timeout = 4,
+    Timeout,
     /// The upload may or may not have started an aggregation.
-    OutcomeUnknown = 5,
+    OutcomeUnknown,
+    /// Stopped by a signal: 130 (SIGINT) or 143 (SIGTERM).
+    Stopped(u8),
 }
 
 impl Exit {
     pub fn code(self) -> u8 {
-        self as u8
+        match self {
+            Exit::Done => 0,
+            Exit::Unsuccessful => 1,
+            Exit::Usage => 2,
+            Exit::Api => 3,
+            Exit::Timeout => 4,
+            Exit::OutcomeUnknown => 5,
+            Exit::Stopped(code) => code,
+        }
     }
 
     /// How much a batch item's code weighs when the batch's code is chosen: outcome unknown
@@ -30,6 +40,7 @@ impl Exit {
     /// 3 outranks 4.
     fn batch_rank(self) -> u8 {
         match self {
+            Exit::Stopped(_) => 6,
             Exit::OutcomeUnknown => 5,
             Exit::Api => 4,
             Exit::Timeout => 3,
@@ -212,6 +223,11 @@ pub fn classify(error: &Error) -> Classified {
             )),
         ),
         Error::UndecodableBody { .. } => (Exit::Api, "undecodable_response", None),
+        Error::Cancelled { .. } => (
+            Exit::Api,
+            "cancelled",
+            Some("stopped before the request took effect: nothing was started".to_owned()),
+        ),
         _ => (Exit::Api, "api_error", None),
     };
     Classified { exit, kind, hint }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::logging::ActiveBar;
 use crate::outcome::{Classified, Exit, classify};
+use crate::signals::Signal;
 
 /// Spinner frames; the last one is shown when the bar finishes.
 pub(crate) const TICKS_OK: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", "✔"];
@@ -324,9 +325,32 @@ impl Reporter {
             "aggregationId": self.subject.aggregation_id,
             "sourceId": self.subject.source_id,
             "status": self.subject.last_status.as_ref().map(status_json),
+            "messages": self.subject.last_status.as_ref().map(|s| s.task_messages()),
             "elapsedMs": duration_ms(self.started.elapsed()),
             "error": error,
         })
+    }
+
+    /// The command was stopped by a signal: what is known (the aggregation that started, if
+    /// any, and how to follow it), then the signal's exit code.
+    pub fn stopped(&self, signal: Signal, what: &str) -> Exit {
+        let exit = Exit::Stopped(signal.exit_code());
+        let id = self.subject.aggregation_id.as_deref();
+        self.note(format!("stopped by {}: {what}", signal.name()));
+        if let Some(id) = id {
+            self.note(format!(
+                "aggregation {id} was started; follow it with: isc-aggregate status {id} --watch"
+            ));
+        }
+        if self.json {
+            let mut result = self.result_json(exit, "stopped", None);
+            result["signal"] = json!(signal.name());
+            result["detail"] = json!(what);
+            self.emit(result);
+        } else if let Some(id) = id {
+            out_line(id);
+        }
+        exit
     }
 
     fn print_summary(&self, status: &AggregationStatus) {
@@ -366,6 +390,10 @@ impl Reporter {
         if status.total_accounts.is_none() && !status.is_terminal() {
             lines.push("  accounts     not counted yet".to_owned());
         }
+        // Why it ended as it did: the task's messages (errors of a failure, warnings).
+        for message in status.task_messages() {
+            lines.push(format!("  message      {message}"));
+        }
         out_with(|out| lines.iter().try_for_each(|line| writeln!(out, "{line}")));
     }
 }
@@ -379,9 +407,20 @@ pub(crate) fn status_json(status: &AggregationStatus) -> Value {
 }
 
 pub(crate) fn error_json(error: &Error, classified: &Classified) -> Value {
+    // ISC's own words for an unsuccessful ending or a refused start.
+    let messages: Vec<String> = match error {
+        Error::AggregationFailed { status, .. } => status
+            .task_messages()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        Error::StartRefused { messages, .. } => messages.clone(),
+        _ => Vec::new(),
+    };
     json!({
         "kind": classified.kind,
         "message": error.to_string(),
+        "messages": messages,
         "httpStatus": error.status().map(|s| s.as_u16()),
         "trackingId": error.tracking_id(),
         "requestId": error.request_id(),

@@ -711,3 +711,91 @@ fn help_documents_the_exit_codes() {
         assert!(out.stdout.contains(needle), "{needle:?} in\n{}", out.stdout);
     }
 }
+
+/// A second import while the first still runs: ISC answers 202 with a task that has already
+/// ended `ERROR`. That is a refused start with ISC's message and the `--if-idle` hint (exit 1),
+/// with or without `--wait`, in plain text and in JSON.
+#[test]
+fn a_start_refused_inside_its_202_says_why_and_exits_1() {
+    let tenant = Tenant::with(|b| {
+        b.collect_duration(Duration::from_secs(30))
+            .process_duration(Duration::from_secs(30))
+    });
+    let csv = example_csv();
+    run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&csv)]))
+    .expect_code(0);
+    let plain = run(tenant
+        .cmd()
+        .args(["import", SOURCE, "--file", &file_arg(&csv)]))
+    .expect_code(1);
+    assert!(
+        plain
+            .stderr
+            .contains("the currently running aggregation must complete"),
+        "{}",
+        plain.stderr
+    );
+    assert!(plain.stderr.contains("--if-idle"), "{}", plain.stderr);
+    let waited = run(tenant.cmd().args([
+        "--json",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&csv),
+        "--wait",
+    ]))
+    .expect_code(1);
+    let result = waited.result();
+    assert_eq!(result["outcome"], "start_refused", "{result}");
+    let messages = result["error"]["messages"].as_array().expect("messages");
+    assert!(
+        messages[0]
+            .as_str()
+            .unwrap()
+            .contains("currently running aggregation"),
+        "{result}"
+    );
+    assert_eq!(tenant.sandbox.aggregations_started(SOURCE), 1);
+}
+
+/// `status` of an aggregation whose status ISC no longer keeps, answered from task status: the
+/// failed task's messages are shown, in plain text and in JSON.
+#[test]
+fn status_answered_from_task_status_shows_the_messages() {
+    let tenant = Tenant::with(|b| b.retention(Duration::from_millis(1)));
+    tenant.sandbox.set_outcome(SOURCE, Outcome::Terminated);
+    let csv = example_csv();
+    let out = run(tenant.cmd().args([
+        "--json",
+        "import",
+        SOURCE,
+        "--file",
+        &file_arg(&csv),
+        "--wait",
+    ]))
+    .expect_code(1);
+    let id = out.result()["aggregationId"].as_str().unwrap().to_owned();
+    // Past the (1 ms) retention, the status endpoint answers 404: task status answers instead.
+    let plain = run(tenant.cmd().args(["status", &id])).expect_code(1);
+    assert!(plain.stdout.contains("message"), "{}", plain.stdout);
+    assert!(
+        plain
+            .stdout
+            .contains("Virtual Appliance stopped responding"),
+        "{}",
+        plain.stdout
+    );
+    let json = run(tenant.cmd().args(["--json", "status", &id])).expect_code(1);
+    let result = json.result();
+    assert!(
+        result["messages"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m
+                .as_str()
+                .unwrap()
+                .contains("Virtual Appliance stopped responding"))),
+        "{result}"
+    );
+}

@@ -107,7 +107,7 @@ impl HttpClients {
         let base = || {
             reqwest::Client::builder()
                 .user_agent(config::USER_AGENT)
-                .connect_timeout(timeouts.connect)
+                .connect_timeout(practical(timeouts.connect))
                 .redirect(same_origin_redirects())
         };
         let built = |b: reqwest::ClientBuilder| {
@@ -117,8 +117,8 @@ impl HttpClients {
         };
         Ok(HttpClients {
             reads: built(base())?,
-            with_read_timeout: built(base().read_timeout(timeouts.read))?,
-            read_timeout: Some(timeouts.read),
+            with_read_timeout: built(base().read_timeout(practical(timeouts.read)))?,
+            read_timeout: Some(practical(timeouts.read)),
         })
     }
 }
@@ -764,6 +764,13 @@ async fn unless_cancelled<F: Future>(
         None => Some(future.await),
         Some(token) => token.run_until_cancelled(future).await,
     }
+}
+
+/// A duration the HTTP stack can add to an instant: anything beyond a century (up to
+/// `Duration::MAX`, "practically forever") is a century.
+fn practical(duration: Duration) -> Duration {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    duration.min(CENTURY)
 }
 
 /// Runs `future` to completion, or until `limit` passes (`None`: no limit).
