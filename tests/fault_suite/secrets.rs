@@ -325,6 +325,20 @@ pub async fn run(whole_suite: bool) -> Area {
             ))
         },
     );
+    // The HTTP stack logs through the `log` crate; bridged, its records are scanned too.
+    let bridged = capture
+        .log_lines
+        .iter()
+        .filter(|line| line.contains(" reqwest::") || line.contains(" rustls::"))
+        .count();
+    area.check(
+        "log-crate records (reqwest, rustls) reach the capture",
+        if bridged > 0 || !whole_suite {
+            Ok(format!("{bridged} bridged lines"))
+        } else {
+            Err("no reqwest or rustls line was captured: the log bridge is off".to_owned())
+        },
+    );
     area.check("TRACE log lines", scan("log lines", &capture.log_lines));
     area.check(
         "error Display/Debug and Debug renderings",
