@@ -329,7 +329,13 @@ pub async fn run(whole_suite: bool) -> Area {
     let bridged = capture
         .log_lines
         .iter()
-        .filter(|line| line.contains(" reqwest::") || line.contains(" rustls::"))
+        .filter(|line| {
+            // The event's target, after the level and any spans: `…}: reqwest::connect: …`.
+            line.split(": ").any(|part| {
+                let target = part.rsplit(' ').next().unwrap_or(part);
+                target.starts_with("reqwest::") || target.starts_with("rustls::")
+            })
+        })
         .count();
     area.check(
         "log-crate records (reqwest, rustls) reach the capture",
