@@ -78,7 +78,7 @@ pub struct TimeoutConfig {
     /// a token fetch) and on requests without a file, retries included (`None`: no limit). Time
     /// spent moving an upload's body (and waiting for its answer) does not count: `stall` and
     /// `response` bound that. A deadline that passes before a request is sent is
-    /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded); only a request in flight can
+    /// [`Error::DeadlineExceeded`]; only a request in flight can
     /// make a start's outcome unknown.
     pub total: Option<Duration>,
 }

@@ -46,8 +46,9 @@
 //! - **Configuration** ([`config`]): `SAIL_*` variables or `config.json` like the official SDKs,
 //!   each setting overridable in code; an https-only base URL (loopback excepted); the API
 //!   version (`v1` by default; `beta`, `v2025`, `v2026`, generated from the vendored specs) per
-//!   client or per call; [`TimeoutConfig`] (connect, read, total deadline); your own
-//!   `reqwest::Client` if you want.
+//!   client or per call; [`TimeoutConfig`] (limits that measure progress, not size: an upload
+//!   is cut only when it stalls, the deadline bounds waiting); your own `reqwest::Client` if you
+//!   want.
 //! - **Authentication** ([`ClientBuilder::client_credentials`]): OAuth2 client credentials with
 //!   one cached token shared by all calls, refreshed before expiry and once on a 401. Secrets are
 //!   [`Secret`]s and never printed or logged.
@@ -59,7 +60,11 @@
 //! - **Rate limit** ([`ratelimit`]): a sliding window per API version at ISC's 100 requests per
 //!   10 s, shared by clones and by clients of one client id.
 //! - **Uploads** ([`upload`]): the CSV is checked before any request and streamed from disk with
-//!   a `Content-Length`, re-opened for each attempt.
+//!   a `Content-Length`, re-opened for each attempt. The bytes handed to the connection are
+//!   counted: an attempt cut before its last byte provably started nothing and is resent.
+//! - **Stopping** ([`CancellationToken`]): [`StartAggregation::cancel_on`] cuts an upload that has
+//!   not sent its last byte and settles one that has, so a scheduler's signal never loses track
+//!   of what was started.
 //! - **Models** ([`status`], [`task_status`], [`sources`]): one lenient type per resource for
 //!   every version, decoded once from the response bytes, with open enums.
 //! - **Waiting** ([`wait`]) and **batches** ([`batch`]): an adaptive [`PollSchedule`], progress
