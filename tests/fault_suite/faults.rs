@@ -393,8 +393,10 @@ async fn run_case(case: Case) -> Result<(Seen, String), String> {
         )
     })?;
     let deadline = case.timing.deadline();
-    // The SDK enforces the deadline itself; the slack is scheduling noise only.
-    ensure(elapsed <= deadline + Duration::from_millis(400), || {
+    // The SDK enforces the deadline itself; the slack is scheduling noise only (generous, so a
+    // loaded machine cannot make it flake; every scenario's wrong behaviour — a hang, a day's
+    // Retry-After — is far beyond it).
+    ensure(elapsed <= deadline + Duration::from_secs(2), || {
         format!(
             "took {} against a deadline of {}",
             secs(elapsed),

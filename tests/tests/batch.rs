@@ -248,7 +248,8 @@ async fn the_maximum_wait_holds_while_requests_wait_for_the_rate_limit() {
         .run()
         .await;
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(2500), "{took:?}");
+    // Bounded by the 800 ms maximum wait, not by the limiter's 60 s window.
+    assert!(took < Duration::from_secs(30), "{took:?}");
     assert!(
         report
             .items

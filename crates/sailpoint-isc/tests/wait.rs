@@ -288,7 +288,9 @@ async fn times_out_with_the_last_status_seen() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    // Bounded by the 350 ms maximum wait (the four calls below prove where it stopped); the
+    // upper bound only rules out waiting on without one.
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     // Polls at 100, 200, 300 ms and a final one at the 350 ms deadline.
     running.assert_calls_async(4).await;
 }
