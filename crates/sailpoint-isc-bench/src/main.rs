@@ -5,7 +5,8 @@
 //!
 //! 1. request overhead of a status call: raw `reqwest` vs the generated client vs the ergonomic one;
 //! 2. uploading a large CSV: the ergonomic streamed upload vs raw `reqwest` streaming vs reading the
-//!    file into memory first, each in its own process for a clean peak RSS;
+//!    file into memory first, each in its own process for a clean peak RSS; and the first two
+//!    through a link throttled to 10 MiB/s per connection (section `link`);
 //! 3. waiting for an aggregation on the sandbox: the default poll schedule vs fixed 5 s polling;
 //! 4. generated code size and the clean build time of `sailpoint-isc` (informational);
 //! 5. aggregating many sources under the sandbox's rate limit: the SDK's batch API vs a naive
@@ -20,6 +21,7 @@ mod batch;
 mod codegen;
 mod overhead;
 mod server;
+mod throttle;
 mod upload;
 mod util;
 mod waiting;
@@ -35,14 +37,17 @@ const USAGE: &str = "\
 usage: sailpoint-isc-bench [options]      (normally: cargo xtask bench [options])
 
 options:
-  --smoke               tiny, quick run for CI (1 MiB file, a few hundred calls, time scaled 1/200,
-                        4 batch sources, no clean build); still checks hashes and request counts
+  --smoke               tiny, quick run for CI (1 MiB file, 2 MiB through the link, a few hundred
+                        calls, time scaled 1/200, 4 batch sources, no clean build); still checks
+                        hashes and request counts
   --no-clean-build      skip the clean build of sailpoint-isc (the slowest part of a full run)
-  --only <sections>     comma-separated subset of: overhead,upload,wait,codegen,batch
+  --only <sections>     comma-separated subset of: overhead,upload,link,wait,codegen,batch
   --reps <n>            repetitions of the overhead and upload figures
   --calls <n>           sequential calls per repetition (concurrent: 4x as many)
   --concurrency <n>     concurrent callers (default 32)
   --upload-mib <list>   file sizes in MiB, comma-separated (default 100,1024)
+  --link-mib <n>        file size in MiB of the throttled-link uploads (default 100)
+  --link-rate <MiB/s>   the throttled link's rate per connection and direction (default 10)
   --wait-scale <f>      divide the aggregation's and the schedules' durations by f (default 20)
   --wait-reps <n>       repetitions of the waiting figure
   --batch-sources <n>   sources aggregated per batch run (default 100)
@@ -54,7 +59,7 @@ options:
   -h, --help            this help";
 
 /// Every section, in the order a full run measures them (codegen's clean build last).
-const SECTIONS: [&str; 5] = ["overhead", "upload", "wait", "batch", "codegen"];
+const SECTIONS: [&str; 6] = ["overhead", "upload", "link", "wait", "batch", "codegen"];
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -66,6 +71,8 @@ struct Options {
     concurrency: usize,
     upload_mib: Vec<u64>,
     upload_reps: usize,
+    link_mib: u64,
+    link_rate_mib: f64,
     wait_scale: f64,
     wait_reps: usize,
     batch_sources: usize,
@@ -86,6 +93,9 @@ impl Options {
             upload_mib: vec![100, 1024],
             // A multiple of 3, so each client uploads first, second and third equally often.
             upload_reps: 6,
+            // About 10 s per upload at 10 MiB/s.
+            link_mib: 100,
+            link_rate_mib: 10.0,
             wait_scale: 20.0,
             wait_reps: 5,
             batch_sources: 100,
@@ -106,6 +116,7 @@ impl Options {
             calls: 200,
             upload_mib: vec![1],
             upload_reps: 1,
+            link_mib: 2,
             wait_scale: 200.0,
             wait_reps: 2,
             batch_sources: 4,
@@ -157,6 +168,8 @@ impl Options {
                         .map(|s| s.trim().parse::<u64>())
                         .collect::<Result<_, _>>()?;
                 }
+                "--link-mib" => opts.link_mib = value()?.parse()?,
+                "--link-rate" => opts.link_rate_mib = value()?.parse()?,
                 "--wait-scale" => opts.wait_scale = value()?.parse()?,
                 "--wait-reps" => opts.wait_reps = value()?.parse()?,
                 "--batch-sources" => opts.batch_sources = value()?.parse()?,
@@ -172,8 +185,11 @@ impl Options {
         if opts.batch_sources == 0 || opts.batch_reps == 0 {
             bail!("--batch-sources and --batch-reps must be positive");
         }
-        if opts.upload_mib.contains(&0) {
+        if opts.upload_mib.contains(&0) || opts.link_mib == 0 {
             bail!("upload sizes must be at least 1 MiB");
+        }
+        if !(opts.link_rate_mib.is_finite() && opts.link_rate_mib > 0.0) {
+            bail!("--link-rate must be a positive number of MiB/s");
         }
         Ok(Some(opts))
     }
@@ -283,6 +299,15 @@ fn run(opts: &Options, args: &[String]) -> Result<bool> {
             dir: dir.clone(),
         };
         sections.push(("upload", Box::new(move || upload::run(&params))));
+    }
+    if opts.wants("link") {
+        let params = upload::LinkParams {
+            file_mib: opts.link_mib,
+            rate_mib: opts.link_rate_mib,
+            reps: opts.upload_reps,
+            dir: dir.clone(),
+        };
+        sections.push(("upload_link", Box::new(move || upload::run_link(&params))));
     }
     if opts.wants("wait") {
         let params = waiting::Params {

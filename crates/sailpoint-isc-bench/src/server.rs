@@ -122,6 +122,11 @@ impl BenchServer {
         format!("http://{}", self.addr)
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// The shared counters and records.
     pub fn state(&self) -> &ServerState {
         &self.state

@@ -1,10 +1,14 @@
 //! Figure 2: uploading a large CSV. Each upload runs in its own child process (this binary
 //! re-executed with the hidden `__upload-child` command) so that the peak RSS it reports
 //! (`VmHWM`) is the uploader's own; the sink runs in the parent and hashes the file part.
+//!
+//! Figure 2b ([`run_link`], section `link`): the ergonomic and the raw streamed uploads through
+//! the same throttled link (10 MiB/s per connection by default) to the same sink.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -14,6 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::io::ReaderStream;
 
 use crate::server::{BenchServer, CLIENT_ID, CLIENT_SECRET, STATIC_TOKEN, hex};
+use crate::throttle::ThrottledLink;
 use crate::util::{group, median, proc_status_kib, rotated, summary, verdict};
 
 /// Name of the hidden subcommand.
@@ -97,31 +102,12 @@ pub fn run(params: &Params) -> Result<(Value, Vec<String>)> {
         for rep in 0..params.reps {
             for i in rotated(&[0usize, 1, 2], rep) {
                 let mode = MODES[i];
-                let before = server.state().uploads.lock().map(|u| u.len()).unwrap_or(0);
-                let sample = run_child(&exe, mode, &url, &path)
-                    .with_context(|| format!("{} upload of {size_mib} MiB", mode.key()))?;
-                let uploads = server
-                    .state()
-                    .uploads
-                    .lock()
-                    .map_err(|_| anyhow::anyhow!("sink state poisoned"))?
-                    .clone();
-                ensure!(
-                    uploads.len() == before + 1,
-                    "{} upload: the sink recorded {} uploads, expected one",
-                    mode.key(),
-                    uploads.len() - before
-                );
-                let record = &uploads[before];
-                ensure!(
-                    record.sha256 == sha && record.file_bytes == size_mib * MIB,
-                    "{} upload of {size_mib} MiB: the sink got {} bytes with SHA-256 {}, the file has {} bytes with {}",
-                    mode.key(),
-                    record.file_bytes,
-                    record.sha256,
-                    size_mib * MIB,
-                    sha
-                );
+                let file = CsvFile {
+                    path: &path,
+                    bytes: size_mib * MIB,
+                    sha256: &sha,
+                };
+                let sample = checked_upload(&server, &exe, mode, &url, &file)?;
                 samples[i].push(sample);
             }
         }
@@ -200,6 +186,227 @@ pub fn run(params: &Params) -> Result<(Value, Vec<String>)> {
         "sizes": json_sizes,
     });
     Ok((json, lines))
+}
+
+/// A generated CSV file and what the sink must receive.
+struct CsvFile<'a> {
+    path: &'a Path,
+    bytes: u64,
+    sha256: &'a str,
+}
+
+/// One upload in a child process to `url` (the sink, or the link in front of it), checked
+/// against what the sink recorded: exactly one upload, of the file's length and SHA-256.
+fn checked_upload(
+    server: &BenchServer,
+    exe: &Path,
+    mode: Mode,
+    url: &str,
+    file: &CsvFile<'_>,
+) -> Result<Sample> {
+    let size = size_label(file.bytes / MIB);
+    let before = server.state().uploads.lock().map(|u| u.len()).unwrap_or(0);
+    let sample = run_child(exe, mode, url, file.path)
+        .with_context(|| format!("{} upload of {size}", mode.key()))?;
+    let uploads = server
+        .state()
+        .uploads
+        .lock()
+        .map_err(|_| anyhow::anyhow!("sink state poisoned"))?
+        .clone();
+    ensure!(
+        uploads.len() == before + 1,
+        "{} upload: the sink recorded {} uploads, expected one",
+        mode.key(),
+        uploads.len() - before
+    );
+    let record = &uploads[before];
+    ensure!(
+        record.sha256 == file.sha256 && record.file_bytes == file.bytes,
+        "{} upload of {size}: the sink got {} bytes with SHA-256 {}, the file has {} bytes with {}",
+        mode.key(),
+        record.file_bytes,
+        record.sha256,
+        file.bytes,
+        file.sha256
+    );
+    Ok(sample)
+}
+
+/// Target of the throttled link: ergonomic throughput as a fraction of raw streaming.
+pub const TARGET_LINK_RATIO: f64 = 0.95;
+/// Target of the throttled link: the ergonomic upload's peak RSS over the link, as a multiple of
+/// its peak RSS uploading the same file unthrottled ("unchanged", within noise).
+pub const TARGET_LINK_RSS_RATIO: f64 = 1.10;
+
+/// What to run for the throttled-link figure.
+#[derive(Debug, Clone)]
+pub struct LinkParams {
+    pub file_mib: u64,
+    /// The link's rate per connection and direction, in MiB/s.
+    pub rate_mib: f64,
+    pub reps: usize,
+    pub dir: PathBuf,
+}
+
+/// Figure 2b: uploading through a throttled link. The ergonomic streamed upload and raw reqwest
+/// `Part::stream_with_length` send the same file through the same link to the same sink.
+///
+/// The link is a throttling TCP proxy inside the bench ([`crate::throttle`]: a token bucket per
+/// connection and direction) in front of the [`BenchServer`] sink of the unthrottled figure,
+/// rather than the sandbox's simulated link: the sink (a multipart parser hashing the file
+/// part) and the check of what it received are then exactly those of the unthrottled rows, both
+/// clients cross the same proxy, and nothing else (tokens, CSV parsing, aggregations) runs on
+/// the server side. Each repetition also uploads the file unthrottled with both clients, so the
+/// peak RSS over the link is compared with the same file's unthrottled peak in the same run.
+pub fn run_link(params: &LinkParams) -> Result<(Value, Vec<String>)> {
+    const CLIENTS: [Mode; 2] = [Mode::Ergonomic, Mode::RawStream];
+    let server = BenchServer::start()?;
+    let link = ThrottledLink::start(server.addr(), (params.rate_mib * MIB as f64).round() as u64)?;
+    let bytes_per_second = link.bytes_per_second();
+    let direct_url = server.base_url();
+    let link_url = link.base_url();
+    let exe = std::env::current_exe().context("cannot find the bench executable")?;
+    let size_mib = params.file_mib;
+    let (path, sha) = ensure_csv(&params.dir, size_mib * MIB)?;
+    let file = CsvFile {
+        path: &path,
+        bytes: size_mib * MIB,
+        sha256: &sha,
+    };
+    let mut throttled: Vec<Vec<Sample>> = vec![Vec::new(); CLIENTS.len()];
+    let mut unthrottled: Vec<Vec<Sample>> = vec![Vec::new(); CLIENTS.len()];
+    let before_link = link.counters().upstream_bytes.load(Ordering::Relaxed);
+    for rep in 0..params.reps {
+        for i in rotated(&[0usize, 1], rep) {
+            let mode = CLIENTS[i];
+            let sample = checked_upload(&server, &exe, mode, &link_url, &file)
+                .context("through the throttled link")?;
+            throttled[i].push(sample);
+        }
+        for i in rotated(&[0usize, 1], rep) {
+            let mode = CLIENTS[i];
+            let sample = checked_upload(&server, &exe, mode, &direct_url, &file)
+                .context("unthrottled reference")?;
+            unthrottled[i].push(sample);
+        }
+    }
+    let through_link = link.counters().upstream_bytes.load(Ordering::Relaxed) - before_link;
+    ensure!(
+        through_link >= params.reps as u64 * CLIENTS.len() as u64 * file.bytes,
+        "the link forwarded {through_link} bytes, less than the uploads' files"
+    );
+    let rate_mib = bytes_per_second as f64 / MIB as f64;
+    let mibps = |samples: &[Sample]| -> Vec<f64> {
+        samples
+            .iter()
+            .map(|s| size_mib as f64 / s.seconds)
+            .collect()
+    };
+    let rss = |samples: &[Sample]| -> Vec<f64> {
+        samples
+            .iter()
+            .map(|s| s.peak_rss_kib as f64 / 1024.0)
+            .collect()
+    };
+    let paired_ratio = |i: usize| -> f64 {
+        let ratios: Vec<f64> = mibps(&throttled[i])
+            .iter()
+            .zip(mibps(&throttled[1]))
+            .map(|(a, b)| a / b)
+            .collect();
+        median(&ratios)
+    };
+    let mut lines = vec![
+        format!(
+            "### Upload through a throttled link ({} per connection and direction: a throttling proxy in front of the same sink; {}; median of {} interleaved reps)",
+            rate_label(rate_mib),
+            size_label(size_mib),
+            params.reps
+        ),
+        String::new(),
+        "| link | file | client | MiB/s | × raw stream | × link rate | peak RSS (MiB) | unthrottled peak RSS (MiB) | SHA-256 match |".to_owned(),
+        "|---|---|---|---:|---:|---:|---:|---:|---|".to_owned(),
+    ];
+    let mut clients_json = serde_json::Map::new();
+    for (i, mode) in CLIENTS.iter().enumerate() {
+        let speed = median(&mibps(&throttled[i]));
+        lines.push(format!(
+            "| {} | {} | {} | {speed:.2} | {:.2} | {:.2} | {:.1} | {:.1} | yes |",
+            rate_label(rate_mib),
+            size_label(size_mib),
+            mode.label(),
+            paired_ratio(i),
+            speed / rate_mib,
+            median(&rss(&throttled[i])),
+            median(&rss(&unthrottled[i])),
+        ));
+        clients_json.insert(
+            mode.key().to_owned(),
+            json!({
+                "label": mode.label(),
+                "mib_per_second": summary(&mibps(&throttled[i])),
+                "throughput_ratio_to_raw_stream": paired_ratio(i),
+                "fraction_of_link_rate": speed / rate_mib,
+                "peak_rss_mib": summary(&rss(&throttled[i])),
+                "seconds": summary(&throttled[i].iter().map(|s| s.seconds).collect::<Vec<_>>()),
+                "unthrottled": {
+                    "mib_per_second": summary(&mibps(&unthrottled[i])),
+                    "peak_rss_mib": summary(&rss(&unthrottled[i])),
+                },
+                "sha256_match": true,
+            }),
+        );
+    }
+    let ratio = paired_ratio(0);
+    let ergo_rss = median(&rss(&throttled[0]));
+    let ergo_rss_unthrottled = median(&rss(&unthrottled[0]));
+    let rss_ratio = ergo_rss / ergo_rss_unthrottled;
+    let ratio_met = ratio >= TARGET_LINK_RATIO;
+    let rss_met = rss_ratio <= TARGET_LINK_RSS_RATIO;
+    lines.push(String::new());
+    lines.push(format!(
+        "throttled link {}, {}: ergonomic {:.2} MiB/s vs raw stream {:.2} MiB/s, {ratio:.2}× raw ≥ {TARGET_LINK_RATIO} {}; ergonomic peak RSS {ergo_rss:.1} MiB vs {ergo_rss_unthrottled:.1} MiB unthrottled ({rss_ratio:.2}×, ≤ {TARGET_LINK_RSS_RATIO}× {}); raw stream {:.1} vs {:.1} MiB",
+        rate_label(rate_mib),
+        size_label(size_mib),
+        median(&mibps(&throttled[0])),
+        median(&mibps(&throttled[1])),
+        verdict(ratio_met),
+        verdict(rss_met),
+        median(&rss(&throttled[1])),
+        median(&rss(&unthrottled[1])),
+    ));
+    let json = json!({
+        "link": "throttling TCP proxy in the parent process in front of the upload sink: a token bucket per connection and direction, reads of at most 16 KiB, at most 10 ms of idle credit",
+        "link_bytes_per_second": bytes_per_second,
+        "link_mib_per_second": rate_mib,
+        "link_upstream_bytes": through_link,
+        "sink": "the upload figure's axum multipart sink, SHA-256 of the file part streamed",
+        "file_mib": size_mib,
+        "file_bytes": file.bytes,
+        "file": path.display().to_string(),
+        "file_sha256": sha,
+        "repetitions": params.reps,
+        "throughput": "file bytes / time from the start of the upload call to the 202 response, through the link",
+        "peak_rss": "VmHWM of the uploading child process at the end; 'unthrottled' is the same file and client straight to the sink, in the same repetition",
+        "clients": clients_json,
+        "ergonomic_peak_rss_ratio_to_unthrottled": rss_ratio,
+        "targets": {
+            "ergonomic_throughput_ge_0_95_raw": ratio_met,
+            "ergonomic_peak_rss_le_1_1_unthrottled": rss_met,
+            "sha256_match": true,
+        }
+    });
+    Ok((json, lines))
+}
+
+/// `10 MiB/s`, `2.5 MiB/s`.
+fn rate_label(mib_per_second: f64) -> String {
+    if mib_per_second.fract() == 0.0 {
+        format!("{mib_per_second:.0} MiB/s")
+    } else {
+        format!("{mib_per_second} MiB/s")
+    }
 }
 
 fn size_label(mib: u64) -> String {
