@@ -321,6 +321,82 @@ async fn stop_while_waiting() -> Result<(Seen, String), String> {
     ))
 }
 
+/// A stop in the middle of a batch (after its first starts, with aggregations running and items
+/// not started, a concurrency cap of 2): the report comes back with every item, nothing starts
+/// after the stop, and each started item carries its aggregation id.
+async fn stop_mid_batch() -> Result<(Seen, String), String> {
+    use sailpoint_isc::batch::{BatchEvent, BatchItem, ItemOutcome};
+    let sandbox = Sandbox::builder()
+        .no_rate_limit()
+        .collect_duration(Duration::from_secs(20))
+        .process_duration(Duration::from_secs(20))
+        .start()
+        .await
+        .expect("sandbox starts");
+    hygiene::note_secret(sandbox.client_secret());
+    let client = builder(&sandbox).build().map_err(|e| e.to_string())?;
+    let file = csv_file("batch.csv", CSV);
+    let items: Vec<BatchItem> = (0..6)
+        .map(|i| BatchItem::source_id(format!("batch-src-{i}")).file(&file))
+        .collect();
+    let stop = CancellationToken::new();
+    let on_start = stop.clone();
+    let report = client
+        .aggregate_batch(items)
+        .max_concurrency(2)
+        .poll_interval(Duration::from_millis(50))
+        .cancel_on(stop.clone())
+        .on_event(move |event| {
+            // The first start is the moment: stop then.
+            if matches!(event, BatchEvent::Started { .. }) {
+                on_start.cancel();
+            }
+        })
+        .run()
+        .await;
+    hygiene::note_tokens(sandbox.issued_tokens());
+    ensure(report.items.len() == 6, || {
+        format!("{} items", report.items.len())
+    })?;
+    let started_total: usize = (0..6)
+        .map(|i| sandbox.aggregations_started(&format!("batch-src-{i}")))
+        .sum();
+    // At most the two starts that were in flight at the stop; never a later one.
+    ensure(started_total <= 2 && started_total >= 1, || {
+        format!("{started_total} aggregations started")
+    })?;
+    let mut stopped = 0;
+    let mut skipped = 0;
+    for item in &report.items {
+        match &item.outcome {
+            ItemOutcome::Stopped { task_id, .. } => {
+                stopped += 1;
+                ensure(
+                    item.started.as_ref().is_some_and(|s| &s.task_id == task_id),
+                    || format!("item {} lost its aggregation id", item.item),
+                )?;
+            }
+            ItemOutcome::Skipped { .. } => skipped += 1,
+            ItemOutcome::Failed(Error::Cancelled { .. }) => skipped += 1,
+            other => return Err(format!("item {}: {other:?}", item.item)),
+        }
+    }
+    ensure(stopped == started_total, || {
+        format!("{stopped} stopped items for {started_total} aggregations")
+    })?;
+    let requests = sandbox.requests().len();
+    sandbox.shutdown().await;
+    Ok((
+        Seen {
+            requests,
+            duplicates: 0,
+        },
+        format!(
+            "stopped after the first start: {stopped} still running (ids kept), {skipped} not started"
+        ),
+    ))
+}
+
 /// Runs the area.
 pub async fn run() -> Area {
     let mut area = Area::new("deadlines and signals");
@@ -355,6 +431,8 @@ pub async fn run() -> Area {
     )
     .await;
     area.run("a stop while waiting to send", stop_while_waiting())
+        .await;
+    area.run("a stop in the middle of a batch", stop_mid_batch())
         .await;
     area
 }

@@ -228,7 +228,7 @@ pub(super) async fn drive<B: Backend>(
             source_ids: vec![None; n],
             started: vec![None; n],
             last: vec![None; n],
-            on_event,
+            on_event: std::sync::Mutex::new(on_event),
             began,
             lists: 0,
             statuses: 0,
@@ -385,7 +385,9 @@ struct Run {
     started: Vec<Option<StartedAggregation>>,
     /// The last status read of each item, for progress and timeouts.
     last: Vec<Option<AggregationStatus>>,
-    on_event: Option<EventCallback>,
+    /// Behind a mutex (never contended: only `&mut self` reaches it) so the run's future stays
+    /// `Send` while the driver is borrowed across awaits.
+    on_event: std::sync::Mutex<Option<EventCallback>>,
     began: Instant,
     lists: u64,
     statuses: u64,
@@ -393,7 +395,8 @@ struct Run {
 
 impl Run {
     fn emit(&mut self, event: BatchEvent) {
-        if let Some(callback) = self.on_event.as_mut() {
+        let on_event = self.on_event.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(callback) = on_event.as_mut() {
             callback(&event);
         }
     }

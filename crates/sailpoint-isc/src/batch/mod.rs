@@ -438,3 +438,9 @@ impl AggregateBatch {
         driver::drive(&backend, items, plan, on_event, cancel).await
     }
 }
+
+/// `run()`'s future can be spawned (it is `Send`): checked when the crate builds.
+#[allow(dead_code)]
+fn run_is_send(batch: AggregateBatch) -> impl std::future::Future<Output = BatchReport> + Send {
+    batch.run()
+}
