@@ -5,8 +5,13 @@
 //! `MultiProgress`, which log lines print around); otherwise one plain line per change on stderr.
 //! With `--json`, stdout carries only NDJSON: one event object per `BatchEvent`, one result
 //! object per item, one summary object.
+//!
+//! A stop signal (SIGINT, SIGTERM) stops the batch through the SDK's `cancel_on`: nothing more
+//! starts, starts in flight settle, running aggregations are no longer waited for (they go on
+//! in ISC); then the usual results and summary, and the signal's exit code (130, 143).
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,8 +26,10 @@ use crate::logging::ActiveBar;
 use crate::manifest::{Manifest, Problem, SourceRef};
 use crate::outcome::{Classified, Exit, ItemExit, batch_exit, classify_batch_item};
 use crate::report::{
-    TICKS_FAILED, TICKS_OK, duration_ms, error_json, spinner_style, status_json, update_bar,
+    TICKS_FAILED, TICKS_OK, duration_ms, error_json, out_line, out_with, spinner_style,
+    status_json, update_bar,
 };
+use crate::signals::Signal;
 
 /// How the batch runs.
 #[derive(Debug, Clone)]
@@ -33,7 +40,6 @@ pub struct Options {
     /// Time between completion checks; `None`: the SDK's default (5 s).
     pub poll_interval: Option<Duration>,
     /// The stop request (SIGINT/SIGTERM): stop starting, settle, report, exit 130/143.
-    #[allow(dead_code)]
     pub stop: crate::signals::Stop,
 }
 
@@ -121,11 +127,14 @@ pub async fn run(client: &Client, manifest: Manifest, options: Options, output: 
         .collect();
     let view = Arc::new(Mutex::new(View::new(views, &output)));
 
+    // A stop signal stops the batch cleanly: nothing more starts, starts in flight settle, and
+    // the report comes back with every item.
     let mut batch = client
         .aggregate_batch(items)
         .max_concurrency(options.max_concurrency)
         .max_wait(options.timeout)
-        .outcome_resolution(OutcomeResolution::standard().with_grace_period(options.outcome_grace));
+        .outcome_resolution(OutcomeResolution::standard().with_grace_period(options.outcome_grace))
+        .cancel_on(options.stop.token());
     if let Some(interval) = options.poll_interval {
         batch = batch.poll_interval(interval);
     }
@@ -142,7 +151,12 @@ pub async fn run(client: &Client, manifest: Manifest, options: Options, output: 
     let mut view = view.lock().unwrap_or_else(PoisonError::into_inner);
     view.finish_bars();
     output.active_bar.set_multi(None);
-    view.report(&report)
+    view.report(&report, options.stop.signal())
+}
+
+/// One line on stderr; a closed stderr is ignored (unlike `eprintln!`, which panics).
+fn err_line(line: impl Display) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
 /// What is known about one item, for its lines and objects.
@@ -223,7 +237,7 @@ impl View {
             Some(bars) => {
                 let _ = bars.multi.println(stamped);
             }
-            None => eprintln!("{stamped}"),
+            None => err_line(stamped),
         }
     }
 
@@ -355,6 +369,7 @@ impl View {
                 "state": status.map(AggregationStatus::state_name),
                 "processedAccounts": status.and_then(|s| s.processed_accounts),
                 "totalAccounts": status.and_then(|s| s.total_accounts),
+                "messages": summary.messages,
                 "elapsedMs": self.elapsed_ms(),
             }));
         }
@@ -386,17 +401,19 @@ impl View {
             }
             bars.total.finish();
             if !bars.total.is_hidden() {
-                eprintln!();
+                err_line("");
             }
         }
     }
 
-    /// The per-item results and the summary; the batch's exit code.
-    fn report(&self, report: &BatchReport) -> Exit {
+    /// The per-item results and the summary; the batch's exit code, or the signal's when a
+    /// stop signal ended the batch.
+    fn report(&self, report: &BatchReport, signal: Option<Signal>) -> Exit {
         let mut exits = Vec::with_capacity(report.items.len());
         let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
         outcomes.insert("completed", 0);
         let mut rows = Vec::new();
+        let mut failures = Vec::new();
         for result in &report.items {
             let summary = Summary::of(&result.outcome);
             *outcomes.entry(summary.outcome).or_default() += 1;
@@ -407,6 +424,18 @@ impl View {
             let started = result.started.as_ref().or(item.started.as_ref());
             let source_id = result.source_id.as_ref().or(item.source_id.as_ref());
             let status = final_status(&result.outcome).or(item.last.as_ref());
+            let aggregation_id = started.map(|s| s.task_id.as_str()).or(summary.running);
+            if summary.is_failure() {
+                failures.push(json!({
+                    "item": result.item,
+                    "line": item.line,
+                    "sourceId": source_id,
+                    "aggregationId": aggregation_id,
+                    "outcome": summary.outcome,
+                    "exitCode": summary.exit.map(Exit::code),
+                    "messages": summary.messages,
+                }));
+            }
             if self.json {
                 emit(json!({
                     "type": "result",
@@ -416,33 +445,49 @@ impl View {
                     "sourceName": item.source_name,
                     "file": item.file,
                     "disableOptimization": item.disable_optimization,
-                    "aggregationId": started.map(|s| s.task_id.as_str()),
+                    "aggregationId": aggregation_id,
                     "origin": started.map(|s| s.origin.as_str()),
                     "outcome": summary.outcome,
                     "exitCode": summary.exit.map(Exit::code),
                     "state": status.map(AggregationStatus::state_name),
                     "status": status.map(status_json),
+                    "messages": summary.messages,
                     "error": summary.error_json(),
                     "skipReason": summary.skip_reason,
+                    "hint": summary.running.map(follow_hint),
                     "elapsedMs": duration_ms(result.elapsed),
                 }));
             } else {
                 if let (Some(error), Some(classified)) = (summary.error, &summary.classified) {
-                    eprintln!("error: {}: {error}", item.title());
+                    err_line(format!(
+                        "error: {}: {error}{}",
+                        item.title(),
+                        summary.messages_suffix()
+                    ));
                     if let Some(hint) = &classified.hint {
-                        eprintln!("hint: {hint}");
+                        err_line(format!("hint: {hint}"));
                     }
+                }
+                if let Some(id) = summary.running {
+                    err_line(format!(
+                        "note: {}: aggregation {id} {}",
+                        item.title(),
+                        follow_hint(id)
+                    ));
                 }
                 rows.push([
                     item.line.to_string(),
                     item.label.clone(),
-                    started.map_or_else(|| "-".to_owned(), |s| s.task_id.clone()),
+                    aggregation_id.map_or_else(|| "-".to_owned(), str::to_owned),
                     summary.result_column(status),
                     status.map_or_else(|| "-".to_owned(), accounts_column),
                 ]);
             }
         }
-        let exit = batch_exit(exits);
+        let exit = match signal {
+            Some(signal) => signal_exit(signal),
+            None => batch_exit(exits),
+        };
         let completed = report.completed();
         let total = report.items.len();
         if self.json {
@@ -451,18 +496,14 @@ impl View {
                 "items": total,
                 "completed": completed,
                 "outcomes": outcomes,
+                "failures": failures,
                 "exitCode": exit.code(),
+                "signal": signal.map(Signal::name),
                 "elapsedMs": duration_ms(report.elapsed),
                 "taskListRequests": report.task_list_requests,
                 "statusRequests": report.status_requests,
             }));
         } else {
-            let mut out = io::stdout().lock();
-            let _ = write_table(
-                &mut out,
-                ["LINE", "SOURCE", "AGGREGATION", "RESULT", "ACCOUNTS"],
-                &rows,
-            );
             let others: Vec<String> = outcomes
                 .iter()
                 .filter(|(kind, n)| **kind != "completed" && **n > 0)
@@ -473,38 +514,71 @@ impl View {
             } else {
                 format!("; {}", others.join(", "))
             };
-            let _ = writeln!(
-                out,
-                "batch: {completed} of {total} completed{others} in {:.1}s; exit {}",
+            let stopped = signal
+                .map(|s| format!("stopped by {}: ", s.name()))
+                .unwrap_or_default();
+            let line = format!(
+                "batch: {stopped}{completed} of {total} completed{others} in {:.1}s; exit {}",
                 report.elapsed.as_secs_f64(),
                 exit.code()
             );
-            let _ = out.flush();
+            out_with(|out| {
+                write_table(
+                    out,
+                    ["LINE", "SOURCE", "AGGREGATION", "RESULT", "ACCOUNTS"],
+                    &rows,
+                )?;
+                writeln!(out, "{line}")
+            });
         }
         exit
     }
 }
 
+/// The exit code of a batch stopped by `signal`: the signal's (130, 143), whatever the items.
+fn signal_exit(signal: Signal) -> Exit {
+    Exit::Stopped(signal.exit_code())
+}
+
+/// What to say about an aggregation the batch stopped waiting for.
+fn follow_hint(id: &str) -> String {
+    format!(
+        "still runs: it was started once and ISC goes on with it; follow it with \
+         `isc-aggregate status {id} --watch`"
+    )
+}
+
 /// How one item ended, in the words of the output.
 struct Summary<'a> {
-    /// `completed`, `skipped`, or the error's kind (`aggregation_failed`, `outcome_unknown`, …).
+    /// `completed`, `skipped`, `started` (still running when the batch was stopped), or the
+    /// error's kind (`aggregation_failed`, `outcome_unknown`, …).
     outcome: &'static str,
-    /// The item's exit code; `None` for a skipped item.
+    /// The item's exit code; `None` for an item that did not end (skipped, or still running).
     exit: Option<Exit>,
     error: Option<&'a Error>,
     classified: Option<Classified>,
     skip_reason: Option<&'a str>,
+    /// The aggregation still running when the batch was stopped.
+    running: Option<&'a str>,
+    /// ISC's messages about the ending (a failed task's errors, a refused start's reasons).
+    messages: Vec<&'a str>,
 }
 
 impl<'a> Summary<'a> {
     fn of(outcome: &'a ItemOutcome) -> Self {
+        let summary = Summary {
+            outcome: "completed",
+            exit: None,
+            error: None,
+            classified: None,
+            skip_reason: None,
+            running: None,
+            messages: outcome.task_messages(),
+        };
         match outcome {
             ItemOutcome::Completed(_) => Summary {
-                outcome: "completed",
                 exit: Some(Exit::Done),
-                error: None,
-                classified: None,
-                skip_reason: None,
+                ..summary
             },
             ItemOutcome::Failed(error) => {
                 let classified = classify_batch_item(error);
@@ -513,23 +587,24 @@ impl<'a> Summary<'a> {
                     exit: Some(classified.exit),
                     error: Some(error),
                     classified: Some(classified),
-                    skip_reason: None,
+                    ..summary
                 }
             }
             ItemOutcome::Skipped { reason } => Summary {
                 outcome: "skipped",
-                exit: None,
-                error: None,
-                classified: None,
                 skip_reason: Some(reason),
+                ..summary
+            },
+            ItemOutcome::Stopped { task_id, .. } => Summary {
+                outcome: "started",
+                running: Some(task_id),
+                ..summary
             },
             // `ItemOutcome` is non-exhaustive: anything new is not a completion.
             _ => Summary {
                 outcome: "unknown",
                 exit: Some(Exit::Api),
-                error: None,
-                classified: None,
-                skip_reason: None,
+                ..summary
             },
         }
     }
@@ -542,6 +617,11 @@ impl<'a> Summary<'a> {
         }
     }
 
+    /// An item that ended unsuccessfully (any code but 0).
+    fn is_failure(&self) -> bool {
+        self.exit.is_some_and(|exit| exit != Exit::Done)
+    }
+
     fn error_json(&self) -> Option<Value> {
         match (self.error, &self.classified) {
             (Some(error), Some(classified)) => Some(error_json(error, classified)),
@@ -549,10 +629,26 @@ impl<'a> Summary<'a> {
         }
     }
 
+    /// ISC's messages for a line of text (a refused start's are in its error already).
+    fn messages_suffix(&self) -> String {
+        if self.messages.is_empty() || matches!(self.error, Some(Error::StartRefused { .. })) {
+            return String::new();
+        }
+        format!("; ISC says: {}", self.messages.join("; "))
+    }
+
     /// The text of a finished line.
     fn text(&self, status: Option<&AggregationStatus>) -> String {
+        if let Some(id) = self.running {
+            return format!("started: aggregation {id} {}", follow_hint(id));
+        }
         match (self.error, self.skip_reason) {
-            (Some(error), _) => format!("{} (exit {}): {error}", self.outcome, self.code()),
+            (Some(error), _) => format!(
+                "{} (exit {}): {error}{}",
+                self.outcome,
+                self.code(),
+                self.messages_suffix()
+            ),
             (None, Some(reason)) => format!("skipped: {reason}"),
             (None, None) => match status {
                 Some(status) => format!("completed: {status}"),
@@ -564,6 +660,7 @@ impl<'a> Summary<'a> {
     /// The RESULT column: the final state, or what went wrong, with the item's code.
     fn result_column(&self, status: Option<&AggregationStatus>) -> String {
         match self.exit {
+            None if self.running.is_some() => "started (still running)".to_owned(),
             None => "skipped".to_owned(),
             Some(Exit::Done) => status.map_or("COMPLETED", |s| s.state_name()).to_owned(),
             Some(exit) => {
@@ -587,7 +684,8 @@ fn final_status(outcome: &ItemOutcome) -> Option<&AggregationStatus> {
     match outcome {
         ItemOutcome::Completed(status) => Some(status),
         ItemOutcome::Failed(Error::AggregationFailed { status, .. }) => Some(status),
-        ItemOutcome::Failed(Error::WaitTimeout { last_status, .. }) => last_status.as_deref(),
+        ItemOutcome::Failed(Error::WaitTimeout { last_status, .. })
+        | ItemOutcome::Stopped { last_status, .. } => last_status.as_deref(),
         _ => None,
     }
 }
@@ -600,7 +698,7 @@ fn accounts_column(status: &AggregationStatus) -> String {
     }
 }
 
-fn write_table(out: &mut impl Write, header: [&str; 5], rows: &[[String; 5]]) -> io::Result<()> {
+fn write_table(out: &mut dyn Write, header: [&str; 5], rows: &[[String; 5]]) -> io::Result<()> {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -626,9 +724,7 @@ fn write_table(out: &mut impl Write, header: [&str; 5], rows: &[[String; 5]]) ->
 }
 
 fn emit(value: Value) {
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{value}");
-    let _ = out.flush();
+    out_line(value);
 }
 
 fn total_style(ticks: &[&str]) -> ProgressStyle {
@@ -674,5 +770,25 @@ mod tests {
         let summary = Summary::of(&failed);
         assert_eq!(summary.item_exit(), ItemExit::Failed(Exit::Api));
         assert_eq!(summary.result_column(None), "source_not_found (exit 3)");
+    }
+
+    #[test]
+    fn an_aggregation_still_running_after_a_stop_is_started_with_how_to_follow_it() {
+        let stopped = ItemOutcome::Stopped {
+            task_id: "agg-1".into(),
+            last_status: None,
+        };
+        let summary = Summary::of(&stopped);
+        assert_eq!(summary.outcome, "started");
+        assert_eq!(summary.exit, None);
+        assert!(!summary.is_failure());
+        assert_eq!(summary.result_column(None), "started (still running)");
+        let text = summary.text(None);
+        assert!(
+            text.contains("isc-aggregate status agg-1 --watch"),
+            "{text}"
+        );
+        assert_eq!(signal_exit(Signal::Terminate).code(), 143);
+        assert_eq!(signal_exit(Signal::Interrupt).code(), 130);
     }
 }

@@ -606,3 +606,426 @@ fn sandbox_batch_of_the_example_manifest_completes() {
         out.stderr
     );
 }
+
+const REFUSED_MESSAGE: &str = "This aggregation failed because the currently running aggregation \
+                               must complete before the next one can start.";
+const TERMINATED_MESSAGE: &str =
+    "The aggregation was terminated: the Virtual Appliance stopped responding.";
+
+/// Every unsuccessful ending shows ISC's messages: a start ISC refused (an aggregation already
+/// runs on the source; exit 1) and an aggregation that ended TERMINATED, in the `finished` and
+/// `result` objects and the summary's `failures`, and on the plain error lines.
+#[test]
+fn unsuccessful_endings_show_iscs_messages_and_a_refused_start_is_exit_1() {
+    let tenant = Tenant::start();
+    tenant.sandbox.set_outcome("busy", Outcome::Stalled);
+    run(tenant.cmd().args(["import", "busy"])).expect_code(0);
+    assert_eq!(tenant.sandbox.aggregations_started("busy"), 1);
+    let (_, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_id = "busy"
+[[aggregation]]
+source_id = "doomed"
+file = "a.csv"
+[[aggregation]]
+source_id = "fine"
+"#,
+        &["a.csv"],
+    );
+
+    tenant.sandbox.set_outcome("doomed", Outcome::Terminated);
+    let out = run(batch_cmd(&tenant).args(["--json", "batch", &arg(&manifest)])).expect_code(1);
+    let lines = split(&out, 3);
+    assert_eq!(
+        lines.column("outcome"),
+        ["start_refused", "aggregation_failed", "completed"].map(Value::from)
+    );
+    assert_eq!(lines.column("exitCode"), [1, 1, 0].map(Value::from));
+    let messages = |value: &Value| value["messages"].clone();
+    assert_eq!(
+        lines.column("messages"),
+        [
+            serde_json::json!([REFUSED_MESSAGE]),
+            serde_json::json!([TERMINATED_MESSAGE]),
+            serde_json::json!([])
+        ]
+    );
+    assert_eq!(
+        messages(lines.events_of("finished", 0)[0]),
+        serde_json::json!([REFUSED_MESSAGE])
+    );
+    assert_eq!(
+        messages(lines.events_of("finished", 1)[0]),
+        serde_json::json!([TERMINATED_MESSAGE])
+    );
+    assert_eq!(lines.results[0]["error"]["kind"], "start_refused");
+    assert!(
+        lines.results[0]["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--if-idle")
+    );
+    let failures = lines.summary["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2, "{}", lines.summary);
+    assert_eq!(failures[0]["item"], 0);
+    assert_eq!(
+        failures[0]["messages"],
+        serde_json::json!([REFUSED_MESSAGE])
+    );
+    assert_eq!(failures[1]["item"], 1);
+    assert_eq!(failures[1]["outcome"], "aggregation_failed");
+    assert_eq!(
+        failures[1]["messages"],
+        serde_json::json!([TERMINATED_MESSAGE])
+    );
+    assert_eq!(lines.summary["exitCode"], 1);
+    // The refused start was not retried; only the first one runs on the busy source.
+    assert_eq!(tenant.sandbox.aggregations_started("busy"), 1);
+    let refusals = |tenant: &Tenant| {
+        tenant
+            .sandbox
+            .aggregations()
+            .iter()
+            .filter(|a| a.source_id == "busy" && a.rejected)
+            .count()
+    };
+    assert_eq!(refusals(&tenant), 1);
+
+    // Plain output: the messages on the error lines.
+    tenant.sandbox.set_outcome("doomed", Outcome::Terminated);
+    let out = run(batch_cmd(&tenant).args(["batch", &arg(&manifest)])).expect_code(1);
+    let refused = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: line 1 (busy): "))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(refused.contains(REFUSED_MESSAGE), "{refused}");
+    let failed = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: line 3 (doomed): "))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        failed.ends_with(&format!("ISC says: {TERMINATED_MESSAGE}")),
+        "{failed}"
+    );
+    assert_eq!(refusals(&tenant), 2);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert!(rows[1].contains("start_refused (exit 1)"), "{}", rows[1]);
+    assert!(rows[2].contains("TERMINATED (exit 1)"), "{}", rows[2]);
+}
+
+/// Which of the child's streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+struct Stopped {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Stopped {
+    fn ndjson(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// Runs the binary with `args` in an empty directory (no configuration but `env`), reading its
+/// output line by line; when a line satisfies `trigger`, sends it `signal` (`kill -SIGNAL`),
+/// then collects the rest until it exits.
+fn stop_when(
+    args: &[&str],
+    env: &[(&str, &str)],
+    signal: &str,
+    trigger: impl Fn(Stream, &str) -> bool,
+) -> Stopped {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isc-aggregate"))
+        .current_dir(empty_dir())
+        .env_remove("SAIL_BASE_URL")
+        .env_remove("SAIL_CLIENT_ID")
+        .env_remove("SAIL_CLIENT_SECRET")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (lines, received) = std::sync::mpsc::channel();
+    let forward = |stream: Stream, reader: Box<dyn Read + Send>| {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(reader).lines() {
+                let Ok(line) = line else { break };
+                if lines.send((stream, line)).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let out = forward(Stream::Stdout, Box::new(child.stdout.take().unwrap()));
+    let err = forward(Stream::Stderr, Box::new(child.stderr.take().unwrap()));
+    drop(lines);
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    let mut sent = false;
+    // Until both streams close.
+    for (stream, line) in received {
+        if !sent && trigger(stream, &line) {
+            let killed = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(killed.success());
+            sent = true;
+        }
+        let text = match stream {
+            Stream::Stdout => &mut stdout,
+            Stream::Stderr => &mut stderr,
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    out.join().unwrap();
+    err.join().unwrap();
+    let status = child.wait().expect("the binary ends");
+    assert!(
+        sent,
+        "the line to stop at never came\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    Stopped {
+        code: status
+            .code()
+            .unwrap_or_else(|| panic!("ended by a signal, not an exit code: {status:?}\n{stderr}")),
+        stdout,
+        stderr,
+    }
+}
+
+fn is_started_event(stream: Stream, line: &str) -> bool {
+    stream == Stream::Stdout
+        && serde_json::from_str::<Value>(line).is_ok_and(|v| v["type"] == "started")
+}
+
+/// The NDJSON of a stopped batch: every item has one `finished` event and one `result`, then
+/// the summary carries the signal and its code.
+fn check_stopped_ndjson(out: &Stopped, items: usize, signal: &str, code: i32) -> Vec<Value> {
+    assert_eq!(out.code, code, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let lines = out.ndjson();
+    let summary = lines.last().expect("a summary");
+    assert_eq!(summary["type"], "summary", "{}", out.stdout);
+    assert_eq!(summary["items"], items);
+    assert_eq!(summary["exitCode"], code);
+    assert_eq!(summary["signal"], signal);
+    let counted: u64 = summary["outcomes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, items as u64, "{summary}");
+    let results: Vec<Value> = lines
+        .iter()
+        .filter(|l| l["type"] == "result")
+        .cloned()
+        .collect();
+    assert_eq!(results.len(), items, "{}", out.stdout);
+    for (i, result) in results.iter().enumerate() {
+        assert_eq!(result["item"], i);
+        let finished = lines
+            .iter()
+            .filter(|l| l["type"] == "finished" && l["item"] == i)
+            .count();
+        assert_eq!(finished, 1, "item {i}: {}", out.stdout);
+        match result["outcome"].as_str().unwrap() {
+            "started" => {
+                let id = result["aggregationId"]
+                    .as_str()
+                    .expect("its aggregation id");
+                assert!(
+                    result["hint"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("isc-aggregate status {id} --watch")),
+                    "{result}"
+                );
+                assert!(result["exitCode"].is_null());
+            }
+            "skipped" => {
+                assert_eq!(result["skipReason"], "not started: the batch was stopped");
+                assert!(result["aggregationId"].is_null());
+            }
+            "completed" | "outcome_unknown" => {}
+            other => panic!("item {i}: {other}: {result}"),
+        }
+    }
+    results
+}
+
+/// SIGTERM during a `--sandbox` batch (the demo tenant's aggregations take seconds): the batch
+/// stops starting, reports every item (the one running as started, with how to follow it) and
+/// the summary, and exits 143.
+#[test]
+fn sigterm_stops_a_sandbox_batch_with_every_item_reported_and_exit_143() {
+    let (_, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_name = "HR Feed"
+file = "a.csv"
+[[aggregation]]
+source_id = "src-b"
+file = "b.csv"
+[[aggregation]]
+source_id = "src-c"
+"#,
+        &["a.csv", "b.csv"],
+    );
+    let out = stop_when(
+        &[
+            "--sandbox",
+            "--json",
+            "--poll-interval",
+            "100ms",
+            "batch",
+            &arg(&manifest),
+            "--max-concurrency",
+            "1",
+            "--timeout",
+            "60s",
+        ],
+        &[],
+        "TERM",
+        is_started_event,
+    );
+    let results = check_stopped_ndjson(&out, 3, "SIGTERM", 143);
+    // The first start was reported as it happened and again in its result.
+    let first = out
+        .ndjson()
+        .into_iter()
+        .find(|l| l["type"] == "started")
+        .unwrap();
+    assert_eq!(results[0]["aggregationId"], first["aggregationId"]);
+    assert!(out.stderr.contains("SIGTERM: stopping"), "{}", out.stderr);
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A manifest of `sources` (the first with a CSV) whose aggregations never end by themselves.
+fn stalled_manifest(tenant: &Tenant, sources: &[&str]) -> PathBuf {
+    let mut text = String::new();
+    for (i, source) in sources.iter().enumerate() {
+        tenant.sandbox.set_outcome(source, Outcome::Stalled);
+        text.push_str(&format!("[[aggregation]]\nsource_id = \"{source}\"\n"));
+        if i == 0 {
+            text.push_str("file = \"a.csv\"\n");
+        }
+    }
+    manifest_in(&text, &["a.csv"]).1
+}
+
+/// SIGINT against a tenant whose aggregations never end by themselves: one at a time, so the
+/// stop comes while the first runs. It is reported as started (with its id), the others as not
+/// started, and the tenant saw no other start; exit 130. Then SIGTERM with the plain output:
+/// the table, a note per running aggregation, and the summary line with the signal; exit 143.
+#[test]
+fn sigint_and_sigterm_stop_a_batch_that_never_ends_by_itself() {
+    let tenant = Tenant::start();
+    let base_url = tenant.sandbox.base_url();
+    let env = [
+        ("SAIL_CLIENT_ID", CLIENT_ID),
+        ("SAIL_CLIENT_SECRET", CLIENT_SECRET),
+    ];
+    let args = |json: bool, manifest: &Path| -> Vec<String> {
+        let mut args = vec!["--base-url".to_owned(), base_url.clone()];
+        if json {
+            args.push("--json".to_owned());
+        }
+        for arg in [
+            "--poll-interval",
+            "100ms",
+            "--retry-backoff",
+            "10ms",
+            "batch",
+        ] {
+            args.push(arg.to_owned());
+        }
+        args.push(file_arg(manifest));
+        for arg in ["--max-concurrency", "1", "--timeout", "60s"] {
+            args.push(arg.to_owned());
+        }
+        args
+    };
+
+    let manifest = stalled_manifest(&tenant, &["stuck-0", "stuck-1", "stuck-2"]);
+    let json_args = args(true, &manifest);
+    let out = stop_when(&strs(&json_args), &env, "INT", is_started_event);
+    let results = check_stopped_ndjson(&out, 3, "SIGINT", 130);
+    let outcomes: Vec<&str> = results
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["started", "skipped", "skipped"]);
+    let id = results[0]["aggregationId"].as_str().unwrap().to_owned();
+    assert_eq!(results[0]["origin"], "started");
+    let summary = out.ndjson().pop().unwrap();
+    assert_eq!(
+        summary["outcomes"],
+        serde_json::json!({"completed": 0, "started": 1, "skipped": 2})
+    );
+    assert_eq!(tenant.sandbox.aggregations_started("stuck-0"), 1);
+    assert_eq!(tenant.sandbox.aggregations_started("stuck-1"), 0);
+    assert_eq!(tenant.sandbox.aggregations_started("stuck-2"), 0);
+    let running = tenant
+        .sandbox
+        .aggregations()
+        .into_iter()
+        .find(|a| a.id == id)
+        .expect("the tenant has it");
+    assert_eq!(running.status.as_str(), "STARTED", "ISC goes on with it");
+
+    // The same with the plain output, stopped once stderr says the first one started.
+    let manifest = stalled_manifest(&tenant, &["held-0", "held-1", "held-2"]);
+    let plain_args = args(false, &manifest);
+    let out = stop_when(&strs(&plain_args), &env, "TERM", |stream, line| {
+        stream == Stream::Stderr && line.contains("): aggregation ") && line.ends_with(" started")
+    });
+    assert_eq!(out.code, 143, "{}\n{}", out.stdout, out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(rows.len(), 5, "header, 3 rows, summary: {}", out.stdout);
+    assert!(rows[1].contains("started (still running)"), "{}", rows[1]);
+    let id = rows[1].split_whitespace().nth(2).unwrap();
+    assert!(
+        out.stderr.contains(&format!(
+            "note: line 1 (held-0): aggregation {id} still runs"
+        )) && out
+            .stderr
+            .contains(&format!("isc-aggregate status {id} --watch")),
+        "{}",
+        out.stderr
+    );
+    for row in &rows[2..4] {
+        assert!(row.contains("skipped"), "{row}");
+    }
+    assert!(
+        rows[4].starts_with("batch: stopped by SIGTERM: 0 of 3 completed; 2 skipped, 1 started")
+            && rows[4].ends_with("exit 143"),
+        "{}",
+        rows[4]
+    );
+    assert_eq!(tenant.sandbox.aggregations_started("held-0"), 1);
+    assert_eq!(tenant.sandbox.aggregations_started("held-1"), 0);
+    assert_eq!(tenant.sandbox.aggregations_started("held-2"), 0);
+}
