@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 
 use crate::config::{ApiVersion, OutcomeResolution};
-use crate::deadline::bound_after;
+use crate::deadline::{bound_after, earliest};
 use crate::error::{Error, ErrorContext, Failure, OutcomeLookup, body_snippet};
 use crate::executor::{Call, Executor};
 use crate::ids::check_id as validate_id;
@@ -225,10 +225,12 @@ async fn resolve_outcome(
     began: DateTime<Utc>,
     before: Option<&TaskStatus>,
     resolution: &OutcomeResolution,
+    outer_bound: Option<Instant>,
 ) -> Result<TaskStatus, OutcomeLookup> {
     let looking_since = Instant::now();
-    // Each lookup call, its retries and waits included, ends with the grace period.
-    let grace_ends = bound_after(Some(resolution.grace_period));
+    // Each lookup call, its retries and waits included, ends with the grace period (or the
+    // caller's bound, when that comes first).
+    let grace_ends = earliest(bound_after(Some(resolution.grace_period)), outer_bound);
     let not_before = chrono::Duration::from_std(resolution.clock_skew)
         .ok()
         .and_then(|skew| began.checked_sub_signed(skew))
@@ -295,7 +297,9 @@ async fn resolve_outcome(
             break;
         }
         tokio::time::sleep(resolution.poll_interval.min(remaining)).await;
-        if looking_since.elapsed() >= resolution.grace_period {
+        if looking_since.elapsed() >= resolution.grace_period
+            || grace_ends.is_some_and(|end| Instant::now() >= end)
+        {
             break;
         }
     }
@@ -355,6 +359,8 @@ pub struct StartAggregation {
     /// A snapshot taken by the caller (a batch takes one for many sources at once).
     snapshot: Option<Option<TaskStatus>>,
     cancel: Option<CancellationToken>,
+    /// An outer bound from the caller (a batch's maximum wait), on top of the request deadline.
+    outer_bound: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -380,7 +386,15 @@ impl StartAggregation {
             resolution,
             snapshot: None,
             cancel: None,
+            outer_bound: None,
         }
+    }
+
+    /// Ends everything this start does — the checks, the waits before sending, the lookup — by
+    /// `at` at the latest (a batch's maximum wait): nothing is sent after it.
+    pub(crate) fn bounded(mut self, at: Option<Instant>) -> Self {
+        self.outer_bound = at;
+        self
     }
 
     /// Stops when `token` is cancelled (a scheduler's stop signal), without losing track of
@@ -487,7 +501,10 @@ impl StartAggregation {
         };
         let version = self.api_version;
         // One bound for the checks before the start and the start's own waiting.
-        let bound = bound_after(self.executor.timeouts().total);
+        let bound = earliest(
+            bound_after(self.executor.timeouts().total),
+            self.outer_bound,
+        );
         if self.if_idle
             && let Some(task) = running_aggregation(
                 &self.executor,
@@ -548,6 +565,7 @@ impl StartAggregation {
                     began,
                     before.as_ref(),
                     &self.resolution,
+                    self.outer_bound,
                 )
                 .await
                 {

@@ -69,6 +69,14 @@ impl DeadlineClock {
     }
 }
 
+/// The earlier of two optional bounds (`None`: no bound).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// `now + duration`, or `None` (no bound) when that is beyond the clock's range.
 pub(crate) fn bound_after(duration: Option<Duration>) -> Option<Instant> {
     duration.and_then(|d| Instant::now().checked_add(d))

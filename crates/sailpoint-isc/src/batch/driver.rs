@@ -68,6 +68,7 @@ pub(super) trait Backend: Send + Sync {
         item: &BatchItem,
         source_id: String,
         newest: Option<Option<TaskStatus>>,
+        bound: Option<Instant>,
         cancel: Option<CancellationToken>,
     ) -> BoxFuture<'static, Result<StartedAggregation, Error>>;
 
@@ -146,6 +147,7 @@ impl Backend for Isc {
         item: &BatchItem,
         source_id: String,
         newest: Option<Option<TaskStatus>>,
+        bound: Option<Instant>,
         cancel: Option<CancellationToken>,
     ) -> BoxFuture<'static, Result<StartedAggregation, Error>> {
         let mut start = StartAggregation::new(
@@ -154,7 +156,9 @@ impl Backend for Isc {
             self.version,
             self.resolution.clone(),
         )
-        .disable_optimization(item.disable_optimization);
+        .disable_optimization(item.disable_optimization)
+        // Nothing is sent after the batch's maximum wait.
+        .bounded(bound);
         if let Some(file) = &item.file {
             start = start.file(file);
         }
@@ -192,7 +196,10 @@ impl Backend for Isc {
 
     fn spare_budget(&self) -> Option<usize> {
         self.executor.limiter().map(|limiter| {
-            let reserve = (limiter.limit().max_requests * PROGRESS_RESERVE_PERCENT).div_ceil(100);
+            let reserve = (u64::from(limiter.limit().max_requests)
+                * u64::from(PROGRESS_RESERVE_PERCENT))
+            .div_ceil(100);
+            let reserve = u32::try_from(reserve).unwrap_or(u32::MAX);
             limiter
                 .available(self.version.name())
                 .saturating_sub(reserve) as usize
@@ -593,9 +600,13 @@ impl<B: Backend> Driver<'_, B> {
                 return;
             }
             let snapshot = newest.as_ref().map(|n| n.get(&sources[k]).cloned());
-            let start =
-                self.backend
-                    .start(&items[i], sources[k].clone(), snapshot, self.cancel.clone());
+            let start = self.backend.start(
+                &items[i],
+                sources[k].clone(),
+                snapshot,
+                self.deadline,
+                self.cancel.clone(),
+            );
             let handle = starting.spawn(start);
             start_items.insert(handle.id(), i);
         }

@@ -121,7 +121,7 @@ impl Scheduler {
             deadline,
             poll_interval,
             progress_every: poll_interval.saturating_mul(2),
-            next_poll: now + poll_interval,
+            next_poll: later(now, poll_interval),
             cursor: 0,
             failed: false,
             stopped: false,
@@ -239,7 +239,7 @@ impl Scheduler {
         }
         if !self.has_running() {
             // A fresh aggregation does not end at once: the first check waits an interval.
-            self.next_poll = self.next_poll.max(now + self.poll_interval);
+            self.next_poll = self.next_poll.max(later(now, self.poll_interval));
         }
         self.states[i] = ItemState::Running {
             task_id,
@@ -348,7 +348,7 @@ impl Scheduler {
         let slot_needed =
             !self.queue.is_empty() && self.halt(now).is_none() && self.in_flight() >= self.cap;
         if starts_going_out && !slot_needed {
-            self.next_poll = now + self.poll_interval;
+            self.next_poll = later(now, self.poll_interval);
             return None;
         }
         Some(Poll {
@@ -358,7 +358,7 @@ impl Scheduler {
 
     /// A completion check ended at `now`: the next one is an interval later.
     pub(crate) fn polled(&mut self, now: Instant) {
-        self.next_poll = now + self.poll_interval;
+        self.next_poll = later(now, self.poll_interval);
     }
 
     /// When the driver must look again without anything else happening: the next completion
@@ -640,4 +640,11 @@ mod tests {
         advance(POLL * 2).await;
         assert_eq!(ids(s.progress_reads(Instant::now(), 10)), [0, 1, 2]);
     }
+}
+
+/// `now + interval`, saturating at a far future instead of overflowing.
+fn later(now: Instant, interval: Duration) -> Instant {
+    now.checked_add(interval)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
 }

@@ -192,6 +192,7 @@ impl Backend for Fake {
         _item: &BatchItem,
         source_id: String,
         newest: Option<Option<TaskStatus>>,
+        _bound: Option<Instant>,
         cancel: Option<CancellationToken>,
     ) -> BoxFuture<'static, Result<StartedAggregation, Error>> {
         // Recorded when the driver spawns it.
