@@ -65,7 +65,9 @@ Exit codes:
   3  API error, or input that fails at run time (a source_name that matches no source or
      several, or resolves to a source another item has; a file changed after the check)
   4  timed out (the batch's --timeout passed; the aggregation may still be running)
-  1  ended unsuccessfully (CANCELLED, TERMINATED)
+  1  ended unsuccessfully (CANCELLED, TERMINATED), or ISC refused the start (one was running)
+  130, 143  stopped by SIGINT or SIGTERM: nothing started after the signal; the table (or
+     NDJSON summary) lists every item, running ones with their aggregation id
   Items not started because the timeout passed first do not raise the code by themselves.";
 
 /// Upload a CSV to a SailPoint Identity Security Cloud source and follow the account aggregation.
@@ -153,8 +155,9 @@ pub struct BatchArgs {
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub max_concurrency: u16,
 
-    /// Give up on what is still running after this long, e.g. 90s, 5m, 1h, 500ms; items not
-    /// started by then are skipped
+    /// Bounds the whole batch, e.g. 90s, 5m, 1h, 500ms: every request (name lookups, snapshots,
+    /// starts, polls) ends by then and nothing starts after it; items not started are skipped,
+    /// what still runs ends as timed out
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub timeout: Duration,
 
