@@ -362,7 +362,7 @@ async fn stop_mid_batch() -> Result<(Seen, String), String> {
         .map(|i| sandbox.aggregations_started(&format!("batch-src-{i}")))
         .sum();
     // At most the two starts that were in flight at the stop; never a later one.
-    ensure(started_total <= 2 && started_total >= 1, || {
+    ensure((1..=2).contains(&started_total), || {
         format!("{started_total} aggregations started")
     })?;
     let mut stopped = 0;

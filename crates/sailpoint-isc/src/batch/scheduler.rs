@@ -404,6 +404,13 @@ impl Scheduler {
     }
 }
 
+/// `now + interval`, saturating at a far future instead of overflowing.
+fn later(now: Instant, interval: Duration) -> Instant {
+    now.checked_add(interval)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -640,11 +647,4 @@ mod tests {
         advance(POLL * 2).await;
         assert_eq!(ids(s.progress_reads(Instant::now(), 10)), [0, 1, 2]);
     }
-}
-
-/// `now + interval`, saturating at a far future instead of overflowing.
-fn later(now: Instant, interval: Duration) -> Instant {
-    now.checked_add(interval)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
-        .unwrap_or(now)
 }
