@@ -640,12 +640,22 @@ async fn wire_once(case: WireCase) -> Result<(usize, usize), String> {
         return Err(format!("{processed} imports processed for {case:?}"));
     }
     // A 200 status response holding a JSON object must decode (the model is lenient), with the
-    // state as sent.
+    // state as sent; except a `NOT_FOUND` state, which means what a 404 means (answered from task
+    // status, which this server does not know: expired).
     if case.route == Route::Status
         && case.status == 200
         && let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&case.body)
     {
+        let not_found = object
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|s| AggregationState::parse(s) == AggregationState::NotFound);
         match &result {
+            Err(e) if not_found => {
+                if !matches!(e, sailpoint_isc::Error::AggregationExpired { .. }) {
+                    return Err(format!("NOT_FOUND was not answered as expired: {e}"));
+                }
+            }
             Ok(state) => {
                 if let Some(Value::String(s)) = object.get("status")
                     && !s.trim().is_empty()

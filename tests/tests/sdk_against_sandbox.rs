@@ -234,8 +234,9 @@ async fn experimental_header_is_what_each_version_requires() {
     let (path, _) = csv_file("header.csv", 3, None);
     for version in ApiVersion::all() {
         let client = client(&sb, version);
+        // A source per version: ISC refuses a start while one runs on the source.
         let started = client
-            .start_aggregation("s")
+            .start_aggregation(format!("s-{version}"))
             .file(&path)
             .send()
             .await
