@@ -91,6 +91,7 @@ pub mod error;
 mod executor;
 mod ids;
 mod lenient;
+pub mod preflight;
 pub mod ratelimit;
 mod retry;
 mod secret;
