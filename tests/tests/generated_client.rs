@@ -67,6 +67,56 @@ const SOURCES: &str = r#"[
   {"id": "s-2", "name": "Directory"}
 ]"#;
 
+/// An entitlement load's 202: flat (no `{success, task}`), as the spec documents it, plus the
+/// fields a real answer carries instead of or beside them (`name`, `completionStatus`, ...) and
+/// an epoch-millis `created`.
+const ENTITLEMENT_TASK: &str = r#"{
+  "id": "ef38f94347e94562b5bb8424a56397d8",
+  "type": "QUARTZ",
+  "uniqueName": "Cloud Group Aggregation",
+  "name": "Cloud Group Aggregation",
+  "description": null,
+  "launcher": "System",
+  "created": 1713522033823,
+  "completionStatus": null,
+  "messages": [],
+  "returns": [
+    {"displayLabel": "TASK_OUT_ACCOUNT_GROUP_AGGREGATION_TOTAL", "attributeName": "total"},
+    {"displayLabel": "TASK_OUT_ACCOUNT_GROUP_AGGREGATION_CREATED", "attributeName": "groupsCreated"}
+  ]
+}"#;
+
+/// The schemas of a delimited-file source: an account schema whose attribute has a type the
+/// spec does not list, and a group schema with most fields left out.
+const SCHEMAS: &str = r#"[
+  {"id": "2c9180835d191a86015d28455b4a2329", "name": "account", "nativeObjectType": "User",
+   "identityAttribute": "id", "displayAttribute": "name", "hierarchyAttribute": null,
+   "includePermissions": false, "configuration": {}, "created": "2022-02-08T14:50:03.827Z",
+   "modified": 1644331803827,
+   "attributes": [
+     {"name": "id", "type": "STRING", "isMulti": false, "isEntitlement": false, "isGroup": false},
+     {"name": "groups", "type": "STRING", "isMulti": true, "isEntitlement": true, "isGroup": true,
+      "schema": {"type": "CONNECTOR_SCHEMA", "id": "s-g", "name": "group"}},
+     {"name": "score", "type": "DECIMAL"}
+   ]},
+  {"id": "s-g", "name": "group"}
+]"#;
+
+const ACCOUNTS_HEADER: &str =
+    "id,name,givenName,familyName,e-mail,location,manager,groups,startDate,endDate";
+const ENTITLEMENTS_HEADER: &str =
+    "id,name,displayName,created,description,modified,entitlements,groups,permissions";
+
+/// The bytes of a raw (`ByteStream`) success body.
+async fn raw_body(rv: sailpoint_isc_api::v1::ResponseValue<ByteStream>) -> Vec<u8> {
+    rv.into_inner()
+        .into_inner()
+        .map_ok(|b| b.to_vec())
+        .try_concat()
+        .await
+        .unwrap()
+}
+
 const CSV: &str = "id,name,email\n1,Ada Lovelace,ada@example.com\n2,Alan Turing,alan@example.com\n";
 
 fn csv_part() -> reqwest::multipart::Part {
@@ -116,8 +166,10 @@ macro_rules! status_400_is_documented_as {
 /// The tests of one API version module. Arguments: the module; the version's constant; the
 /// path of `importAccounts` and of `getAccountAggregationStatus` for ids `src-1` and `agg-1`
 /// (base path included), written out so the test does not depend on the table it checks; the
-/// paths of `getTaskStatus(task-1)`, `getTaskStatusList` and `listSources`; and how the status
-/// operation documents a 400: `error_body` (the 401 body, `{error}`) or `undocumented`.
+/// paths of `getTaskStatus(task-1)`, `getTaskStatusList` and `listSources`; those of
+/// `importEntitlements`, `getAccountsSchema`, `getEntitlementsSchema` and `getSourceSchemas` for
+/// source `src-1`; and how the status operation documents a 400: `error_body` (the 401 body,
+/// `{error}`) or `undocumented`.
 macro_rules! version_tests {
     (
         $m:ident, $version:expr,
@@ -126,6 +178,10 @@ macro_rules! version_tests {
         task: $task_path:literal,
         tasks: $tasks_path:literal,
         sources: $sources_path:literal,
+        entitlements: $entitlements_path:literal,
+        accounts_schema: $accounts_schema_path:literal,
+        entitlements_schema: $entitlements_schema_path:literal,
+        schemas: $schemas_path:literal,
         status_400: $status_400:ident $(,)?
     ) => {
         mod $m {
@@ -169,8 +225,24 @@ macro_rules! version_tests {
                 assert_eq!(full("getTaskStatus", &["task-1"]), $task_path);
                 assert_eq!(full("getTaskStatusList", &[]), $tasks_path);
                 assert_eq!(full("listSources", &[]), $sources_path);
+                assert_eq!(full("importEntitlements", &["src-1"]), $entitlements_path);
+                assert_eq!(full("getAccountsSchema", &["src-1"]), $accounts_schema_path);
+                assert_eq!(
+                    full("getEntitlementsSchema", &["src-1"]),
+                    $entitlements_schema_path
+                );
+                assert_eq!(full("getSourceSchemas", &["src-1"]), $schemas_path);
                 let expected = [
                     ("importAccounts", "POST", 202, "import_accounts"),
+                    ("importEntitlements", "POST", 202, "import_entitlements"),
+                    ("getAccountsSchema", "GET", 200, "get_accounts_schema"),
+                    (
+                        "getEntitlementsSchema",
+                        "GET",
+                        200,
+                        "get_entitlements_schema",
+                    ),
+                    ("getSourceSchemas", "GET", 200, "get_source_schemas"),
                     (
                         "getAccountAggregationStatus",
                         "GET",
@@ -189,7 +261,21 @@ macro_rules! version_tests {
                         (method, status, rust_name),
                         "{name}"
                     );
-                    assert!(op.operation_id.starts_with(name), "{}", op.operation_id);
+                    // The spec's own operationId: the name (plus v1's suffix), or an alias
+                    // from apis.yaml (beta's `getSourceAccountsSchema`).
+                    assert!(
+                        op.operation_id.starts_with(name) || op.operation_id.ends_with(&name[3..]),
+                        "{}",
+                        op.operation_id
+                    );
+                    let csv = name.ends_with("sSchema");
+                    assert_eq!(
+                        op.success_media_type,
+                        if csv { "text/csv" } else { "application/json" },
+                        "{name}"
+                    );
+                    assert_eq!(op.answers_json(), !csv, "{name}");
+                    assert_eq!(op.response_properties.is_empty(), csv, "{name}");
                     // No operation of ours is experimental at the vendored commit.
                     assert!(!op.experimental, "{name}");
                     assert!(!api::operations::is_experimental(rust_name), "{name}");
@@ -217,7 +303,180 @@ macro_rules! version_tests {
                         "{field}"
                     );
                 }
+                // An entitlement load answers a flat task.
+                for field in ["created", "id", "returns", "type", "uniqueName"] {
+                    assert!(
+                        operation("importEntitlements")
+                            .response_properties
+                            .contains(&field),
+                        "{field}"
+                    );
+                }
+                for field in [
+                    "attributes",
+                    "displayAttribute",
+                    "identityAttribute",
+                    "name",
+                ] {
+                    assert!(
+                        operation("getSourceSchemas")
+                            .response_properties
+                            .contains(&field),
+                        "{field}"
+                    );
+                }
                 assert!($version.experimental_operations().next().is_none());
+            }
+
+            #[tokio::test]
+            async fn import_entitlements_sends_the_file_and_decodes_the_flat_task() {
+                let server = MockServer::start_async().await;
+                let mock = server
+                    .mock_async(|when, then| {
+                        when.method(POST)
+                            .path($entitlements_path)
+                            .header_prefix("content-type", "multipart/form-data; boundary=")
+                            .header("accept", "application/json")
+                            .header_missing("api-version")
+                            .body_includes("name=\"file\"; filename=\"accounts.csv\"")
+                            .body_includes(CSV);
+                        then.status(202)
+                            .header("content-type", "application/json")
+                            .body(ENTITLEMENT_TASK);
+                    })
+                    .await;
+                let task: types::LoadEntitlementTask = client(&server)
+                    .import_entitlements(
+                        "src-1",
+                        api::multipart::ImportEntitlementsForm {
+                            file: Some(csv_part()),
+                        },
+                    )
+                    .await
+                    .expect("202 decodes")
+                    .into_inner();
+                mock.assert_async().await;
+                assert_eq!(task.id.as_deref(), Some("ef38f94347e94562b5bb8424a56397d8"));
+                assert_eq!(task.unique_name.as_deref(), Some("Cloud Group Aggregation"));
+                assert_eq!(task.description, None);
+                assert_eq!(
+                    task.created.map(|t| t.to_string()).as_deref(),
+                    Some("2024-04-19T10:20:33.823Z")
+                );
+                let names: Vec<_> = task
+                    .returns
+                    .iter()
+                    .filter_map(|r| r.attribute_name.as_deref())
+                    .collect();
+                assert_eq!(names, ["total", "groupsCreated"]);
+            }
+
+            #[tokio::test]
+            async fn schema_headers_are_read_as_csv_text() {
+                let server = MockServer::start_async().await;
+                let accounts = server
+                    .mock_async(|when, then| {
+                        when.method(GET)
+                            .path($accounts_schema_path)
+                            .header("accept", "text/csv, application/json")
+                            .header_missing("api-version");
+                        then.status(200)
+                            .header("content-type", "text/csv")
+                            .body(ACCOUNTS_HEADER);
+                    })
+                    .await;
+                let entitlements = server
+                    .mock_async(|when, then| {
+                        when.method(GET)
+                            .path($entitlements_schema_path)
+                            .query_param("schemaName", "group")
+                            .header("accept", "text/csv, application/json");
+                        then.status(200)
+                            .header("content-type", "text/csv")
+                            .body(ENTITLEMENTS_HEADER);
+                    })
+                    .await;
+                let client = client(&server);
+                let header = client
+                    .get_accounts_schema("src-1")
+                    .await
+                    .expect("200 is read raw");
+                assert_eq!(raw_body(header).await, ACCOUNTS_HEADER.as_bytes());
+                let header = client
+                    .get_entitlements_schema("src-1", Some("group"))
+                    .await
+                    .expect("200 is read raw");
+                assert_eq!(raw_body(header).await, ENTITLEMENTS_HEADER.as_bytes());
+                accounts.assert_async().await;
+                entitlements.assert_async().await;
+            }
+
+            #[tokio::test]
+            async fn schema_header_errors_decode_by_status() {
+                use errors::GetAccountsSchemaError as E;
+                let server = MockServer::start_async().await;
+                server
+                    .mock_async(|when, then| {
+                        when.method(GET).path($accounts_schema_path);
+                        then.status(404)
+                            .header("content-type", "application/json")
+                            .body(ERR_404);
+                    })
+                    .await;
+                // (A raw success body has no `Debug`, so no `expect_err`.)
+                let Err(err) = client(&server).get_accounts_schema("src-1").await else {
+                    panic!("a 404 is an error");
+                };
+                let (status, bytes) = body_bytes(err).await;
+                assert_eq!(status, 404);
+                match E::decode(status, &bytes) {
+                    Some(Ok(E::Status404(dto))) => {
+                        assert_eq!(dto.detail_code.as_deref(), Some("404 Not found"))
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+
+            #[tokio::test]
+            async fn get_source_schemas_decodes_leniently() {
+                let server = MockServer::start_async().await;
+                let mock = server
+                    .mock_async(|when, then| {
+                        when.method(GET)
+                            .path($schemas_path)
+                            .query_param("include-names", "account,group")
+                            .query_param_missing("include-types")
+                            .header("accept", "application/json");
+                        then.status(200)
+                            .header("content-type", "application/json")
+                            .body(SCHEMAS);
+                    })
+                    .await;
+                let schemas: Vec<types::Schema> = client(&server)
+                    .get_source_schemas("src-1", Some("account,group"), None)
+                    .await
+                    .expect("200 decodes")
+                    .into_inner()
+                    .0;
+                mock.assert_async().await;
+                assert_eq!(schemas.len(), 2);
+                let account = &schemas[0];
+                assert_eq!(account.name.as_deref(), Some("account"));
+                assert_eq!(account.identity_attribute.as_deref(), Some("id"));
+                assert_eq!(account.display_attribute.as_deref(), Some("name"));
+                assert_eq!(account.hierarchy_attribute, None);
+                let types: Vec<Option<&str>> = account
+                    .attributes
+                    .iter()
+                    .map(|a| a.type_.as_ref().map(|t| t.as_str()))
+                    .collect();
+                // DECIMAL is not among the documented values: kept as sent.
+                assert_eq!(types, [Some("STRING"), Some("STRING"), Some("DECIMAL")]);
+                assert!(!api::known_values::ATTRIBUTE_DEFINITION_TYPE.contains(&"DECIMAL"));
+                assert_eq!(account.attributes[1].is_group, Some(true));
+                assert!(api::known_values::GET_SOURCE_SCHEMAS_INCLUDE_TYPES.contains(&"group"));
+                assert_eq!(schemas[1].identity_attribute, None);
+                assert!(schemas[1].attributes.is_empty());
             }
 
             #[tokio::test]
@@ -701,6 +960,10 @@ version_tests!(
     task: "/beta/task-status/task-1",
     tasks: "/beta/task-status",
     sources: "/beta/sources",
+    entitlements: "/beta/sources/src-1/load-entitlements",
+    accounts_schema: "/beta/sources/src-1/schemas/accounts",
+    entitlements_schema: "/beta/sources/src-1/schemas/entitlements",
+    schemas: "/beta/sources/src-1/schemas",
     status_400: undocumented,
 );
 
@@ -711,6 +974,10 @@ version_tests!(
     task: "/v2025/task-status/task-1",
     tasks: "/v2025/task-status",
     sources: "/v2025/sources",
+    entitlements: "/v2025/sources/src-1/load-entitlements",
+    accounts_schema: "/v2025/sources/src-1/schemas/accounts",
+    entitlements_schema: "/v2025/sources/src-1/schemas/entitlements",
+    schemas: "/v2025/sources/src-1/schemas",
     status_400: error_body,
 );
 
@@ -721,6 +988,10 @@ version_tests!(
     task: "/v2026/task-status/task-1",
     tasks: "/v2026/task-status",
     sources: "/v2026/sources",
+    entitlements: "/v2026/sources/src-1/load-entitlements",
+    accounts_schema: "/v2026/sources/src-1/schemas/accounts",
+    entitlements_schema: "/v2026/sources/src-1/schemas/entitlements",
+    schemas: "/v2026/sources/src-1/schemas",
     status_400: error_body,
 );
 
@@ -731,6 +1002,10 @@ version_tests!(
     task: "/task-status/v1/task-1",
     tasks: "/task-status/v1",
     sources: "/sources/v1",
+    entitlements: "/sources/v1/src-1/load-entitlements",
+    accounts_schema: "/sources/v1/src-1/schemas/accounts",
+    entitlements_schema: "/sources/v1/src-1/schemas/entitlements",
+    schemas: "/sources/v1/src-1/schemas",
     status_400: error_body,
 );
 

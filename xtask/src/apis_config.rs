@@ -11,9 +11,11 @@
 //!     base_path: ""             # optional; default: the path of the spec's servers[0].url
 //!     operations:               # allowlist, by cross-version name
 //!       - importAccounts
+//!       - name: getAccountsSchema   # a spec whose operationId is not name + suffix
+//!         operation_id: getSourceAccountsSchema
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -21,6 +23,9 @@ use serde_yaml::{Mapping, Value};
 
 /// Where the configuration lives, relative to the workspace root.
 pub const CONFIG_PATH: &str = "openapi/apis.yaml";
+
+/// Keys an operation given as a mapping may have.
+const OPERATION_KEYS: &[&str] = &["name", "operation_id"];
 
 /// Keys an entry may have.
 const ENTRY_KEYS: &[&str] = &[
@@ -58,6 +63,9 @@ pub struct ApiEntry {
     pub base_path: Option<String>,
     /// Allowlisted operations by cross-version name (without the suffix), in file order.
     pub operations: Vec<String>,
+    /// Operations whose spec operationId is not the name plus the suffix (beta's
+    /// `getSourceAccountsSchema` for `getAccountsSchema`): cross-version name → operationId.
+    pub aliases: BTreeMap<String, String>,
 }
 
 impl ApisConfig {
@@ -79,9 +87,25 @@ impl ApiEntry {
         root.join("openapi").join(&self.spec)
     }
 
-    /// The spec's operationId for a cross-version name: the name plus the suffix.
+    /// The spec's operationId for a cross-version name: its alias, else the name plus the
+    /// suffix.
     pub fn operation_id(&self, name: &str) -> String {
-        format!("{name}{}", self.operation_suffix)
+        match self.aliases.get(name) {
+            Some(id) => id.clone(),
+            None => format!("{name}{}", self.operation_suffix),
+        }
+    }
+
+    /// How the spec's operationIds map back to cross-version names (for the generator).
+    pub fn operation_names(&self) -> OperationNames {
+        OperationNames {
+            suffix: self.operation_suffix.clone(),
+            aliases: self
+                .aliases
+                .iter()
+                .map(|(name, id)| (id.clone(), name.clone()))
+                .collect(),
+        }
     }
 
     /// The spec operationIds of the allowlist, in file order.
@@ -90,6 +114,31 @@ impl ApiEntry {
             .iter()
             .map(|o| self.operation_id(o))
             .collect()
+    }
+}
+
+/// How one version's operationIds map to cross-version names: the aliases of `apis.yaml`,
+/// else the operationId without the version's suffix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationNames {
+    /// The version's operationId suffix (`V1`), or empty.
+    pub suffix: String,
+    /// operationId → cross-version name, for the operations `apis.yaml` gives an
+    /// `operation_id`.
+    pub aliases: BTreeMap<String, String>,
+}
+
+impl OperationNames {
+    /// The cross-version name of a spec operationId (`getSourceAccountsSchema` →
+    /// `getAccountsSchema` by alias, `importAccountsV1` → `importAccounts` by suffix).
+    pub fn name_of(&self, operation_id: &str) -> String {
+        if let Some(name) = self.aliases.get(operation_id) {
+            return name.clone();
+        }
+        match operation_id.strip_suffix(self.suffix.as_str()) {
+            Some(base) if !self.suffix.is_empty() && !base.is_empty() => base.to_owned(),
+            _ => operation_id.to_owned(),
+        }
     }
 }
 
@@ -227,16 +276,28 @@ fn parse_entry(item: &Value) -> Result<ApiEntry> {
         .and_then(Value::as_sequence)
         .context("`operations` must be a list of operation names")?;
     let mut operations = Vec::with_capacity(ops.len());
+    let mut aliases = BTreeMap::new();
+    let mut ids = BTreeSet::new();
     for op in ops {
-        let op = op
-            .as_str()
-            .context("`operations` must be a list of strings")?;
-        if op.is_empty() {
-            bail!("empty name in `operations`");
-        }
-        if !op.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            bail!("operation name `{op}` must use only ASCII letters, digits and `_`");
-        }
+        let (op, alias) = match op {
+            Value::String(op) => (op.as_str(), None),
+            Value::Mapping(m) => {
+                check_keys(m, OPERATION_KEYS, "operation")?;
+                let name = m
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .context("an operation given as a mapping needs a string `name`")?;
+                let id = m
+                    .get("operation_id")
+                    .and_then(Value::as_str)
+                    .with_context(|| {
+                        format!("operation `{name}`: a mapping needs a string `operation_id` (list a plain name otherwise)")
+                    })?;
+                (name, Some(id))
+            }
+            _ => bail!("`operations` must list names or `{{name, operation_id}}` mappings"),
+        };
+        check_operation_word(op, "operation name")?;
         if !operation_suffix.is_empty() && op.ends_with(&operation_suffix) {
             bail!(
                 "operation `{op}` already ends in the suffix `{operation_suffix}`: list the cross-version name (the suffix is added)"
@@ -244,6 +305,22 @@ fn parse_entry(item: &Value) -> Result<ApiEntry> {
         }
         if operations.iter().any(|o: &String| o == op) {
             bail!("operation `{op}` listed twice");
+        }
+        let id = match alias {
+            Some(id) => {
+                check_operation_word(id, "operation_id")?;
+                if id == format!("{op}{operation_suffix}") {
+                    bail!(
+                        "operation `{op}`: operation_id `{id}` is the name plus the suffix anyway; list the plain name"
+                    );
+                }
+                aliases.insert(op.to_owned(), id.to_owned());
+                id.to_owned()
+            }
+            None => format!("{op}{operation_suffix}"),
+        };
+        if !ids.insert(id.clone()) {
+            bail!("operationId `{id}` is given to two operations");
         }
         operations.push(op.to_owned());
     }
@@ -258,7 +335,19 @@ fn parse_entry(item: &Value) -> Result<ApiEntry> {
         operation_suffix,
         base_path,
         operations,
+        aliases,
     })
+}
+
+/// A name or operationId: non-empty ASCII letters, digits and `_`.
+fn check_operation_word(s: &str, what: &str) -> Result<()> {
+    if s.is_empty() {
+        bail!("empty {what} in `operations`");
+    }
+    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("{what} `{s}` must use only ASCII letters, digits and `_`");
+    }
+    Ok(())
 }
 
 /// A base path is `""` or `/segment[/segment...]` without a trailing slash or placeholders.
@@ -322,6 +411,10 @@ mod tests {
         "getTaskStatus",
         "getTaskStatusList",
         "listSources",
+        "importEntitlements",
+        "getAccountsSchema",
+        "getEntitlementsSchema",
+        "getSourceSchemas",
     ];
 
     #[test]
@@ -341,9 +434,59 @@ mod tests {
         let v1 = config.api("v1").expect("v1 entry");
         assert_eq!(v1.operation_suffix, "V1");
         assert_eq!(v1.operation_id("importAccounts"), "importAccountsV1");
+        assert_eq!(v1.operation_id("getAccountsSchema"), "getAccountsSchemaV1");
+        assert!(v1.aliases.is_empty());
         let v2025 = config.api("v2025").expect("v2025 entry");
         assert_eq!(v2025.operation_suffix, "");
         assert_eq!(v2025.operation_id("listSources"), "listSources");
+        assert_eq!(v2025.operation_id("getAccountsSchema"), "getAccountsSchema");
+        // beta names the schema operations differently; apis.yaml says so, as data.
+        let beta = config.api("beta").expect("beta entry");
+        assert_eq!(
+            beta.operation_id("getAccountsSchema"),
+            "getSourceAccountsSchema"
+        );
+        assert_eq!(
+            beta.operation_id("getEntitlementsSchema"),
+            "getSourceEntitlementsSchema"
+        );
+        assert_eq!(
+            beta.operation_names()
+                .name_of("getSourceEntitlementsSchema"),
+            "getEntitlementsSchema"
+        );
+        assert_eq!(beta.aliases.len(), 2);
+    }
+
+    #[test]
+    fn operations_may_name_their_operation_id() {
+        let config = parse_config(
+            "apis:\n  - name: v1\n    spec: v1.yaml\n    module: v1\n    default: true\n    operation_suffix: V1\n    operations:\n      - importAccounts\n      - name: getAccountsSchema\n        operation_id: downloadAccountsHeaderV1\n      - {name: listSources, operation_id: listAllSources}\n",
+        )
+        .expect("valid");
+        let v1 = config.api("v1").expect("v1");
+        assert_eq!(
+            v1.operations,
+            ["importAccounts", "getAccountsSchema", "listSources"]
+        );
+        // An explicit operation_id is used as it is: the suffix is not added to it.
+        assert_eq!(
+            v1.operation_ids(),
+            [
+                "importAccountsV1",
+                "downloadAccountsHeaderV1",
+                "listAllSources"
+            ]
+        );
+        let names = v1.operation_names();
+        assert_eq!(
+            names.name_of("downloadAccountsHeaderV1"),
+            "getAccountsSchema"
+        );
+        assert_eq!(names.name_of("listAllSources"), "listSources");
+        assert_eq!(names.name_of("importAccountsV1"), "importAccounts");
+        assert_eq!(names.name_of("somethingElse"), "somethingElse");
+        assert_eq!(OperationNames::default().name_of("x"), "x");
     }
 
     #[test]
@@ -461,6 +604,46 @@ mod tests {
                 "ApiVersion::V_1",
             ),
             ("apis: []".to_owned(), "`apis` is empty"),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [{{name: x, id: y}}]}}]"
+                ),
+                "unknown key id at operation",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [{{name: x}}]}}]"
+                ),
+                "needs a string `operation_id`",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [{{operation_id: y}}]}}]"
+                ),
+                "needs a string `name`",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [{{name: x, operation_id: 'y-z'}}]}}]"
+                ),
+                "operation_id `y-z`",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operation_suffix: V1, operations: [{{name: x, operation_id: xV1}}]}}]"
+                ),
+                "the name plus the suffix anyway",
+            ),
+            (
+                format!(
+                    "apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [y, {{name: x, operation_id: y}}]}}]"
+                ),
+                "operationId `y` is given to two operations",
+            ),
+            (
+                format!("apis: [{{name: a, spec: a.yaml, module: a, {ok}operations: [[x]]}}]"),
+                "must list names",
+            ),
         ];
         for (text, expected) in cases {
             let err = format!("{:#}", parse_config(&text).expect_err(&text));

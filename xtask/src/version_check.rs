@@ -353,8 +353,8 @@ pub fn copy_workspace(root: &Path, to: &Path) -> Result<usize> {
 
 /// Adds version `name` to the workspace at `root`: `like`'s vendored spec under a new file
 /// name (its servers path `/<like>` rewritten to `/<name>` when the base path is derived from
-/// the servers and is `/<like>`), and an `apis.yaml` entry with `like`'s operations and
-/// suffix. Returns what it did with the base path.
+/// the servers and is `/<like>`), and an `apis.yaml` entry with `like`'s operations, aliases
+/// and suffix. Returns what it did with the base path.
 pub fn add_version(root: &Path, like: &ApiEntry, name: &str) -> Result<String> {
     let module = name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
     let spec_file = format!("{name}.yaml");
@@ -401,7 +401,12 @@ pub fn add_version(root: &Path, like: &ApiEntry, name: &str) -> Result<String> {
     }
     config.push_str("    operations:\n");
     for op in &like.operations {
-        config.push_str(&format!("      - {op}\n"));
+        match like.aliases.get(op) {
+            Some(id) => {
+                config.push_str(&format!("      - name: {op}\n        operation_id: {id}\n"))
+            }
+            None => config.push_str(&format!("      - {op}\n")),
+        }
     }
     apis_config::parse_config(&config)
         .with_context(|| format!("the extended {CONFIG_PATH} is not valid"))?;
@@ -501,9 +506,19 @@ mod tests {
         assert_eq!(base, "servers path rewritten to /v2099");
         let base = add_version(&root, config.api("v1").unwrap(), "v9-x").unwrap();
         assert!(base.starts_with("servers kept"), "{base}");
+        let base = add_version(&root, config.api("beta").unwrap(), "beta2").unwrap();
+        assert_eq!(base, "servers path rewritten to /beta2");
         let config = apis_config::load_config(&root).unwrap();
         let names: Vec<&str> = config.apis.iter().map(|a| a.name.as_str()).collect();
-        assert_eq!(names, ["beta", "v2025", "v2026", "v1", "v2099", "v9-x"]);
+        assert_eq!(
+            names,
+            ["beta", "v2025", "v2026", "v1", "v2099", "v9-x", "beta2"]
+        );
+        // The copy keeps beta's aliases.
+        assert_eq!(
+            config.api("beta2").unwrap().aliases,
+            config.api("beta").unwrap().aliases
+        );
         assert_eq!(config.api("v9-x").unwrap().module, "v9_x");
         assert_eq!(config.api("v9-x").unwrap().operation_suffix, "V1");
         assert!(!config.api("v2099").unwrap().default);
@@ -525,6 +540,9 @@ mod tests {
             "derived from v1's servers"
         );
         assert!(v9.contains("operation_id: \"importAccountsV1\","));
+        let beta2 = text("beta2.rs");
+        assert!(beta2.contains("operation_id: \"getSourceAccountsSchema\","));
+        assert!(beta2.contains("pub async fn get_accounts_schema<'a>("));
         let module = text("mod.rs");
         assert!(module.contains("pub const V2099: Self = Self::from_spec(&v2099::API);"));
         assert!(module.contains("pub const V9_X: Self = Self::from_spec(&v9_x::API);"));

@@ -1,21 +1,22 @@
 //! The one hand-written piece of request handling the generated clients call (from their
-//! `ClientHooks::pre`): context headers, the experimental header, and no `api-version`.
+//! `ClientHooks::pre`): context headers, the experimental header, `Accept` for answers that
+//! are not JSON, and no `api-version`.
 
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderName, HeaderValue};
 
-use crate::RequestContext;
+use crate::{Operation, RequestContext};
 
 /// Header SailPoint requires on experimental operations.
 pub const EXPERIMENTAL_HEADER: &str = "x-sailpoint-experimental";
 
 /// Prepares a request built by a generated operation.
 ///
-/// `experimental` comes from the generated `operations` table, so the header follows the
-/// vendored spec with no hand-kept list.
+/// `operation` is its entry in the generated `operations` table, so the experimental header
+/// and the accepted media type follow the vendored spec with no hand-kept list.
 pub(crate) fn prepare_request(
     context: &RequestContext,
     request: &mut reqwest::Request,
-    experimental: bool,
+    operation: Option<&Operation>,
 ) {
     let headers = request.headers_mut();
     // progenitor adds `api-version: <info.version>`; ISC does not use it.
@@ -23,10 +24,29 @@ pub(crate) fn prepare_request(
     for (name, value) in context.headers() {
         headers.insert(name.clone(), value.clone());
     }
-    if experimental {
+    let Some(operation) = operation else {
+        return;
+    };
+    if operation.experimental {
         headers.insert(
             HeaderName::from_static(EXPERIMENTAL_HEADER),
             HeaderValue::from_static("true"),
         );
     }
+    // progenitor asks for JSON on typed answers and for nothing on raw ones (the `text/csv`
+    // schema headers): ask for the documented type, and JSON for the error bodies.
+    if !headers.contains_key(ACCEPT)
+        && let Some(accept) = accept_value(operation)
+    {
+        headers.insert(ACCEPT, accept);
+    }
+}
+
+/// The `Accept` header for an operation whose success body is not JSON.
+fn accept_value(operation: &Operation) -> Option<HeaderValue> {
+    let media = operation.success_media_type;
+    if media.is_empty() || operation.answers_json() {
+        return None;
+    }
+    HeaderValue::from_str(&format!("{media}, application/json")).ok()
 }

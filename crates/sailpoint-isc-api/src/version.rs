@@ -31,11 +31,36 @@ pub struct Operation {
     pub experimental: bool,
     /// The documented success status (200, 202, ...).
     pub success_status: u16,
+    /// The media type of the documented success body: `"application/json"` for the JSON
+    /// operations, `"text/csv"` for the schema headers (their generated methods return the
+    /// raw bytes), `""` when the spec documents no body.
+    pub success_media_type: &'static str,
     /// Top-level property names of the success body's schema (of its items, for a list).
     pub response_properties: &'static [&'static str],
 }
 
 impl Operation {
+    /// Whether the success body is JSON (the decoded types apply), rather than text or nothing.
+    ///
+    /// ```
+    /// use sailpoint_isc_api::ApiVersion;
+    ///
+    /// let v = ApiVersion::V2025;
+    /// assert!(v.operation("getTaskStatus").unwrap().answers_json());
+    /// assert!(!v.operation("getAccountsSchema").unwrap().answers_json());
+    /// ```
+    pub fn answers_json(&self) -> bool {
+        let essence = self
+            .success_media_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"))
+    }
+
     /// The path with each `{placeholder}` replaced, in order, by the percent-encoded `args`.
     ///
     /// ```

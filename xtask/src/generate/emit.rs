@@ -154,7 +154,7 @@ pub fn module_source(version: &VersionInfo<'_>, norm: &Normalized) -> Result<Str
                 crate::hooks::prepare_request(
                     &self.inner,
                     request,
-                    operations::is_experimental(info.operation_id),
+                    operations::by_rust_name(info.operation_id),
                 );
                 Ok(())
             }
@@ -395,6 +395,7 @@ fn operations_code(api: &str, ops: &[OperationFacts]) -> Result<TokenStream> {
         let experimental = o.experimental;
         let status = Literal::u16_unsuffixed(success.status);
         let properties = &success.properties;
+        let media_type = &success.media_type;
         entries.push(quote! {
             crate::Operation {
                 name: #name,
@@ -404,6 +405,7 @@ fn operations_code(api: &str, ops: &[OperationFacts]) -> Result<TokenStream> {
                 path: #path,
                 experimental: #experimental,
                 success_status: #status,
+                success_media_type: #media_type,
                 response_properties: &[#(#properties),*],
             },
         });
@@ -413,9 +415,13 @@ fn operations_code(api: &str, ops: &[OperationFacts]) -> Result<TokenStream> {
         pub mod operations {
             /// Every operation of this API version.
             pub const OPERATIONS: &[crate::Operation] = &[#(#entries)*];
+            /// The operation with this generated method name.
+            pub fn by_rust_name(rust_name: &str) -> Option<&'static crate::Operation> {
+                OPERATIONS.iter().find(|o| o.rust_name == rust_name)
+            }
             /// Whether the operation with this generated method name is experimental.
             pub fn is_experimental(rust_name: &str) -> bool {
-                OPERATIONS.iter().any(|o| o.experimental && o.rust_name == rust_name)
+                by_rust_name(rust_name).is_some_and(|o| o.experimental)
             }
         }
     })

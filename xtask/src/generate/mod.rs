@@ -87,7 +87,7 @@ pub fn generate_files(root: &Path, log: &mut dyn FnMut(&str)) -> Result<Vec<Gene
         let json = normalize::yaml_to_json(yaml)?;
         let base = base_path(api.base_path.as_deref(), &json)
             .with_context(|| format!("{}: base path", api.name))?;
-        let norm = normalize::normalize(&api.name, &api.operation_suffix, json)?;
+        let norm = normalize::normalize(&api.name, &api.operation_names(), json)?;
         for r in &norm.rewrites {
             log(&format!("rewrite {}: {} ({})", r.location, r.what, r.why));
         }
@@ -233,7 +233,7 @@ mod tests {
 
     fn generate_one(spec: &str) -> Result<String> {
         let json = normalize::yaml_to_json(serde_yaml::from_str(spec)?)?;
-        let norm = normalize::normalize("test", "", json)?;
+        let norm = normalize::normalize("test", &normalize::OperationNames::default(), json)?;
         let version = emit::VersionInfo {
             name: "test",
             module: "test",
@@ -251,7 +251,7 @@ mod tests {
         let text = std::fs::read_to_string(api.spec_path(&workspace())).unwrap();
         let json = normalize::yaml_to_json(serde_yaml::from_str(&text).unwrap()).unwrap();
         let base = base_path(api.base_path.as_deref(), &json).unwrap();
-        let norm = normalize::normalize(&api.name, &api.operation_suffix, json).unwrap();
+        let norm = normalize::normalize(&api.name, &api.operation_names(), json).unwrap();
         (norm.operations, base)
     }
 
@@ -272,30 +272,62 @@ mod tests {
                 names,
                 [
                     "getAccountAggregationStatus",
+                    "getAccountsSchema",
+                    "getEntitlementsSchema",
+                    "getSourceSchemas",
                     "getTaskStatus",
                     "getTaskStatusList",
                     "importAccounts",
+                    "importEntitlements",
                     "listSources"
                 ],
                 "{name}"
             );
             for o in &ops {
-                assert_eq!(o.operation_id, format!("{}{suffix}", o.name), "{name}");
+                // beta names the schema headers otherwise (apis.yaml aliases them).
+                let id = match (name, o.name.as_str()) {
+                    ("beta", "getAccountsSchema") => "getSourceAccountsSchema".to_owned(),
+                    ("beta", "getEntitlementsSchema") => "getSourceEntitlementsSchema".to_owned(),
+                    _ => format!("{}{suffix}", o.name),
+                };
+                assert_eq!(o.operation_id, id, "{name}");
                 // At the vendored commit no operation of ours is experimental.
                 assert!(!o.experimental, "{name} {}", o.name);
                 let success = o.success.as_ref().unwrap();
-                let status = if o.name == "importAccounts" { 202 } else { 200 };
+                let status = if o.name.starts_with("import") {
+                    202
+                } else {
+                    200
+                };
                 assert_eq!(success.status, status, "{name} {}", o.name);
                 let mut sorted = success.properties.clone();
                 sorted.sort();
                 assert_eq!(success.properties, sorted, "{name} {}", o.name);
-                assert!(!success.properties.is_empty(), "{name} {}", o.name);
+                // The schema headers answer CSV text: no JSON properties.
+                let csv = o.name.ends_with("sSchema");
+                let media = if csv { "text/csv" } else { "application/json" };
+                assert_eq!(success.media_type, media, "{name} {}", o.name);
+                assert_eq!(success.properties.is_empty(), csv, "{name} {}", o.name);
             }
             let op = |n: &str| ops.iter().find(|o| o.name == n).unwrap();
             assert_eq!(
                 op("importAccounts").success.as_ref().unwrap().properties,
                 ["success", "task"]
             );
+            // Entitlement loads answer a flat task, not `{success, task}`.
+            let flat = &op("importEntitlements")
+                .success
+                .as_ref()
+                .unwrap()
+                .properties;
+            for field in ["created", "id", "returns", "type"] {
+                assert!(flat.iter().any(|p| p == field), "{name}: {flat:?}");
+            }
+            assert!(!flat.iter().any(|p| p == "task"), "{name}: {flat:?}");
+            let schemas = &op("getSourceSchemas").success.as_ref().unwrap().properties;
+            for field in ["attributes", "identityAttribute", "name"] {
+                assert!(schemas.iter().any(|p| p == field), "{name}: {schemas:?}");
+            }
             // A list: the properties of its items.
             let list = &op("getTaskStatusList").success.as_ref().unwrap().properties;
             assert!(
@@ -320,6 +352,17 @@ mod tests {
         let (beta, _) = workspace_facts("beta");
         let import = beta.iter().find(|o| o.name == "importAccounts").unwrap();
         assert_eq!(import.path, "/sources/{sourceId}/load-accounts");
+        let header = beta.iter().find(|o| o.name == "getAccountsSchema").unwrap();
+        assert_eq!(
+            (header.method.as_str(), header.path.as_str()),
+            ("GET", "/sources/{sourceId}/schemas/accounts")
+        );
+        let (v2025, _) = workspace_facts("v2025");
+        let header = v2025
+            .iter()
+            .find(|o| o.name == "getEntitlementsSchema")
+            .unwrap();
+        assert_eq!(header.path, "/sources/{id}/schemas/entitlements");
         let (v2026, _) = workspace_facts("v2026");
         let status = v2026
             .iter()
@@ -353,18 +396,32 @@ mod tests {
         let v1 = file("v1.rs");
         for expected in [
             "pub const OPERATIONS: &[crate::Operation] = &[",
-            "        crate::Operation {\n            name: \"importAccounts\",\n            operation_id: \"importAccountsV1\",\n            rust_name: \"import_accounts\",\n            method: \"POST\",\n            path: \"/sources/v1/{id}/load-accounts\",\n            experimental: false,\n            success_status: 202,\n            response_properties: &[\"success\", \"task\"],\n        },",
+            "        crate::Operation {\n            name: \"importAccounts\",\n            operation_id: \"importAccountsV1\",\n            rust_name: \"import_accounts\",\n            method: \"POST\",\n            path: \"/sources/v1/{id}/load-accounts\",\n            experimental: false,\n            success_status: 202,\n            success_media_type: \"application/json\",\n            response_properties: &[\"success\", \"task\"],\n        },",
+            "        crate::Operation {\n            name: \"getAccountsSchema\",\n            operation_id: \"getAccountsSchemaV1\",\n            rust_name: \"get_accounts_schema\",\n            method: \"GET\",\n            path: \"/sources/v1/{id}/schemas/accounts\",\n            experimental: false,\n            success_status: 200,\n            success_media_type: \"text/csv\",\n            response_properties: &[],\n        },",
+            "pub fn by_rust_name(rust_name: &str) -> Option<&'static crate::Operation> {",
             "pub fn is_experimental(rust_name: &str) -> bool {",
             "pub const API: crate::ApiSpec = crate::ApiSpec {\n    name: \"v1\",\n    module: \"v1\",\n    base_path: \"\",\n    default: true,\n    operations: operations::OPERATIONS,\n};",
             // Every version's client has the cross-version method names.
             "pub async fn import_accounts<'a>(",
             "pub async fn get_task_status_list<'a>(",
+            "pub async fn import_entitlements<'a>(",
+            // A CSV answer is read raw.
+            ") -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {",
         ] {
             assert!(v1.contains(expected), "v1.rs lacks {expected}");
         }
         assert!(!v1.contains("import_accounts_v1"));
         let beta = file("beta.rs");
         assert!(beta.contains("    base_path: \"/beta\",\n    default: false,"));
+        // beta's own operationIds, the cross-version method names.
+        for expected in [
+            "operation_id: \"getSourceEntitlementsSchema\",",
+            "pub async fn get_accounts_schema<'a>(",
+            "pub async fn get_entitlements_schema<'a>(",
+        ] {
+            assert!(beta.contains(expected), "beta.rs lacks {expected}");
+        }
+        assert!(!beta.contains("get_source_accounts_schema"));
         let module = file("mod.rs");
         assert!(module.starts_with(
             "// @generated by `cargo xtask generate` from openapi/apis.yaml. Do not edit by hand.\n"
@@ -649,6 +706,59 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("panicked"), "{err}");
+    }
+
+    /// A text answer (the CSV schema headers) in every shape a spec may give it: read raw,
+    /// its media type in the table, no panic.
+    #[test]
+    fn text_answers_are_read_raw_with_their_media_type_in_the_table() {
+        let shapes = [
+            (
+                "text/csv",
+                "          content:\n            text/csv:\n              example: a,b\n",
+            ),
+            (
+                "text/csv",
+                "          content:\n            text/csv:\n              schema: {type: string}\n",
+            ),
+            (
+                "text/csv",
+                "          content:\n            text/csv: {example: a}\n            text/plain: {schema: {type: string}}\n",
+            ),
+            (
+                "application/json",
+                "          content:\n            text/csv: {example: a}\n            application/json: {schema: {$ref: '#/components/schemas/Thing'}}\n",
+            ),
+        ];
+        for (media, content) in shapes {
+            let spec = one_op_spec(&format!(
+                "    get:\n      operationId: getThingCsv\n      parameters:\n        - {{name: id, in: path, required: true, schema: {{type: string}}}}\n        - {{name: schemaName, in: query, schema: {{type: string}}}}\n      responses:\n        '200':\n          description: ok\n{content}        '404':\n          description: gone\n          content:\n            application/json: {{schema: {{$ref: '#/components/schemas/Thing'}}}}\n"
+            ));
+            let code = generate_one(&spec).unwrap_or_else(|e| panic!("{content}: {e:#}"));
+            assert!(
+                code.contains(&format!("success_media_type: \"{media}\",")),
+                "{content}"
+            );
+            let raw = ") -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {";
+            assert_eq!(code.contains(raw), media != "application/json", "{content}");
+        }
+    }
+
+    #[test]
+    fn two_operations_with_one_cross_version_name_are_an_error() {
+        let spec = "openapi: 3.0.1\ninfo: {title: T, version: v1}\npaths:\n  /a:\n    get:\n      operationId: getA\n      responses: {'204': {description: ok}}\n  /b:\n    get:\n      operationId: getAV1\n      responses: {'204': {description: ok}}\n";
+        let json = normalize::yaml_to_json(serde_yaml::from_str(spec).unwrap()).unwrap();
+        let names = normalize::OperationNames {
+            suffix: "V1".into(),
+            aliases: Default::default(),
+        };
+        let err = normalize::normalize("t", &names, json)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("both have the cross-version name getA"),
+            "{err}"
+        );
     }
 
     #[test]

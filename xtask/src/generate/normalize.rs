@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Map, Value};
 
+pub use crate::apis_config::OperationNames;
+
 /// Header parameter SailPoint uses to mark an operation experimental.
 pub const EXPERIMENTAL_HEADER: &str = "X-SailPoint-Experimental";
 
@@ -43,6 +45,9 @@ pub struct StatusBody {
     /// Top-level property names of the JSON body's schema (of its items, for an array),
     /// sorted; empty without a JSON body.
     pub properties: Vec<String>,
+    /// The documented media type of the body (`application/json`, `text/csv`); a JSON one
+    /// when the response offers several; empty when it documents no body.
+    pub media_type: String,
 }
 
 /// One field of a multipart request body.
@@ -196,19 +201,11 @@ impl Normalizer<'_> {
     }
 }
 
-/// The cross-version name of an operationId: without the version's suffix (`importAccountsV1`
-/// with suffix `V1` → `importAccounts`).
-pub fn canonical_name(operation_id: &str, suffix: &str) -> String {
-    match operation_id.strip_suffix(suffix) {
-        Some(base) if !suffix.is_empty() && !base.is_empty() => base.to_owned(),
-        _ => operation_id.to_owned(),
-    }
-}
-
 /// Normalises `spec` (the JSON form of a vendored OpenAPI document) for progenitor.
-/// `operation_suffix` is the version's operationId suffix (`V1`, or empty): operations are
-/// renamed to their cross-version names, so every version's client has the same methods.
-pub fn normalize(api: &str, operation_suffix: &str, mut spec: Value) -> Result<Normalized> {
+/// `names` maps the version's operationIds to cross-version names (`apis.yaml`'s aliases and
+/// operationId suffix): operations are renamed to them, so every version's client has the
+/// same methods.
+pub fn normalize(api: &str, names: &OperationNames, mut spec: Value) -> Result<Normalized> {
     let version = spec
         .get("openapi")
         .and_then(Value::as_str)
@@ -252,7 +249,15 @@ pub fn normalize(api: &str, operation_suffix: &str, mut spec: Value) -> Result<N
                 })?
                 .to_string();
             let loc = format!("{op_id} ({} {path})", method.to_uppercase());
-            let name = canonical_name(&op_id, operation_suffix);
+            let name = names.name_of(&op_id);
+            if let Some(other) = operations.iter().find(|o: &&OperationFacts| o.name == name) {
+                bail!(
+                    "{api}: {loc} and {} ({} {}) both have the cross-version name {name}",
+                    other.operation_id,
+                    other.method,
+                    other.path
+                );
+            }
             if name != op_id {
                 op["operationId"] = Value::String(name.clone());
                 n.log(
@@ -496,6 +501,16 @@ fn split_responses(
         let is_success = (200..300).contains(&status);
         let mut type_name = None;
         let mut properties = Vec::new();
+        let media_type = response
+            .get("content")
+            .and_then(Value::as_object)
+            .and_then(|c| {
+                c.keys()
+                    .find(|k| is_json(k))
+                    .or_else(|| c.keys().next())
+                    .cloned()
+            })
+            .unwrap_or_default();
         let has_content = response
             .get("content")
             .and_then(Value::as_object)
@@ -545,6 +560,15 @@ fn split_responses(
                     content.insert(RAW_ERROR_MEDIA_TYPE.to_string(), mt);
                     raw_statuses.push(code.clone());
                 }
+            } else if is_success && !content.is_empty() {
+                // progenitor reads a body without a JSON media type as raw bytes
+                // (`ResponseValue<ByteStream>`) and asks for no media type; the table tells
+                // the hook and the SDK which one it is.
+                n.log(
+                    format!("{loc} response {code}"),
+                    format!("{media_type} body read as raw bytes"),
+                    "not JSON: the generated method returns a ByteStream; operations::OPERATIONS records the media type for the Accept header and the reader",
+                );
             } else if !is_success && !raw_statuses.contains(code) {
                 // Only non-JSON bodies (text, HTML): read raw as well.
                 content.clear();
@@ -559,6 +583,7 @@ fn split_responses(
             status,
             type_name,
             properties,
+            media_type,
         };
         if is_success {
             if success.is_some() {
@@ -1110,10 +1135,17 @@ mod tests {
         );
         assert_eq!(pascal_case("importAccounts"), "ImportAccounts");
         assert_eq!(response_body_name("401"), "Response401Body");
-        assert_eq!(canonical_name("importAccountsV1", "V1"), "importAccounts");
-        assert_eq!(canonical_name("importAccounts", ""), "importAccounts");
-        assert_eq!(canonical_name("V1", "V1"), "V1");
-        assert_eq!(canonical_name("listSources", "V1"), "listSources");
+        let v1 = OperationNames {
+            suffix: "V1".into(),
+            aliases: BTreeMap::new(),
+        };
+        assert_eq!(v1.name_of("importAccountsV1"), "importAccounts");
+        assert_eq!(v1.name_of("V1"), "V1");
+        assert_eq!(v1.name_of("listSources"), "listSources");
+        assert_eq!(
+            OperationNames::default().name_of("importAccounts"),
+            "importAccounts"
+        );
     }
 
     #[test]

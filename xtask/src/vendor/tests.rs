@@ -19,6 +19,7 @@ fn entry(operations: &[&str]) -> ApiEntry {
         operation_suffix: String::new(),
         base_path: None,
         operations: operations.iter().map(|s| (*s).to_owned()).collect(),
+        aliases: Default::default(),
     }
 }
 
@@ -351,6 +352,27 @@ fn multi(roots: &[&str]) -> Vec<PathBuf> {
         .iter()
         .map(|r| fixtures().join("multi").join(r).join("openapi.yaml"))
         .collect()
+}
+
+/// An operation listed by a cross-version name with its own operationId is vendored by that
+/// operationId, and the document keeps the published one.
+#[test]
+fn an_aliased_operation_is_vendored_by_its_operation_id() {
+    let mut e = entry(&["importWidgets", "jobStatus"]);
+    e.aliases
+        .insert("jobStatus".to_owned(), "getJobStatus".to_owned());
+    let text = vendor_document(&[fixtures().join("bundle.yaml")], &e)
+        .unwrap()
+        .text;
+    assert_eq!(text, vendor("bundle.yaml", ALLOWLIST).unwrap());
+    assert!(text.contains("operationId: getJobStatus"), "{text}");
+    e.aliases
+        .insert("jobStatus".to_owned(), "getJobStatusV2".to_owned());
+    let err = format!(
+        "{:#}",
+        vendor_document(&[fixtures().join("bundle.yaml")], &e).unwrap_err()
+    );
+    assert!(err.contains("getJobStatusV2"), "{err}");
 }
 
 fn v1_entry(operations: &[&str]) -> ApiEntry {

@@ -46,6 +46,89 @@ pub mod types {
         )]
         pub total_identities: ::std::option::Option<i32>,
     }
+    ///`AttributeDefinition`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct AttributeDefinition {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "isEntitlement",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub is_entitlement: ::std::option::Option<bool>,
+        #[serde(
+            rename = "isGroup",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub is_group: ::std::option::Option<bool>,
+        #[serde(
+            rename = "isMulti",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub is_multi: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "nativeName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub native_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub schema: ::std::option::Option<AttributeDefinitionSchema>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<AttributeDefinitionType>,
+    }
+    ///`AttributeDefinitionSchema`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct AttributeDefinitionSchema {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    ///`AttributeDefinitionType`
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
+    )]
+    #[serde(transparent)]
+    pub struct AttributeDefinitionType(pub ::std::string::String);
+    impl ::std::ops::Deref for AttributeDefinitionType {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AttributeDefinitionType> for ::std::string::String {
+        fn from(value: AttributeDefinitionType) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for AttributeDefinitionType {
+        fn from(value: ::std::string::String) -> Self {
+            Self(value)
+        }
+    }
+    impl ::std::fmt::Display for AttributeDefinitionType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl ::std::str::FromStr for AttributeDefinitionType {
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self(value.to_string()))
+        }
+    }
     ///`ErrorMessageDto`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ErrorMessageDto {
@@ -76,6 +159,26 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub tracking_id: ::std::option::Option<::std::string::String>,
+    }
+    ///`GetSourceSchemas200Body`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct GetSourceSchemas200Body(pub ::std::vec::Vec<Schema>);
+    impl ::std::ops::Deref for GetSourceSchemas200Body {
+        type Target = ::std::vec::Vec<Schema>;
+        fn deref(&self) -> &::std::vec::Vec<Schema> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetSourceSchemas200Body> for ::std::vec::Vec<Schema> {
+        fn from(value: GetSourceSchemas200Body) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<Schema>> for GetSourceSchemas200Body {
+        fn from(value: ::std::vec::Vec<Schema>) -> Self {
+            Self(value)
+        }
     }
     ///`GetTaskStatusList200Body`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
@@ -210,6 +313,41 @@ pub mod types {
         )]
         pub display_label: ::std::option::Option<::std::string::String>,
     }
+    ///`LoadEntitlementTask`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct LoadEntitlementTask {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created: ::std::option::Option<crate::Timestamp>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub launcher: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub returns: ::std::vec::Vec<LoadEntitlementTaskReturnsItem>,
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "uniqueName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub unique_name: ::std::option::Option<::std::string::String>,
+    }
+    ///`LoadEntitlementTaskReturnsItem`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct LoadEntitlementTaskReturnsItem {
+        #[serde(
+            rename = "attributeName",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub attribute_name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "displayLabel",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub display_label: ::std::option::Option<::std::string::String>,
+    }
     ///`LocaleOrigin`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
@@ -265,6 +403,49 @@ pub mod types {
     pub struct Response429Body {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message: ::std::option::Option<::serde_json::Value>,
+    }
+    ///`Schema`
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct Schema {
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub attributes: ::std::vec::Vec<AttributeDefinition>,
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub configuration: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub created: ::std::option::Option<crate::Timestamp>,
+        #[serde(
+            rename = "displayAttribute",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub display_attribute: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub features: ::std::option::Option<SourceFeature>,
+        #[serde(
+            rename = "hierarchyAttribute",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub hierarchy_attribute: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "identityAttribute",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub identity_attribute: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "includePermissions",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub include_permissions: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub modified: ::std::option::Option<crate::Timestamp>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(
+            rename = "nativeObjectType",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub native_object_type: ::std::option::Option<::std::string::String>,
     }
     ///`Source`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
@@ -840,6 +1021,135 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    /**Sends a `GET` request to `/sources/v1/{id}/schemas/accounts`
+
+*/
+    pub async fn get_accounts_schema<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
+        let url = format!(
+            "{}/sources/v1/{}/schemas/accounts", self.baseurl, encode_path(& id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self.client.get(url).headers(header_map).build()?;
+        let info = OperationInfo {
+            operation_id: "get_accounts_schema",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sends a `GET` request to `/sources/v1/{id}/schemas/entitlements`
+
+*/
+    pub async fn get_entitlements_schema<'a>(
+        &'a self,
+        id: &'a str,
+        schema_name: Option<&'a str>,
+    ) -> Result<ResponseValue<ByteStream>, Error<ByteStream>> {
+        let url = format!(
+            "{}/sources/v1/{}/schemas/entitlements", self.baseurl, encode_path(& id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .query(&progenitor_client::QueryParam::new("schemaName", &schema_name))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_entitlements_schema",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => Ok(ResponseValue::stream(response)),
+            400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
+    /**Sends a `GET` request to `/sources/v1/{sourceId}/schemas`
+
+*/
+    pub async fn get_source_schemas<'a>(
+        &'a self,
+        source_id: &'a str,
+        include_names: Option<&'a str>,
+        include_types: Option<&'a str>,
+    ) -> Result<ResponseValue<types::GetSourceSchemas200Body>, Error<ByteStream>> {
+        let url = format!(
+            "{}/sources/v1/{}/schemas", self.baseurl, encode_path(& source_id
+            .to_string()),
+        );
+        let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+        header_map
+            .append(
+                ::reqwest::header::HeaderName::from_static("api-version"),
+                ::reqwest::header::HeaderValue::from_static(Self::api_version()),
+            );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .get(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .query(&progenitor_client::QueryParam::new("include-names", &include_names))
+            .query(&progenitor_client::QueryParam::new("include-types", &include_types))
+            .headers(header_map)
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "get_source_schemas",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            200u16 => ResponseValue::from_response(response).await,
+            400u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            401u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            403u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            404u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            429u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            500u16 => Err(Error::ErrorResponse(ResponseValue::stream(response))),
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
     /**Sends a `GET` request to `/task-status/v1`
 
 */
@@ -950,7 +1260,7 @@ impl ClientHooks<crate::RequestContext> for Client {
         crate::hooks::prepare_request(
             &self.inner,
             request,
-            operations::is_experimental(info.operation_id),
+            operations::by_rust_name(info.operation_id),
         );
         Ok(())
     }
@@ -973,6 +1283,22 @@ pub mod multipart {
             if let Some(text) = self.disable_optimization {
                 form = form.text("disableOptimization", text);
             }
+            if let Some(part) = self.file {
+                form = form.part("file", part);
+            }
+            form
+        }
+    }
+    /// The `multipart/form-data` body of `importEntitlementsV1` (POST /sources/v1/{sourceId}/load-entitlements).
+    #[derive(Debug, Default)]
+    pub struct ImportEntitlementsForm {
+        /// The `file` file part.
+        pub file: Option<reqwest::multipart::Part>,
+    }
+    impl ImportEntitlementsForm {
+        /// Builds the multipart form; parts with a known length keep `Content-Length` known.
+        pub fn into_form(self) -> reqwest::multipart::Form {
+            let mut form = reqwest::multipart::Form::new();
             if let Some(part) = self.file {
                 form = form.part("file", part);
             }
@@ -1015,6 +1341,40 @@ impl Client {
             _ => Err(Error::UnexpectedResponse(response)),
         }
     }
+    ///`importEntitlementsV1`: sends a `POST` request to `/sources/v1/{sourceId}/load-entitlements` with a `multipart/form-data` body.
+    pub async fn import_entitlements<'a>(
+        &'a self,
+        source_id: &'a str,
+        body: multipart::ImportEntitlementsForm,
+    ) -> Result<ResponseValue<types::LoadEntitlementTask>, Error<ByteStream>> {
+        let url = format!(
+            "{}/sources/v1/{}/load-entitlements", self.baseurl, encode_path(source_id),
+        );
+        #[allow(unused_mut)]
+        let mut request = self
+            .client
+            .post(url)
+            .header(
+                ::reqwest::header::ACCEPT,
+                ::reqwest::header::HeaderValue::from_static("application/json"),
+            )
+            .multipart(body.into_form())
+            .build()?;
+        let info = OperationInfo {
+            operation_id: "import_entitlements",
+        };
+        self.pre(&mut request, &info).await?;
+        let result = self.exec(request, &info).await;
+        self.post(&result, &info).await?;
+        let response = result?;
+        match response.status().as_u16() {
+            202u16 => ResponseValue::from_response(response).await,
+            400u16 | 401u16 | 403u16 | 429u16 | 500u16 => {
+                Err(Error::ErrorResponse(ResponseValue::stream(response)))
+            }
+            _ => Err(Error::UnexpectedResponse(response)),
+        }
+    }
 }
 /// What the spec says about each operation, as data.
 pub mod operations {
@@ -1028,6 +1388,7 @@ pub mod operations {
             path: "/account-aggregations/v1/{id}/status",
             experimental: false,
             success_status: 200,
+            success_media_type: "application/json",
             response_properties: &[
                 "deletedAccounts",
                 "processedAccounts",
@@ -1047,6 +1408,7 @@ pub mod operations {
             path: "/sources/v1",
             experimental: false,
             success_status: 200,
+            success_media_type: "application/json",
             response_properties: &[
                 "accountCorrelationConfig",
                 "accountCorrelationRule",
@@ -1089,7 +1451,73 @@ pub mod operations {
             path: "/sources/v1/{id}/load-accounts",
             experimental: false,
             success_status: 202,
+            success_media_type: "application/json",
             response_properties: &["success", "task"],
+        },
+        crate::Operation {
+            name: "getAccountsSchema",
+            operation_id: "getAccountsSchemaV1",
+            rust_name: "get_accounts_schema",
+            method: "GET",
+            path: "/sources/v1/{id}/schemas/accounts",
+            experimental: false,
+            success_status: 200,
+            success_media_type: "text/csv",
+            response_properties: &[],
+        },
+        crate::Operation {
+            name: "getEntitlementsSchema",
+            operation_id: "getEntitlementsSchemaV1",
+            rust_name: "get_entitlements_schema",
+            method: "GET",
+            path: "/sources/v1/{id}/schemas/entitlements",
+            experimental: false,
+            success_status: 200,
+            success_media_type: "text/csv",
+            response_properties: &[],
+        },
+        crate::Operation {
+            name: "importEntitlements",
+            operation_id: "importEntitlementsV1",
+            rust_name: "import_entitlements",
+            method: "POST",
+            path: "/sources/v1/{sourceId}/load-entitlements",
+            experimental: false,
+            success_status: 202,
+            success_media_type: "application/json",
+            response_properties: &[
+                "created",
+                "description",
+                "id",
+                "launcher",
+                "returns",
+                "type",
+                "uniqueName",
+            ],
+        },
+        crate::Operation {
+            name: "getSourceSchemas",
+            operation_id: "getSourceSchemasV1",
+            rust_name: "get_source_schemas",
+            method: "GET",
+            path: "/sources/v1/{sourceId}/schemas",
+            experimental: false,
+            success_status: 200,
+            success_media_type: "application/json",
+            response_properties: &[
+                "attributes",
+                "configuration",
+                "created",
+                "displayAttribute",
+                "features",
+                "hierarchyAttribute",
+                "id",
+                "identityAttribute",
+                "includePermissions",
+                "modified",
+                "name",
+                "nativeObjectType",
+            ],
         },
         crate::Operation {
             name: "getTaskStatusList",
@@ -1099,6 +1527,7 @@ pub mod operations {
             path: "/task-status/v1",
             experimental: false,
             success_status: 200,
+            success_media_type: "application/json",
             response_properties: &[
                 "attributes",
                 "completed",
@@ -1128,6 +1557,7 @@ pub mod operations {
             path: "/task-status/v1/{id}",
             experimental: false,
             success_status: 200,
+            success_media_type: "application/json",
             response_properties: &[
                 "attributes",
                 "completed",
@@ -1150,9 +1580,13 @@ pub mod operations {
             ],
         },
     ];
+    /// The operation with this generated method name.
+    pub fn by_rust_name(rust_name: &str) -> Option<&'static crate::Operation> {
+        OPERATIONS.iter().find(|o| o.rust_name == rust_name)
+    }
     /// Whether the operation with this generated method name is experimental.
     pub fn is_experimental(rust_name: &str) -> bool {
-        OPERATIONS.iter().any(|o| o.experimental && o.rust_name == rust_name)
+        by_rust_name(rust_name).is_some_and(|o| o.experimental)
     }
 }
 /// This version's facts (name, base path, operations).
@@ -1262,6 +1696,135 @@ pub mod errors {
             }
         }
     }
+    /// The documented error bodies of `getAccountsSchemaV1`, by HTTP status.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum GetAccountsSchemaError {
+        /// 400 Bad Request.
+        Status400(super::types::ErrorResponseDto),
+        /// 401 Unauthorized.
+        Status401(super::types::Response401Body),
+        /// 403 Forbidden.
+        Status403(super::types::ErrorResponseDto),
+        /// 404 Not Found.
+        Status404(super::types::ErrorResponseDto),
+        /// 429 Too Many Requests.
+        Status429(super::types::Response429Body),
+        /// 500 Internal Server Error.
+        Status500(super::types::ErrorResponseDto),
+    }
+    impl GetAccountsSchemaError {
+        /// Decodes an error body by its status; `None` if the spec does not document the status.
+        pub fn decode(
+            status: u16,
+            body: &[u8],
+        ) -> Option<Result<Self, serde_json::Error>> {
+            match status {
+                400 => Some(serde_json::from_slice(body).map(Self::Status400)),
+                401 => Some(serde_json::from_slice(body).map(Self::Status401)),
+                403 => Some(serde_json::from_slice(body).map(Self::Status403)),
+                404 => Some(serde_json::from_slice(body).map(Self::Status404)),
+                429 => Some(serde_json::from_slice(body).map(Self::Status429)),
+                500 => Some(serde_json::from_slice(body).map(Self::Status500)),
+                _ => None,
+            }
+        }
+    }
+    /// The documented error bodies of `getEntitlementsSchemaV1`, by HTTP status.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum GetEntitlementsSchemaError {
+        /// 400 Bad Request.
+        Status400(super::types::ErrorResponseDto),
+        /// 401 Unauthorized.
+        Status401(super::types::Response401Body),
+        /// 403 Forbidden.
+        Status403(super::types::ErrorResponseDto),
+        /// 404 Not Found.
+        Status404(super::types::ErrorResponseDto),
+        /// 429 Too Many Requests.
+        Status429(super::types::Response429Body),
+        /// 500 Internal Server Error.
+        Status500(super::types::ErrorResponseDto),
+    }
+    impl GetEntitlementsSchemaError {
+        /// Decodes an error body by its status; `None` if the spec does not document the status.
+        pub fn decode(
+            status: u16,
+            body: &[u8],
+        ) -> Option<Result<Self, serde_json::Error>> {
+            match status {
+                400 => Some(serde_json::from_slice(body).map(Self::Status400)),
+                401 => Some(serde_json::from_slice(body).map(Self::Status401)),
+                403 => Some(serde_json::from_slice(body).map(Self::Status403)),
+                404 => Some(serde_json::from_slice(body).map(Self::Status404)),
+                429 => Some(serde_json::from_slice(body).map(Self::Status429)),
+                500 => Some(serde_json::from_slice(body).map(Self::Status500)),
+                _ => None,
+            }
+        }
+    }
+    /// The documented error bodies of `importEntitlementsV1`, by HTTP status.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum ImportEntitlementsError {
+        /// 400 Bad Request.
+        Status400(super::types::ErrorResponseDto),
+        /// 401 Unauthorized.
+        Status401(super::types::Response401Body),
+        /// 403 Forbidden.
+        Status403(super::types::ErrorResponseDto),
+        /// 429 Too Many Requests.
+        Status429(super::types::Response429Body),
+        /// 500 Internal Server Error.
+        Status500(super::types::ErrorResponseDto),
+    }
+    impl ImportEntitlementsError {
+        /// Decodes an error body by its status; `None` if the spec does not document the status.
+        pub fn decode(
+            status: u16,
+            body: &[u8],
+        ) -> Option<Result<Self, serde_json::Error>> {
+            match status {
+                400 => Some(serde_json::from_slice(body).map(Self::Status400)),
+                401 => Some(serde_json::from_slice(body).map(Self::Status401)),
+                403 => Some(serde_json::from_slice(body).map(Self::Status403)),
+                429 => Some(serde_json::from_slice(body).map(Self::Status429)),
+                500 => Some(serde_json::from_slice(body).map(Self::Status500)),
+                _ => None,
+            }
+        }
+    }
+    /// The documented error bodies of `getSourceSchemasV1`, by HTTP status.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum GetSourceSchemasError {
+        /// 400 Bad Request.
+        Status400(super::types::ErrorResponseDto),
+        /// 401 Unauthorized.
+        Status401(super::types::Response401Body),
+        /// 403 Forbidden.
+        Status403(super::types::ErrorResponseDto),
+        /// 404 Not Found.
+        Status404(super::types::ErrorResponseDto),
+        /// 429 Too Many Requests.
+        Status429(super::types::Response429Body),
+        /// 500 Internal Server Error.
+        Status500(super::types::ErrorResponseDto),
+    }
+    impl GetSourceSchemasError {
+        /// Decodes an error body by its status; `None` if the spec does not document the status.
+        pub fn decode(
+            status: u16,
+            body: &[u8],
+        ) -> Option<Result<Self, serde_json::Error>> {
+            match status {
+                400 => Some(serde_json::from_slice(body).map(Self::Status400)),
+                401 => Some(serde_json::from_slice(body).map(Self::Status401)),
+                403 => Some(serde_json::from_slice(body).map(Self::Status403)),
+                404 => Some(serde_json::from_slice(body).map(Self::Status404)),
+                429 => Some(serde_json::from_slice(body).map(Self::Status429)),
+                500 => Some(serde_json::from_slice(body).map(Self::Status500)),
+                _ => None,
+            }
+        }
+    }
     /// The documented error bodies of `getTaskStatusListV1`, by HTTP status.
     #[derive(Debug, Clone, PartialEq)]
     pub enum GetTaskStatusListError {
@@ -1341,6 +1904,18 @@ pub mod known_values {
         "TERMINATED",
         "NOT_FOUND",
     ];
+    /// Values the spec lists for `components.schemas.AttributeDefinition.schema.type`; the server may send others.
+    pub const ATTRIBUTE_DEFINITION_SCHEMA_TYPE: &[&str] = &["CONNECTOR_SCHEMA"];
+    /// Values the spec lists for `components.schemas.AttributeDefinitionType`; the server may send others.
+    pub const ATTRIBUTE_DEFINITION_TYPE: &[&str] = &[
+        "STRING",
+        "LONG",
+        "INT",
+        "BOOLEAN",
+        "DATE",
+    ];
+    /// Values the spec lists for `getSourceSchemas (GET /sources/v1/{sourceId}/schemas) parameter include-types`; the server may send others.
+    pub const GET_SOURCE_SCHEMAS_INCLUDE_TYPES: &[&str] = &["group", "user"];
     /// Values the spec lists for `components.schemas.LoadAccountsTask.task.completionStatus`; the server may send others.
     pub const LOAD_ACCOUNTS_TASK_TASK_COMPLETION_STATUS: &[&str] = &[
         "SUCCESS",
