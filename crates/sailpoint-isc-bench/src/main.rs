@@ -10,7 +10,9 @@
 //! 3. waiting for an aggregation on the sandbox: the default poll schedule vs fixed 5 s polling;
 //! 4. generated code size and the clean build time of `sailpoint-isc` (informational);
 //! 5. aggregating many sources under the sandbox's rate limit: the SDK's batch API vs a naive
-//!    loop of starts and waits.
+//!    loop of starts and waits;
+//! 6. the pre-flight check of a 1 GiB CSV against its schema vs `wc -l` on the same cached file,
+//!    with the checker's peak RSS (section `check`).
 //!
 //! Prints Markdown tables and writes `target/bench/report.json` (and `report.md`). Performance
 //! targets are reported, never asserted: the exit status is non-zero only if the harness itself
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod check;
 mod codegen;
 mod overhead;
 mod server;
@@ -38,16 +41,18 @@ usage: sailpoint-isc-bench [options]      (normally: cargo xtask bench [options]
 
 options:
   --smoke               tiny, quick run for CI (1 MiB file, 2 MiB through the link, a few hundred
-                        calls, time scaled 1/200, 4 batch sources, no clean build); still checks
-                        hashes and request counts
+                        calls, time scaled 1/200, 4 batch sources, an 8 MiB file checked, no clean
+                        build); still checks hashes, request counts and the check's findings
   --no-clean-build      skip the clean build of sailpoint-isc (the slowest part of a full run)
-  --only <sections>     comma-separated subset of: overhead,upload,link,wait,codegen,batch
-  --reps <n>            repetitions of the overhead and upload figures
+  --only <sections>     comma-separated subset of: overhead,upload,link,check,wait,codegen,batch
+  --reps <n>            repetitions of the overhead, upload and check figures
   --calls <n>           sequential calls per repetition (concurrent: 4x as many)
   --concurrency <n>     concurrent callers (default 32)
   --upload-mib <list>   file sizes in MiB, comma-separated (default 100,1024)
   --link-mib <n>        file size in MiB of the throttled-link uploads (default 100)
   --link-rate <MiB/s>   the throttled link's rate per connection and direction (default 10)
+  --check-mib <n>       size in MiB of the CSV the pre-flight check reads (default 1024)
+  --check-reps <n>      repetitions of the check figure (default 7)
   --wait-scale <f>      divide the aggregation's and the schedules' durations by f (default 20)
   --wait-reps <n>       repetitions of the waiting figure
   --batch-sources <n>   sources aggregated per batch run (default 100)
@@ -59,7 +64,9 @@ options:
   -h, --help            this help";
 
 /// Every section, in the order a full run measures them (codegen's clean build last).
-const SECTIONS: [&str; 6] = ["overhead", "upload", "link", "wait", "batch", "codegen"];
+const SECTIONS: [&str; 7] = [
+    "overhead", "upload", "link", "check", "wait", "batch", "codegen",
+];
 
 #[derive(Debug, Clone)]
 struct Options {
@@ -73,6 +80,8 @@ struct Options {
     upload_reps: usize,
     link_mib: u64,
     link_rate_mib: f64,
+    check_mib: u64,
+    check_reps: usize,
     wait_scale: f64,
     wait_reps: usize,
     batch_sources: usize,
@@ -96,6 +105,8 @@ impl Options {
             // About 10 s per upload at 10 MiB/s.
             link_mib: 100,
             link_rate_mib: 10.0,
+            check_mib: 1024,
+            check_reps: 7,
             wait_scale: 20.0,
             wait_reps: 5,
             batch_sources: 100,
@@ -117,6 +128,8 @@ impl Options {
             upload_mib: vec![1],
             upload_reps: 1,
             link_mib: 2,
+            check_mib: 8,
+            check_reps: 2,
             wait_scale: 200.0,
             wait_reps: 2,
             batch_sources: 4,
@@ -159,6 +172,7 @@ impl Options {
                 "--reps" => {
                     opts.reps = value()?.parse()?;
                     opts.upload_reps = opts.reps;
+                    opts.check_reps = opts.reps;
                 }
                 "--calls" => opts.calls = value()?.parse()?,
                 "--concurrency" => opts.concurrency = value()?.parse()?,
@@ -170,6 +184,8 @@ impl Options {
                 }
                 "--link-mib" => opts.link_mib = value()?.parse()?,
                 "--link-rate" => opts.link_rate_mib = value()?.parse()?,
+                "--check-mib" => opts.check_mib = value()?.parse()?,
+                "--check-reps" => opts.check_reps = value()?.parse()?,
                 "--wait-scale" => opts.wait_scale = value()?.parse()?,
                 "--wait-reps" => opts.wait_reps = value()?.parse()?,
                 "--batch-sources" => opts.batch_sources = value()?.parse()?,
@@ -184,6 +200,9 @@ impl Options {
         }
         if opts.batch_sources == 0 || opts.batch_reps == 0 {
             bail!("--batch-sources and --batch-reps must be positive");
+        }
+        if opts.check_mib == 0 || opts.check_reps == 0 {
+            bail!("--check-mib and --check-reps must be positive");
         }
         if opts.upload_mib.contains(&0) || opts.link_mib == 0 {
             bail!("upload sizes must be at least 1 MiB");
@@ -222,6 +241,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(upload::CHILD_COMMAND) {
         return upload::child_main(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some(check::CHILD_COMMAND) {
+        return check::child_main(&args[1..]);
     }
     let opts = match Options::parse(&args) {
         Ok(Some(opts)) => opts,
@@ -308,6 +330,14 @@ fn run(opts: &Options, args: &[String]) -> Result<bool> {
             dir: dir.clone(),
         };
         sections.push(("upload_link", Box::new(move || upload::run_link(&params))));
+    }
+    if opts.wants("check") {
+        let params = check::Params {
+            file_mib: opts.check_mib,
+            reps: opts.check_reps,
+            dir: dir.clone(),
+        };
+        sections.push(("check", Box::new(move || check::run(&params))));
     }
     if opts.wants("wait") {
         let params = waiting::Params {
