@@ -80,12 +80,6 @@ impl Stop {
         self.token.clone()
     }
 
-    /// Resolves when the stop is requested.
-    #[allow(dead_code)]
-    pub async fn requested(&self) {
-        self.token.cancelled().await;
-    }
-
     /// The signal that stopped the command, if any.
     pub fn signal(&self) -> Option<Signal> {
         self.signal.get().copied()

@@ -11,6 +11,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::config::Credentials;
+use crate::deadline::DeadlineClock;
 use crate::error::{Error, ErrorContext, Failure, read_capped};
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
 use crate::secret::Secret;
@@ -280,7 +281,8 @@ impl Authenticator {
         client_id: &str,
         client_secret: &Secret,
     ) -> Result<(Secret, Duration), Error> {
-        let mut budget = RetryBudget::new(&self.retry, self.deadline);
+        let mut budget = RetryBudget::new(&self.retry);
+        let clock = DeadlineClock::new(self.deadline, None);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -331,7 +333,11 @@ impl Authenticator {
                 other => other,
             };
             let wait = (decision == RetryDecision::Retry)
-                .then(|| budget.next_wait(failure.retry_after()))
+                .then(|| {
+                    budget
+                        .next_wait(failure.retry_after())
+                        .filter(|wait| clock.allows(*wait))
+                })
                 .flatten();
             tracing::debug!(
                 operation = TOKEN_OPERATION,
@@ -360,7 +366,7 @@ impl Authenticator {
                     tracing::debug!(
                         operation = TOKEN_OPERATION,
                         attempts = attempt,
-                        elapsed_ms = budget.elapsed().as_millis() as u64,
+                        elapsed_ms = clock.elapsed().as_millis() as u64,
                         "giving up"
                     );
                     let mut error =

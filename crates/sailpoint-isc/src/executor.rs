@@ -451,7 +451,7 @@ impl Executor {
         );
         async move {
             let inner = &self.inner;
-            let mut budget = RetryBudget::new(&inner.retry, None);
+            let mut budget = RetryBudget::new(&inner.retry);
             let mut clock = DeadlineClock::new(inner.timeouts.total, call.bound);
             let mut attempt = 0u32;
             let mut refreshed = false;
@@ -646,12 +646,9 @@ impl Executor {
             attempts,
             "the deadline passed before the next request was sent"
         );
-        let mut context = ErrorContext::new(call.operation, Some(call.version));
-        context.attempts = attempts;
-        context.status = last_status;
         Error::DeadlineExceeded {
             deadline: clock.limit(),
-            context: Box::new(context),
+            context: call_context(call, attempts, last_status),
         }
     }
 
@@ -665,10 +662,7 @@ impl Executor {
         last_status: Option<StatusCode>,
     ) -> Error {
         let deadline = clock.limit();
-        let mut context = ErrorContext::new(call.operation, Some(call.version));
-        context.attempts = attempts;
-        context.status = last_status;
-        let context = Box::new(context);
+        let context = call_context(call, attempts, last_status);
         match call.source_id {
             Some(source_id) if call.kind == OperationKind::StartAggregation => {
                 Error::OutcomeUnknown {
@@ -748,11 +742,22 @@ fn same_origin_redirects() -> reqwest::redirect::Policy {
 
 /// The error for a call cancelled before its request could take effect.
 fn cancelled(call: &Call<'_>, attempts: u32) -> Error {
+    Error::Cancelled {
+        context: call_context(call, attempts, None),
+    }
+}
+
+/// The context of an error the executor makes itself (no response to take it from): the call,
+/// the attempts made and the last status seen.
+fn call_context(
+    call: &Call<'_>,
+    attempts: u32,
+    last_status: Option<StatusCode>,
+) -> Box<ErrorContext> {
     let mut context = ErrorContext::new(call.operation, Some(call.version));
     context.attempts = attempts;
-    Error::Cancelled {
-        context: Box::new(context),
-    }
+    context.status = last_status;
+    Box::new(context)
 }
 
 /// Runs `future` to completion, or until `cancel` fires (`None` then).

@@ -13,7 +13,7 @@
 //! Only `RetryConfig` is public: the classification is the SDK's promise (documented on
 //! [`RetryConfig`]), not an extension point.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// How failed requests are retried. Plain data: build it with [`RetryConfig::standard`] or
 /// [`RetryConfig::disabled`] and adjust with the `with_*` methods or the public fields.
@@ -248,26 +248,20 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Counts retries of one operation and enforces `max_attempts` and the total deadline.
+/// Counts retries of one operation and enforces `max_attempts`. (Whether a wait fits the
+/// deadline is the deadline clock's question, `crate::deadline::DeadlineClock::allows`.)
 #[derive(Debug)]
 pub(crate) struct RetryBudget<'a> {
     config: &'a RetryConfig,
-    deadline: Option<Duration>,
-    started: Instant,
     retries: u32,
 }
 
 impl<'a> RetryBudget<'a> {
-    pub(crate) fn new(config: &'a RetryConfig, deadline: Option<Duration>) -> Self {
-        RetryBudget {
-            config,
-            deadline,
-            started: Instant::now(),
-            retries: 0,
-        }
+    pub(crate) fn new(config: &'a RetryConfig) -> Self {
+        RetryBudget { config, retries: 0 }
     }
 
-    /// The wait before the next retry, or `None` when attempts or the deadline are used up.
+    /// The wait before the next retry, or `None` when the attempts are used up.
     pub(crate) fn next_wait(&mut self, retry_after: Option<Duration>) -> Option<Duration> {
         if self.retries.saturating_add(1) >= self.config.max_attempts {
             return None;
@@ -275,24 +269,15 @@ impl<'a> RetryBudget<'a> {
         let wait = self
             .config
             .wait_before_retry(self.retries.saturating_add(1), retry_after);
-        if let Some(deadline) = self.deadline
-            && self.started.elapsed().saturating_add(wait) > deadline
-        {
-            return None;
-        }
         self.retries += 1;
         Some(wait)
-    }
-
-    /// Time since the first attempt.
-    pub(crate) fn elapsed(&self) -> Duration {
-        self.started.elapsed()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::DeadlineClock;
     use std::time::UNIX_EPOCH;
 
     #[test]
@@ -395,22 +380,28 @@ mod tests {
         let c = RetryConfig::standard()
             .with_max_attempts(3)
             .with_backoff(Duration::ZERO, Duration::ZERO);
-        let mut b = RetryBudget::new(&c, None);
+        let mut b = RetryBudget::new(&c);
         assert!(b.next_wait(None).is_some());
         assert!(b.next_wait(None).is_some());
         assert!(b.next_wait(None).is_none());
 
+        // A wait past the deadline is not taken (the executor and the token fetch ask both).
         let c = RetryConfig::standard();
-        let mut b = RetryBudget::new(&c, Some(Duration::from_secs(1)));
-        assert!(b.next_wait(Some(Duration::from_secs(5))).is_none());
+        let mut b = RetryBudget::new(&c);
+        let clock = DeadlineClock::new(Some(Duration::from_secs(1)), None);
+        assert!(
+            b.next_wait(Some(Duration::from_secs(5)))
+                .filter(|w| clock.allows(*w))
+                .is_none()
+        );
 
         let disabled = RetryConfig::disabled();
-        let mut b = RetryBudget::new(&disabled, Some(Duration::from_secs(60)));
+        let mut b = RetryBudget::new(&disabled);
         assert!(b.next_wait(None).is_none());
     }
 
-    /// A server wait of `u64::MAX` seconds, honoured up to `Duration::MAX`, after a first attempt
-    /// of more than a second: past any deadline, not an overflow.
+    /// A server wait of `u64::MAX` seconds, honoured up to `Duration::MAX`: past any deadline,
+    /// not an overflow.
     #[test]
     fn budget_saturates_on_the_longest_waits() {
         let c = RetryConfig::standard()
@@ -421,11 +412,13 @@ mod tests {
             Some(Duration::MAX),
             None,
         ] {
-            let mut b = RetryBudget::new(&c, Some(Duration::from_secs(3600)));
-            b.started = Instant::now()
-                .checked_sub(Duration::from_millis(1500))
-                .unwrap_or(b.started);
-            assert_eq!(b.next_wait(retry_after), None, "{retry_after:?}");
+            let mut b = RetryBudget::new(&c);
+            let clock = DeadlineClock::new(Some(Duration::from_secs(3600)), None);
+            assert_eq!(
+                b.next_wait(retry_after).filter(|w| clock.allows(*w)),
+                None,
+                "{retry_after:?}"
+            );
         }
         for retry in [1, 2, 64, u32::MAX] {
             assert!(c.jittered_backoff(retry) <= Duration::MAX);
