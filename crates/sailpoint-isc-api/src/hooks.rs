@@ -42,8 +42,17 @@ pub(crate) fn prepare_request(
     }
 }
 
-/// The `Accept` header for an operation whose success body is not JSON.
-fn accept_value(operation: &Operation) -> Option<HeaderValue> {
+/// The `Accept` header for an operation whose success body is not JSON: its documented media
+/// type, then JSON (for error bodies). `None` for a JSON (or bodiless) answer.
+///
+/// ```
+/// use sailpoint_isc_api::{ApiVersion, accept_value};
+///
+/// let header = accept_value(ApiVersion::V2025.operation("getAccountsSchema").unwrap());
+/// assert_eq!(header.unwrap(), "text/csv, application/json");
+/// assert!(accept_value(ApiVersion::V2025.operation("getTaskStatus").unwrap()).is_none());
+/// ```
+pub fn accept_value(operation: &Operation) -> Option<HeaderValue> {
     let media = operation.success_media_type;
     if media.is_empty() || operation.answers_json() {
         return None;

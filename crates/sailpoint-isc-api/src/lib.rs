@@ -25,5 +25,6 @@ mod generated;
 
 pub use context::RequestContext;
 pub use generated::*;
+pub use hooks::accept_value;
 pub use timestamp::{EPOCH_MILLIS_THRESHOLD, InvalidTimestamp, Timestamp};
 pub use version::{ApiSpec, ApiVersion, Operation, UnknownApiVersion};

@@ -1,5 +1,6 @@
-//! Aggregation operations: start one (`importAccounts`) and read its status
-//! (`getAccountAggregationStatus`), for any API version.
+//! Aggregation operations: start one (`importAccounts`, `importEntitlements`) and read its
+//! status (`getAccountAggregationStatus`, or task status for a kind without a status
+//! endpoint), for any API version and either [`AggregationKind`].
 
 use std::path::PathBuf;
 
@@ -14,34 +15,34 @@ use crate::deadline::{bound_after, earliest};
 use crate::error::{Error, ErrorContext, Failure, OutcomeLookup, body_snippet};
 use crate::executor::{Call, Executor};
 use crate::ids::check_id as validate_id;
+use crate::kind::AggregationKind;
 use crate::retry::OperationKind;
 use crate::status::{
-    AggregationState, AggregationStatus, AggregationTask, LoadAccountsTask, StartOrigin,
+    AggregationState, AggregationStatus, AggregationTask, StartAnswer, StartOrigin,
     StartedAggregation,
 };
 use crate::task_status::{CompletionStatus, TaskStatus};
 use crate::tasks::{
-    ACCOUNT_AGGREGATION_TASK_TYPE, ListTaskStatuses, TASK_LIST_OPERATION, TASK_STATUS_OPERATION,
-    TaskFilter, TaskOrder, fetch_task_status, newest_aggregation_tasks,
+    ListTaskStatuses, TASK_LIST_OPERATION, TASK_STATUS_OPERATION, TaskFilter, TaskOrder,
+    fetch_task_status, newest_aggregation_tasks,
 };
 use crate::upload::AccountsFile;
 
-/// Cross-version name of the operation that starts an aggregation.
-pub(crate) const IMPORT_OPERATION: &str = "importAccounts";
-/// Cross-version name of the operation that reads an aggregation's status.
-pub(crate) const STATUS_OPERATION: &str = "getAccountAggregationStatus";
-
-/// An aggregation to read or wait for: its id, and the API version that started it if known.
+/// An aggregation to read or wait for: its id, its kind, and the API version that started it if
+/// known.
 ///
-/// Built from a [`StartedAggregation`] (which keeps its version) or from an id (which uses the
-/// client's default version unless the call chooses one).
+/// Built from a [`StartedAggregation`] (which keeps its version and kind) or from an id (an
+/// account aggregation on the client's default version unless the call chooses otherwise).
 ///
 /// ```
-/// use sailpoint_isc::{AggregationRef, ApiVersion};
+/// use sailpoint_isc::{AggregationKind, AggregationRef, ApiVersion};
 ///
 /// let by_id = AggregationRef::from("2c91808477a6b0c60177a81146b8110b");
 /// assert_eq!(by_id.api_version, None);
-/// let pinned = by_id.with_api_version(ApiVersion::V2026);
+/// assert_eq!(by_id.kind, AggregationKind::Accounts);
+/// let pinned = by_id
+///     .with_api_version(ApiVersion::V2026)
+///     .with_kind(AggregationKind::Entitlements);
 /// assert_eq!(pinned.api_version, Some(ApiVersion::V2026));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,12 +52,21 @@ pub struct AggregationRef {
     pub task_id: String,
     /// The version to use; `None`: the client's default.
     pub api_version: Option<ApiVersion>,
+    /// What it loads: read through the account aggregation status endpoint, or (entitlements)
+    /// through its task status.
+    pub kind: AggregationKind,
 }
 
 impl AggregationRef {
     /// Uses this API version for the aggregation.
     pub fn with_api_version(mut self, version: ApiVersion) -> Self {
         self.api_version = Some(version);
+        self
+    }
+
+    /// Reads it as an aggregation of this kind.
+    pub fn with_kind(mut self, kind: AggregationKind) -> Self {
+        self.kind = kind;
         self
     }
 }
@@ -66,6 +76,7 @@ impl From<&str> for AggregationRef {
         AggregationRef {
             task_id: task_id.to_owned(),
             api_version: None,
+            kind: AggregationKind::Accounts,
         }
     }
 }
@@ -75,6 +86,7 @@ impl From<String> for AggregationRef {
         AggregationRef {
             task_id,
             api_version: None,
+            kind: AggregationKind::Accounts,
         }
     }
 }
@@ -90,6 +102,7 @@ impl From<&StartedAggregation> for AggregationRef {
         AggregationRef {
             task_id: started.task_id.clone(),
             api_version: Some(started.api_version),
+            kind: started.kind,
         }
     }
 }
@@ -99,6 +112,7 @@ impl From<StartedAggregation> for AggregationRef {
         AggregationRef {
             task_id: started.task_id,
             api_version: Some(started.api_version),
+            kind: started.kind,
         }
     }
 }
@@ -106,16 +120,29 @@ impl From<StartedAggregation> for AggregationRef {
 /// One status read with retries. A 404, or a 200 whose state is `NOT_FOUND` (the same fact in
 /// another form: the status endpoint forgets an aggregation about an hour after it ends), falls
 /// back to the aggregation's task status, kept 90 days; only when both forget the id is it
-/// [`Error::AggregationExpired`]. A bad id is [`Error::InvalidInput`].
+/// [`Error::AggregationExpired`]. A kind without a status endpoint (entitlements) is read from
+/// its task status directly. A bad id is [`Error::InvalidInput`].
 pub(crate) async fn fetch_status(
     executor: &Executor,
     task_id: &str,
     version: ApiVersion,
+    kind: AggregationKind,
 ) -> Result<AggregationStatus, Error> {
     validate_id("aggregation id", task_id)?;
+    let expired = |context| Error::AggregationExpired {
+        task_id: task_id.to_owned(),
+        context,
+    };
+    let Some(status_operation) = kind.profile().status_operation else {
+        return match fetch_task_status(executor, task_id, version).await {
+            Ok(task) => Ok(AggregationStatus::from_task_of(task, kind)),
+            Err(Error::NotFound { context }) => Err(expired(context)),
+            Err(other) => Err(other),
+        };
+    };
     let call = Call {
         version,
-        operation: STATUS_OPERATION,
+        operation: status_operation,
         kind: OperationKind::Read,
         path_args: &[task_id],
         query: &[],
@@ -125,7 +152,7 @@ pub(crate) async fn fetch_status(
     };
     let context = match executor.call::<AggregationStatus>(call).await {
         Ok(decoded) if decoded.value.state == Some(AggregationState::NotFound) => {
-            let mut context = ErrorContext::new(STATUS_OPERATION, Some(version));
+            let mut context = ErrorContext::new(status_operation, Some(version));
             context.status = Some(StatusCode::OK);
             context.attempts = 1;
             context.body_snippet = body_snippet(&decoded.body);
@@ -134,10 +161,6 @@ pub(crate) async fn fetch_status(
         Ok(decoded) => return Ok(decoded.value),
         Err(Error::NotFound { context }) => context,
         Err(other) => return Err(other),
-    };
-    let expired = |context| Error::AggregationExpired {
-        task_id: task_id.to_owned(),
-        context,
     };
     if version.operation(TASK_STATUS_OPERATION).is_none() {
         return Err(expired(context));
@@ -149,25 +172,26 @@ pub(crate) async fn fetch_status(
                 completion_status = ?task.completion_status,
                 "the status endpoint no longer knows the aggregation; answered from task status"
             );
-            Ok(AggregationStatus::from_task(task))
+            Ok(AggregationStatus::from_task_of(task, kind))
         }
         Err(Error::NotFound { .. }) => Err(expired(context)),
         Err(other) => Err(other),
     }
 }
 
-/// The newest account aggregation still running on `source_id`, if any.
+/// The newest aggregation of `kind` still running on `source_id`, if any.
 async fn running_aggregation(
     executor: &Executor,
     source_id: &str,
     version: ApiVersion,
+    kind: AggregationKind,
     bound: Option<Instant>,
     cancel: Option<&CancellationToken>,
 ) -> Result<Option<TaskStatus>, Error> {
     let page = ListTaskStatuses::new(executor.clone(), version)
         .filter(
             TaskFilter::new()
-                .task_type(ACCOUNT_AGGREGATION_TASK_TYPE)
+                .task_type(kind.task_type())
                 .source_id(source_id)
                 .running(),
         )
@@ -183,16 +207,25 @@ async fn running_aggregation(
         .find(|t| t.is_running() && t.id.as_deref().is_some_and(|id| !id.trim().is_empty())))
 }
 
-/// The newest account-aggregation task on `source_id` before a start: tasks the lookup after an
+/// The newest aggregation task of `kind` on `source_id` before a start: tasks the lookup after an
 /// ambiguous start must not take for the new one. `None` when there is none or it cannot be read.
 async fn newest_aggregation(
     executor: &Executor,
     source_id: &str,
     version: ApiVersion,
+    kind: AggregationKind,
     bound: Option<Instant>,
     cancel: Option<&CancellationToken>,
 ) -> Option<TaskStatus> {
-    match newest_aggregation_tasks(executor, version, &[source_id.to_owned()], bound, cancel).await
+    match newest_aggregation_tasks(
+        executor,
+        version,
+        kind,
+        &[source_id.to_owned()],
+        bound,
+        cancel,
+    )
+    .await
     {
         Ok(mut newest) => newest.remove(source_id),
         Err(error) => {
@@ -216,12 +249,14 @@ fn lookup_is_hopeless(error: &Error) -> bool {
     )
 }
 
-/// After an ambiguous start: the one aggregation task on the source created since `began`
-/// (less the clock-skew allowance), polled for the grace period; otherwise what was seen.
+/// After an ambiguous start: the one aggregation task of `kind` on the source created since
+/// `began` (less the clock-skew allowance), polled for the grace period; otherwise what was seen.
+#[allow(clippy::too_many_arguments)]
 async fn resolve_outcome(
     executor: &Executor,
     source_id: &str,
     version: ApiVersion,
+    kind: AggregationKind,
     began: DateTime<Utc>,
     before: Option<&TaskStatus>,
     resolution: &OutcomeResolution,
@@ -238,7 +273,7 @@ async fn resolve_outcome(
     let list = ListTaskStatuses::new(executor.clone(), version)
         .filter(
             TaskFilter::new()
-                .task_type(ACCOUNT_AGGREGATION_TASK_TYPE)
+                .task_type(kind.task_type())
                 .source_id(source_id),
         )
         .order(TaskOrder::CreatedDescending)
@@ -316,23 +351,27 @@ fn from_task(
     task: &TaskStatus,
     source_id: &str,
     version: ApiVersion,
+    kind: AggregationKind,
     origin: StartOrigin,
 ) -> StartedAggregation {
     StartedAggregation {
         task_id: task.id.clone().unwrap_or_default(),
         source_id: source_id.to_owned(),
         api_version: version,
+        kind,
         success: None,
         task: AggregationTask::from_task_status(task),
         origin,
     }
 }
 
-/// Starts an aggregation. Created by [`Client::start_aggregation`](crate::Client::start_aggregation).
+/// Starts an aggregation of accounts (the default) or entitlements ([`kind`](Self::kind)).
+/// Created by [`Client::start_aggregation`](crate::Client::start_aggregation).
 ///
 /// The file (if any) is checked before anything is sent, and streamed from disk per attempt.
 /// Only failures that prove no aggregation started (429, connection not established) are retried;
-/// otherwise [`Error::OutcomeUnknown`] is returned.
+/// otherwise [`Error::OutcomeUnknown`] is returned. Both kinds have the same guarantees: one
+/// start at most, a lost answer resolved through the kind's tasks, `if_idle` on the kind's tasks.
 ///
 /// ```no_run
 /// use sailpoint_isc::{ApiVersion, Client};
@@ -346,11 +385,31 @@ fn from_task(
 ///     .await?;
 /// # Ok(()) }
 /// ```
+///
+/// An entitlements file, checked against the source's schema before it is sent:
+///
+/// ```no_run
+/// use sailpoint_isc::{AggregationKind, Client};
+///
+/// # async fn demo(client: Client) -> Result<(), sailpoint_isc::Error> {
+/// let started = client
+///     .start_aggregation("2c9180835d2e5168015d32f890ca1581")
+///     .kind(AggregationKind::Entitlements)
+///     .file("groups.csv")
+///     .check_first()
+///     .send()
+///     .await?;
+/// let done = client.wait_for_aggregation(&started).send().await?;
+/// println!("{done}");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "nothing is sent until `.send()` is awaited"]
 pub struct StartAggregation {
     executor: Executor,
     source_id: String,
+    kind: AggregationKind,
+    check_first: bool,
     file: Option<FileInput>,
     disable_optimization: bool,
     api_version: ApiVersion,
@@ -379,6 +438,8 @@ impl StartAggregation {
         StartAggregation {
             executor,
             source_id,
+            kind: AggregationKind::Accounts,
+            check_first: false,
             file: None,
             disable_optimization: false,
             api_version,
@@ -426,8 +487,23 @@ impl StartAggregation {
         self
     }
 
-    /// Does not start a second aggregation: if an account aggregation on the source is still
-    /// running (task status, `completionStatus isnull`), [`send`](Self::send) returns it with
+    /// Loads this kind (default [`AggregationKind::Accounts`]).
+    pub fn kind(mut self, kind: AggregationKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Checks the file against the source's schema before sending anything
+    /// ([`Client::check_file`](crate::Client::check_file)): a file with a problem is
+    /// [`Error::FileCheckFailed`] with the report, and nothing is uploaded. Warnings are logged
+    /// and do not stop the start.
+    pub fn check_first(mut self) -> Self {
+        self.check_first = true;
+        self
+    }
+
+    /// Does not start a second aggregation: if an aggregation of the same kind on the source is
+    /// still running (task status, `completionStatus isnull`), [`send`](Self::send) returns it with
     /// [`StartOrigin::AlreadyRunning`] and uploads nothing. The check and the start are two
     /// requests: an aggregation started by someone else between them is not seen.
     pub fn if_idle(mut self) -> Self {
@@ -461,7 +537,8 @@ impl StartAggregation {
     }
 
     /// Re-processes every account even if unchanged (`disableOptimization`, sent as the text
-    /// `"true"`/`"false"`; default `false`).
+    /// `"true"`/`"false"`; default `false`). Account aggregations only: `true` on an
+    /// entitlement aggregation is [`Error::InvalidInput`].
     pub fn disable_optimization(mut self, disable: bool) -> Self {
         self.disable_optimization = disable;
         self
@@ -494,6 +571,15 @@ impl StartAggregation {
     /// [`TimeoutConfig::response`]: crate::TimeoutConfig::response
     pub async fn send(self) -> Result<StartedAggregation, Error> {
         validate_id("source id", &self.source_id)?;
+        let profile = self.kind.profile();
+        if self.disable_optimization && !profile.takes_disable_optimization {
+            return Err(Error::InvalidInput {
+                message: format!(
+                    "disableOptimization applies to account aggregations, not to {}",
+                    self.kind
+                ),
+            });
+        }
         let file = match &self.file {
             None => None,
             Some(FileInput::Checked(file)) => Some(file.clone()),
@@ -505,11 +591,29 @@ impl StartAggregation {
             bound_after(self.executor.timeouts().total),
             self.outer_bound,
         );
+        if self.check_first {
+            let Some(file) = &file else {
+                return Err(Error::InvalidInput {
+                    message: "check_first needs a file to check".to_owned(),
+                });
+            };
+            crate::schema::check_before_upload(
+                &self.executor,
+                &self.source_id,
+                file.path(),
+                self.kind,
+                version,
+                bound,
+                self.cancel.as_ref(),
+            )
+            .await?;
+        }
         if self.if_idle
             && let Some(task) = running_aggregation(
                 &self.executor,
                 &self.source_id,
                 version,
+                self.kind,
                 bound,
                 self.cancel.as_ref(),
             )
@@ -524,6 +628,7 @@ impl StartAggregation {
                 &task,
                 &self.source_id,
                 version,
+                self.kind,
                 StartOrigin::AlreadyRunning,
             ));
         }
@@ -536,6 +641,7 @@ impl StartAggregation {
                     &self.executor,
                     &self.source_id,
                     version,
+                    self.kind,
                     bound,
                     self.cancel.as_ref(),
                 )
@@ -562,6 +668,7 @@ impl StartAggregation {
                     &self.executor,
                     &source_id,
                     version,
+                    self.kind,
                     began,
                     before.as_ref(),
                     &self.resolution,
@@ -576,7 +683,13 @@ impl StartAggregation {
                             reason = %reason,
                             "recovered the aggregation from task status: ISC started it once, its response was lost"
                         );
-                        let started = from_task(&task, &source_id, version, StartOrigin::Recovered);
+                        let started = from_task(
+                            &task,
+                            &source_id,
+                            version,
+                            self.kind,
+                            StartOrigin::Recovered,
+                        );
                         refused_start(started)
                     }
                     Err(lookup) => Err(Error::OutcomeUnknown {
@@ -599,19 +712,25 @@ impl StartAggregation {
         bound: Option<Instant>,
     ) -> Result<StartedAggregation, Error> {
         let version = self.api_version;
-        let disable = self.disable_optimization;
+        let profile = self.kind.profile();
+        let import_operation = profile.import_operation;
+        // Sent only where the operation takes it.
+        let disable = profile
+            .takes_disable_optimization
+            .then_some(self.disable_optimization);
         if let Some(file) = &file {
             tracing::info!(
                 source_id = %self.source_id,
+                kind = %self.kind,
                 file = %file.path().display(),
                 bytes = file.len(),
-                disable_optimization = disable,
+                disable_optimization = self.disable_optimization,
                 "starting aggregation"
             );
         }
         let call = Call {
             version,
-            operation: IMPORT_OPERATION,
+            operation: import_operation,
             kind: OperationKind::StartAggregation,
             path_args: &[&self.source_id],
             query: &[],
@@ -628,13 +747,15 @@ impl StartAggregation {
         };
         let decoded = self
             .executor
-            .call_with_form::<LoadAccountsTask, _, _>(call, file.is_some(), |progress| {
+            .call_with_form::<StartAnswer, _, _>(call, file.is_some(), |progress| {
                 let file = file.clone();
                 let progress = progress.clone();
                 async move {
                     // A fresh file stream per attempt, counted as it is handed over.
-                    let mut form = reqwest::multipart::Form::new()
-                        .text("disableOptimization", disable.to_string());
+                    let mut form = reqwest::multipart::Form::new();
+                    if let Some(disable) = disable {
+                        form = form.text("disableOptimization", disable.to_string());
+                    }
                     if let Some(file) = &file {
                         let part = file.to_part(&progress).await.map_err(Failure::Local)?;
                         form = form.part("file", part);
@@ -648,7 +769,7 @@ impl StartAggregation {
             // ISC accepted the start (2xx) but its answer cannot be read: it started once, and
             // task status can tell its id.
             Err(Error::UndecodableBody { reason, context })
-                if context.operation == IMPORT_OPERATION
+                if context.operation == import_operation
                     && context.status.is_some_and(|s| s.is_success()) =>
             {
                 return Err(ambiguous(
@@ -658,24 +779,24 @@ impl StartAggregation {
             }
             Err(other) => return Err(other),
         };
-        let body = decoded.value;
-        let task = body.task.unwrap_or_default();
+        let (success, task) = decoded.value.into_parts();
         let Some(task_id) = task.id.clone().filter(|id| !id.trim().is_empty()) else {
-            let mut context = ErrorContext::new(IMPORT_OPERATION, Some(version));
+            let mut context = ErrorContext::new(import_operation, Some(version));
             context.status = Some(StatusCode::ACCEPTED);
             context.attempts = 1;
             context.body_snippet = body_snippet(&decoded.body);
             return Err(ambiguous(
-                "ISC accepted the start but its answer has no task.id".to_owned(),
+                "ISC accepted the start but its answer has no task id".to_owned(),
                 Box::new(context),
             ));
         };
-        tracing::info!(source_id = %self.source_id, task_id = %task_id, api_version = %version, "aggregation started");
+        tracing::info!(source_id = %self.source_id, task_id = %task_id, kind = %self.kind, api_version = %version, "aggregation started");
         refused_start(StartedAggregation {
             task_id,
             source_id: self.source_id.clone(),
             api_version: version,
-            success: body.success,
+            kind: self.kind,
+            success,
             task,
             origin: StartOrigin::Started,
         })
@@ -732,15 +853,28 @@ pub struct GetAggregationStatus {
     executor: Executor,
     task_id: String,
     api_version: ApiVersion,
+    kind: AggregationKind,
 }
 
 impl GetAggregationStatus {
-    pub(crate) fn new(executor: Executor, task_id: String, api_version: ApiVersion) -> Self {
+    pub(crate) fn new(
+        executor: Executor,
+        task_id: String,
+        api_version: ApiVersion,
+        kind: AggregationKind,
+    ) -> Self {
         GetAggregationStatus {
             executor,
             task_id,
             api_version,
+            kind,
         }
+    }
+
+    /// Reads it as an aggregation of this kind (entitlements: from its task status).
+    pub fn kind(mut self, kind: AggregationKind) -> Self {
+        self.kind = kind;
+        self
     }
 
     /// Uses this API version instead of the one chosen when the builder was created.
@@ -766,6 +900,6 @@ impl GetAggregationStatus {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<AggregationStatus, Error> {
-        fetch_status(&self.executor, &self.task_id, self.api_version).await
+        fetch_status(&self.executor, &self.task_id, self.api_version, self.kind).await
     }
 }

@@ -11,8 +11,10 @@ use crate::batch::{AggregateBatch, BatchItem};
 use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials, OutcomeResolution};
 use crate::error::Error;
 use crate::executor::{Executor, HttpClients};
+use crate::kind::AggregationKind;
 use crate::ratelimit::RateLimiter;
 use crate::retry::RetryConfig;
+use crate::schema::{CheckFile, GetFileSchema};
 use crate::sources::FindSourceByName;
 use crate::tasks::{GetTaskStatus, ListTaskStatuses};
 use crate::wait::{PollSchedule, WaitForAggregation};
@@ -209,6 +211,60 @@ impl Client {
         )
     }
 
+    /// Checks a CSV file against the source's schema before it is uploaded: reads the expected
+    /// header and account id column from ISC, streams the file once and reports every finding
+    /// with its line (see [`preflight`](crate::preflight) for what is checked).
+    ///
+    /// ```no_run
+    /// use sailpoint_isc::{AggregationKind, Client};
+    ///
+    /// # async fn demo(client: Client) -> Result<(), sailpoint_isc::Error> {
+    /// let report = client
+    ///     .check_file("2c9180835d2e5168015d32f890ca1581", "groups.csv", AggregationKind::Entitlements)
+    ///     .send()
+    ///     .await?;
+    /// println!("{} problems, {} warnings", report.total_problems(), report.warnings());
+    /// # Ok(()) }
+    /// ```
+    pub fn check_file(
+        &self,
+        source_id: impl Into<String>,
+        path: impl Into<std::path::PathBuf>,
+        kind: AggregationKind,
+    ) -> CheckFile {
+        CheckFile::new(
+            self.executor.clone(),
+            source_id.into(),
+            path.into(),
+            kind,
+            self.api_version,
+        )
+    }
+
+    /// Reads the source's file schema for `kind`: the expected header (ISC's `text/csv`
+    /// schema endpoint), the account id column, the delimiter and whether the source sorts
+    /// rows itself.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: sailpoint_isc::Client) -> Result<(), sailpoint_isc::Error> {
+    /// use sailpoint_isc::AggregationKind;
+    /// let schema = client.file_schema("2c9180835d2e5168015d32f890ca1581", AggregationKind::Accounts).send().await?;
+    /// println!("{:?} keyed by {:?}", schema.columns, schema.identity_attribute);
+    /// # Ok(()) }
+    /// ```
+    pub fn file_schema(
+        &self,
+        source_id: impl Into<String>,
+        kind: AggregationKind,
+    ) -> GetFileSchema {
+        GetFileSchema::new(
+            self.executor.clone(),
+            source_id.into(),
+            kind,
+            self.api_version,
+        )
+    }
+
     /// Reads an aggregation's status once (`GET /{version}/account-aggregations/{id}/status`).
     ///
     /// ```no_run
@@ -226,6 +282,7 @@ impl Client {
             self.executor.clone(),
             aggregation.task_id,
             aggregation.api_version.unwrap_or(self.api_version),
+            aggregation.kind,
         )
     }
 
@@ -249,6 +306,7 @@ impl Client {
             self.executor.clone(),
             aggregation.task_id,
             aggregation.api_version.unwrap_or(self.api_version),
+            aggregation.kind,
             self.poll_schedule.clone(),
         )
     }

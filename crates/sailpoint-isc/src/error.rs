@@ -11,6 +11,8 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use crate::config::ApiVersion;
+use crate::kind::AggregationKind;
+use crate::preflight::{CheckReport, Severity};
 use crate::retry::{FailureKind, RetryDecision};
 use crate::status::AggregationStatus;
 
@@ -266,6 +268,24 @@ pub enum Error {
         problem: FileProblem,
     },
 
+    /// The file does not fit the source's schema (a pre-flight check found a problem, see
+    /// [`CheckReport`](crate::preflight::CheckReport)); nothing was uploaded.
+    #[error(
+        "{} does not fit the {kind} schema of source {source_id}: {}",
+        path.display(),
+        check_summary(report)
+    )]
+    FileCheckFailed {
+        /// The source.
+        source_id: String,
+        /// The file checked.
+        path: PathBuf,
+        /// What it was checked as.
+        kind: AggregationKind,
+        /// Every finding, with its line.
+        report: Box<CheckReport>,
+    },
+
     /// The client configuration is missing or invalid (base URL, credentials, HTTP client).
     #[error("configuration error: {message}")]
     Configuration {
@@ -424,6 +444,21 @@ pub struct SourceCandidate {
     pub id: String,
     /// The source name.
     pub name: String,
+}
+
+/// `N problem(s), first: line L: …`.
+fn check_summary(report: &CheckReport) -> String {
+    let problems = report.total_problems();
+    let first = report
+        .findings
+        .iter()
+        .find(|f| f.severity == Severity::Problem)
+        .map(|f| format!(" (first: {f})"))
+        .unwrap_or_default();
+    format!(
+        "{problems} problem{}{first}",
+        if problems == 1 { "" } else { "s" }
+    )
 }
 
 fn candidates_text(candidates: &[SourceCandidate], prefix: &str) -> String {

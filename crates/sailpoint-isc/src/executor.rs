@@ -282,10 +282,13 @@ impl Executor {
             cancel: call.cancel,
             settle: timeouts.settle,
         };
+        // What the spec says the operation answers (text for the schema headers), then JSON.
+        let accept = sailpoint_isc_api::accept_value(operation)
+            .unwrap_or(HeaderValue::from_static("application/json"));
         self.execute(&call, transfer, |authorization, timeout| {
             let mut request = http
                 .request(method.clone(), &url)
-                .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .header(ACCEPT, accept.clone())
                 .header(USER_AGENT, self.inner.user_agent.clone())
                 .header(AUTHORIZATION, authorization);
             if let Some(timeout) = timeout {
@@ -385,9 +388,13 @@ impl Executor {
         let request_id = headers.get(REQUEST_ID_HEADER).cloned();
         let body = read_success_body(response).await?;
         let decoded = match body {
-            Ok(body) => serde_json::from_slice::<T>(&body)
+            Ok(body) if operation.answers_json() => serde_json::from_slice::<T>(&body)
                 .map(|value| (value, body.clone()))
                 .map_err(|error| (body, format!("is not the expected JSON: {error}"))),
+            // A text answer (`text/csv`) is read as one string.
+            Ok(body) => decode_text::<T>(&body)
+                .map(|value| (value, body.clone()))
+                .map_err(|error| (body, error)),
             Err(start) => Err((
                 start,
                 format!("is larger than {} MiB", MAX_SUCCESS_BODY >> 20),
@@ -692,6 +699,19 @@ enum Transfer {
 }
 
 /// Reads a success body, at most [`MAX_SUCCESS_BODY`] bytes: `Err` with its start when larger.
+/// A text success body as `T` (a `String`): UTF-8, or a JSON string if the server answered one.
+fn decode_text<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    use serde::de::IntoDeserializer;
+    if let Ok(value) = serde_json::from_slice::<T>(body)
+        && body.trim_ascii_start().first() == Some(&b'"')
+    {
+        return Ok(value);
+    }
+    let text = std::str::from_utf8(body).map_err(|e| format!("is not UTF-8 text: {e}"))?;
+    T::deserialize(IntoDeserializer::<serde::de::value::Error>::into_deserializer(text))
+        .map_err(|e| format!("is not the expected text: {e}"))
+}
+
 async fn read_success_body(
     response: reqwest::Response,
 ) -> Result<Result<bytes::Bytes, bytes::Bytes>, Failure> {

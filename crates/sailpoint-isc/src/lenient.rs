@@ -107,6 +107,11 @@ pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::E
     })
 }
 
+/// [`count`] for a value already decoded (a task attribute): a number or a numeric string.
+pub(crate) fn count_value(value: &Value) -> Option<u64> {
+    count(value).ok().flatten()
+}
+
 pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Scalar::deserialize(d)? {
         Scalar::Null => None,

@@ -90,10 +90,12 @@ mod deadline;
 pub mod error;
 mod executor;
 mod ids;
+mod kind;
 mod lenient;
 pub mod preflight;
 pub mod ratelimit;
 mod retry;
+mod schema;
 mod secret;
 pub mod sources;
 pub mod status;
@@ -109,13 +111,15 @@ pub use error::{
     Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem, OutcomeLookup, SourceCandidate,
 };
 pub use ids::check_id;
+pub use kind::{AggregationKind, UnknownKind};
 pub use ratelimit::{RateLimit, RateLimiter};
 pub use retry::RetryConfig;
+pub use schema::{CheckFile, GetFileSchema};
 pub use secret::Secret;
 pub use sources::Source;
 pub use status::{
     AggregationState, AggregationStatus, AggregationTask, StartOrigin, StartedAggregation,
-    TaskMessage, TaskReturn,
+    TaskCount, TaskMessage, TaskReturn,
 };
 pub use task_status::{CompletionStatus, LocalizedText, TaskStatus, TaskStatusMessage, TaskTarget};
 pub use tasks::{TaskFilter, TaskOrder};

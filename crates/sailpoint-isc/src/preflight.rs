@@ -247,7 +247,12 @@ impl CheckReport {
         self.problems() == 0 && self.omitted_problems == 0
     }
 
-    /// Findings that are problems, kept ones only.
+    /// Every problem found, the omitted ones included.
+    pub fn total_problems(&self) -> u64 {
+        self.problems() as u64 + self.omitted_problems
+    }
+
+    /// Problems among the findings kept (see [`total_problems`](Self::total_problems) for all).
     pub fn problems(&self) -> usize {
         self.findings
             .iter()

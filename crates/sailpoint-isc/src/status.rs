@@ -26,7 +26,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::config::ApiVersion;
+use crate::kind::AggregationKind;
 use crate::lenient;
+pub use crate::task_status::TaskReturn;
+use crate::task_status::TaskStatus;
 
 /// The `status` of an account aggregation. Open: values this crate does not know are kept in
 /// [`Unknown`](AggregationState::Unknown).
@@ -155,6 +158,26 @@ pub struct AggregationStatus {
     /// its completion status and messages. `state` is then derived from it.
     #[serde(skip)]
     pub task: Option<Box<crate::task_status::TaskStatus>>,
+    /// The counts the task returned (for an entitlement aggregation: `applications`, `total`,
+    /// `groupsCreated`, `groupsUpdated`, `groupsDeleted`), when the status came from task status
+    /// and the task had them.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
+    pub counts: Vec<TaskCount>,
+}
+
+/// One value an aggregation's task returned: its attribute, the label ISC gives it and the
+/// count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TaskCount {
+    /// The attribute name, e.g. `groupsCreated`.
+    pub name: String,
+    /// ISC's label, e.g. `TASK_OUT_ACCOUNT_GROUP_AGGREGATION_CREATED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The count.
+    pub value: u64,
 }
 
 impl AggregationStatus {
@@ -172,8 +195,15 @@ impl AggregationStatus {
             .is_some_and(AggregationState::is_terminal)
     }
 
-    /// Units of work (accounts + identities) done and in total, when ISC reports a non-zero total.
+    /// Units of work (accounts + identities) done and in total, when ISC reports a non-zero total;
+    /// for a status answered from task status, its percent complete out of 100.
     pub fn work(&self) -> Option<(u64, u64)> {
+        if self.total_accounts.is_none()
+            && self.total_identities.is_none()
+            && let Some(percent) = self.task.as_ref().and_then(|t| t.percent_complete)
+        {
+            return Some((percent.min(100), 100));
+        }
         // Saturating: the counts come from the server and may be absurd.
         let total = self
             .total_accounts
@@ -202,6 +232,31 @@ impl AggregationStatus {
     /// forgotten it: `SUCCESS`/`WARNING` are `COMPLETED`, other endings `TERMINATED`, and a task
     /// still running is `STARTED`.
     pub fn from_task(task: crate::task_status::TaskStatus) -> Self {
+        Self::from_task_of(task, AggregationKind::Accounts)
+    }
+
+    /// [`from_task`](Self::from_task) for a task of `kind`, with the counts the task returned
+    /// (the labels it lists, else those published for the kind).
+    pub(crate) fn from_task_of(task: TaskStatus, kind: AggregationKind) -> Self {
+        let listed: Vec<(Option<String>, String)> = if task.returns.is_empty() {
+            kind.profile()
+                .returns
+                .iter()
+                .map(|(label, name)| (Some((*label).to_owned()), (*name).to_owned()))
+                .collect()
+        } else {
+            task.returns
+                .iter()
+                .filter_map(|r| Some((r.display_label.clone(), r.attribute_name.clone()?)))
+                .collect()
+        };
+        let counts = listed
+            .into_iter()
+            .filter_map(|(label, name)| {
+                let value = crate::lenient::count_value(task.attributes.get(&name)?)?;
+                Some(TaskCount { name, label, value })
+            })
+            .collect();
         let state = match &task.completion_status {
             None => AggregationState::Started,
             Some(s) if s.is_success() => AggregationState::Completed,
@@ -211,6 +266,7 @@ impl AggregationStatus {
             start: task.launched.or(task.created),
             state: Some(state),
             task: Some(Box::new(task)),
+            counts,
             ..Default::default()
         }
     }
@@ -244,6 +300,15 @@ impl fmt::Display for AggregationStatus {
         ) {
             write!(f, ", deleted {deleted}")?;
         }
+        if self.total_accounts.is_none()
+            && !self.is_terminal()
+            && let Some(percent) = self.task.as_ref().and_then(|t| t.percent_complete)
+        {
+            write!(f, ", {percent}%")?;
+        }
+        for count in &self.counts {
+            write!(f, ", {} {}", count.name, count.value)?;
+        }
         Ok(())
     }
 }
@@ -262,6 +327,10 @@ pub struct AggregationTask {
     /// The task name, e.g. `Cloud Account Aggregation`.
     #[serde(default, deserialize_with = "lenient::string")]
     pub name: Option<String>,
+    /// The task's unique name, which the published load-entitlements answer has instead of
+    /// `name` (real answers have been seen with `name`).
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub unique_name: Option<String>,
     /// The task description.
     #[serde(default, deserialize_with = "lenient::string")]
     pub description: Option<String>,
@@ -319,26 +388,23 @@ pub struct TaskMessage {
     pub localized_text: Option<String>,
 }
 
-/// An output label of an [`AggregationTask`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct TaskReturn {
-    /// The display label, e.g. `TASK_OUT_ACCOUNT_AGGREGATION_TOTAL`.
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub display_label: Option<String>,
-    /// The attribute name, e.g. `total`.
-    #[serde(default, deserialize_with = "lenient::string")]
-    pub attribute_name: Option<String>,
+/// A start's 202 body, in either published shape, decoded once: `{success, task}`
+/// (load-accounts) or the task itself, flat (load-entitlements).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct StartAnswer {
+    #[serde(default, deserialize_with = "lenient::boolean")]
+    success: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::object_as")]
+    task: Option<AggregationTask>,
+    #[serde(flatten)]
+    flat: AggregationTask,
 }
 
-/// The `LoadAccountsTask` body as a whole: `{success, task}`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub(crate) struct LoadAccountsTask {
-    #[serde(default, deserialize_with = "lenient::boolean")]
-    pub(crate) success: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::object_as")]
-    pub(crate) task: Option<AggregationTask>,
+impl StartAnswer {
+    /// `success` and the task, from whichever shape the body had.
+    pub(crate) fn into_parts(self) -> (Option<bool>, AggregationTask) {
+        (self.success, self.task.unwrap_or(self.flat))
+    }
 }
 
 /// An aggregation ISC accepted (HTTP 202). Poll it with
@@ -352,6 +418,8 @@ pub struct StartedAggregation {
     pub source_id: String,
     /// The API version that started it.
     pub api_version: ApiVersion,
+    /// What it loads.
+    pub kind: AggregationKind,
     /// `success` from the response.
     pub success: Option<bool>,
     /// The launched task.
@@ -394,6 +462,7 @@ impl AggregationTask {
             id: task.id.clone(),
             task_type: task.task_type.clone(),
             name: task.unique_name.clone(),
+            unique_name: task.unique_name.clone(),
             description: task.description.clone(),
             launcher: task.launcher.clone(),
             created: task.created,
@@ -417,7 +486,7 @@ impl AggregationTask {
                 .collect(),
             progress: task.progress.clone(),
             attributes: task.attributes.clone(),
-            returns: Vec::new(),
+            returns: task.returns.clone(),
         }
     }
 }
@@ -508,19 +577,74 @@ mod tests {
 
     #[test]
     fn load_accounts_task_with_quirks() {
-        let t: LoadAccountsTask = serde_json::from_str(
+        let t: StartAnswer = serde_json::from_str(
             r#"{"success":"true","task":{"id":"ef38","type":"QUARTZ","created":1713522033823,
                 "launched":"2020-09-07T42:14:00.521Z","completed":null,"completionStatus":null,
                 "messages":[],"returns":[{"displayLabel":"TASK_OUT_ACCOUNT_AGGREGATION_TOTAL","attributeName":"total"}],
                 "attributes":{"appId":"c313","optimizedAggregation":"enabled","n":5}}}"#,
         )
         .unwrap();
-        assert_eq!(t.success, Some(true));
-        let task = t.task.unwrap();
+        let (success, task) = t.into_parts();
+        assert_eq!(success, Some(true));
         assert_eq!(task.id.as_deref(), Some("ef38"));
         assert!(task.created.is_some());
         assert_eq!(task.launched, None, "hour 42 is not a time");
         assert_eq!(task.returns[0].attribute_name.as_deref(), Some("total"));
         assert_eq!(task.attributes["n"], 5);
+    }
+
+    #[test]
+    fn load_entitlements_task_is_flat_with_name_or_unique_name() {
+        let (success, task) = serde_json::from_str::<StartAnswer>(
+            r#"{"id":"ef39","type":"QUARTZ","uniqueName":"Cloud Group Aggregation",
+                "created":"2021-01-31T14:11:27.108Z",
+                "returns":[{"displayLabel":"TASK_OUT_ACCOUNT_GROUP_AGGREGATION_TOTAL","attributeName":"total"}]}"#,
+        )
+        .unwrap()
+        .into_parts();
+        assert_eq!(success, None);
+        assert_eq!(task.id.as_deref(), Some("ef39"));
+        assert_eq!(task.unique_name.as_deref(), Some("Cloud Group Aggregation"));
+        assert_eq!(task.returns[0].attribute_name.as_deref(), Some("total"));
+        // What real answers carry: `name`, completion fields, no wrapper.
+        let (_, task) = serde_json::from_str::<StartAnswer>(
+            r#"{"id":"ef40","name":"Cloud Group Aggregation","completionStatus":null,"messages":[]}"#,
+        )
+        .unwrap()
+        .into_parts();
+        assert_eq!(task.id.as_deref(), Some("ef40"));
+        assert_eq!(task.name.as_deref(), Some("Cloud Group Aggregation"));
+        // A wrapper without a task is no task at all (and no id): never the wrapper's own fields.
+        let (_, task) = serde_json::from_str::<StartAnswer>(r#"{"success":true,"task":null}"#)
+            .unwrap()
+            .into_parts();
+        assert_eq!(task.id, None);
+    }
+
+    #[test]
+    fn entitlement_counts_come_from_the_task_attributes_its_returns_name() {
+        let task: TaskStatus = serde_json::from_str(
+            r#"{"id":"t1","completionStatus":"SUCCESS","percentComplete":100,
+                "returns":[{"name":"TASK_OUT_ACCOUNT_GROUP_AGGREGATION_CREATED","attributeName":"groupsCreated"}],
+                "attributes":{"groupsCreated":"12","total":40}}"#,
+        )
+        .unwrap();
+        let status = AggregationStatus::from_task_of(task.clone(), AggregationKind::Entitlements);
+        assert_eq!(status.state, Some(AggregationState::Completed));
+        assert_eq!(
+            status.counts,
+            [TaskCount {
+                name: "groupsCreated".into(),
+                label: Some("TASK_OUT_ACCOUNT_GROUP_AGGREGATION_CREATED".into()),
+                value: 12
+            }]
+        );
+        // A task that lists no returns: the kind's published ones, where the task has values.
+        let mut bare = task;
+        bare.returns.clear();
+        let status = AggregationStatus::from_task_of(bare, AggregationKind::Entitlements);
+        let names: Vec<&str> = status.counts.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["total", "groupsCreated"]);
+        assert_eq!(status.to_string(), "COMPLETED, total 40, groupsCreated 12");
     }
 }

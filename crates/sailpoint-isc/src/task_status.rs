@@ -224,9 +224,27 @@ pub struct TaskStatus {
     /// Percent complete, 0 to 100.
     #[serde(default, deserialize_with = "lenient::count")]
     pub percent_complete: Option<u64>,
-    /// Extra attributes (`appId`, `optimizedAggregation`, ...), as JSON values.
+    /// Extra attributes (`appId`, `optimizedAggregation`, ...), as JSON values; a finished task
+    /// also holds here the values its [`returns`](Self::returns) name.
     #[serde(default, deserialize_with = "lenient::object")]
     pub attributes: Map<String, Value>,
+    /// The values the task returns: labels and the attributes that hold them.
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub returns: Vec<TaskReturn>,
+}
+
+/// An output of a task: ISC's label and the attribute that holds the value. Task statuses call
+/// the label `name`, start answers `displayLabel`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TaskReturn {
+    /// The label, e.g. `TASK_OUT_ACCOUNT_AGGREGATION_TOTAL` (`displayLabel`, or `name`).
+    #[serde(default, alias = "name", deserialize_with = "lenient::string")]
+    pub display_label: Option<String>,
+    /// The attribute name, e.g. `total`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub attribute_name: Option<String>,
 }
 
 impl TaskStatus {

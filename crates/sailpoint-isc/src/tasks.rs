@@ -12,6 +12,7 @@ use crate::config::ApiVersion;
 use crate::error::Error;
 use crate::executor::{Call, Executor};
 use crate::ids::check_id as validate_id;
+use crate::kind::AggregationKind;
 use crate::retry::OperationKind;
 use crate::task_status::{CompletionStatus, TaskStatus};
 
@@ -20,7 +21,8 @@ pub(crate) const TASK_STATUS_OPERATION: &str = "getTaskStatus";
 /// Cross-version name of the operation that lists task statuses.
 pub(crate) const TASK_LIST_OPERATION: &str = "getTaskStatusList";
 
-/// The task-status `type` filter value of account aggregations.
+/// The task-status `type` filter value of account aggregations
+/// ([`AggregationKind::task_type`] has every kind's).
 pub const ACCOUNT_AGGREGATION_TASK_TYPE: &str = "CLOUD_ACCOUNT_AGGREGATION";
 
 /// Most items ISC returns per page.
@@ -46,13 +48,14 @@ pub(crate) async fn fetch_task_status(
     Ok(executor.call::<TaskStatus>(call).await?.value)
 }
 
-/// The newest account-aggregation task of each of `sources`, from one task-status list per 50
+/// The newest aggregation task of `kind` on each of `sources`, from one task-status list per 50
 /// sources (what outcome resolution notes before starting). A source whose newest task is not
 /// among its list's newest (one for a single source, 250 for several) is left out, as is a
 /// source without tasks. A task that names no source counts for the only source asked about.
 pub(crate) async fn newest_aggregation_tasks(
     executor: &Executor,
     version: ApiVersion,
+    kind: AggregationKind,
     sources: &[String],
     bound: Option<Instant>,
     cancel: Option<&CancellationToken>,
@@ -60,7 +63,7 @@ pub(crate) async fn newest_aggregation_tasks(
     const SOURCES_PER_LIST: usize = 50;
     let mut newest: HashMap<String, TaskStatus> = HashMap::new();
     for chunk in sources.chunks(SOURCES_PER_LIST) {
-        let filter = TaskFilter::new().task_type(ACCOUNT_AGGREGATION_TASK_TYPE);
+        let filter = TaskFilter::new().task_type(kind.task_type());
         let (filter, page_size) = match chunk {
             [only] => (filter.source_id(only), 1),
             several => (filter.source_ids(several), MAX_PAGE_SIZE),

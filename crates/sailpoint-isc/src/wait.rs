@@ -16,6 +16,7 @@ use crate::aggregation::fetch_status;
 use crate::config::ApiVersion;
 use crate::error::Error;
 use crate::executor::Executor;
+use crate::kind::AggregationKind;
 use crate::status::{AggregationState, AggregationStatus};
 
 /// When to poll while waiting, and for how long at most. Plain data: any value is accepted
@@ -305,6 +306,7 @@ pub struct WaitForAggregation {
     executor: Executor,
     task_id: String,
     api_version: ApiVersion,
+    kind: AggregationKind,
     schedule: PollSchedule,
     on_progress: Option<ProgressCallback>,
 }
@@ -314,6 +316,7 @@ impl fmt::Debug for WaitForAggregation {
         f.debug_struct("WaitForAggregation")
             .field("task_id", &self.task_id)
             .field("api_version", &self.api_version)
+            .field("kind", &self.kind)
             .field("schedule", &self.schedule)
             .field("on_progress", &self.on_progress.is_some())
             .finish()
@@ -325,12 +328,14 @@ impl WaitForAggregation {
         executor: Executor,
         task_id: String,
         api_version: ApiVersion,
+        kind: AggregationKind,
         schedule: PollSchedule,
     ) -> Self {
         WaitForAggregation {
             executor,
             task_id,
             api_version,
+            kind,
             schedule,
             on_progress: None,
         }
@@ -340,6 +345,15 @@ impl WaitForAggregation {
     /// version that started the aggregation, or the client's default for a bare id).
     pub fn api_version(mut self, version: ApiVersion) -> Self {
         self.api_version = version;
+        self
+    }
+
+    /// Waits for an aggregation of this kind (set already when the waiter was made from a
+    /// [`StartedAggregation`](crate::StartedAggregation) or an
+    /// [`AggregationRef`](crate::AggregationRef)). Entitlement aggregations have no status
+    /// endpoint: they are followed through their task status.
+    pub fn kind(mut self, kind: AggregationKind) -> Self {
+        self.kind = kind;
         self
     }
 
@@ -412,6 +426,7 @@ impl WaitForAggregation {
             executor: self.executor,
             task_id: self.task_id,
             api_version: self.api_version,
+            kind: self.kind,
             max_wait: self.schedule.max_wait,
             started: None,
             last: None,
@@ -430,6 +445,7 @@ struct WaitState {
     executor: Executor,
     task_id: String,
     api_version: ApiVersion,
+    kind: AggregationKind,
     planner: PollPlanner,
     next_delay: Duration,
     max_wait: Duration,
@@ -463,7 +479,7 @@ impl WaitState {
         };
         tokio::time::sleep(wait).await;
         self.polls += 1;
-        let result = fetch_status(&self.executor, &self.task_id, self.api_version).await;
+        let result = fetch_status(&self.executor, &self.task_id, self.api_version, self.kind).await;
         let status = match result {
             Ok(status) => status,
             Err(error) => {

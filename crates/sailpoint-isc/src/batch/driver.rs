@@ -19,10 +19,11 @@ use super::scheduler::{AfterStart, Ended, Halt, Scheduler};
 use super::{
     BatchEvent, BatchItem, BatchReport, EventCallback, ItemOutcome, ItemReport, SourceSpec,
 };
-use crate::aggregation::{IMPORT_OPERATION, StartAggregation, fetch_status};
+use crate::aggregation::{StartAggregation, fetch_status};
 use crate::config::{ApiVersion, OutcomeResolution};
 use crate::error::{Error, ErrorContext};
 use crate::executor::Executor;
+use crate::kind::AggregationKind;
 use crate::sources::find_source_by_name;
 use crate::status::{AggregationState, AggregationStatus, StartedAggregation};
 use crate::task_status::TaskStatus;
@@ -54,9 +55,10 @@ pub(super) trait Backend: Send + Sync {
     /// Whether starts are given a snapshot of their source's newest aggregation task.
     fn takes_snapshots(&self) -> bool;
 
-    /// The newest aggregation task of each of `sources` (a list per 50 sources).
+    /// The newest aggregation task of `kind` on each of `sources` (a list per 50 sources).
     fn snapshot<'a>(
         &'a self,
+        kind: AggregationKind,
         sources: &'a [String],
         bound: Option<Instant>,
         cancel: Option<&'a CancellationToken>,
@@ -81,7 +83,11 @@ pub(super) trait Backend: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<TaskStatus>, Error>>;
 
     /// One aggregation's status.
-    fn status<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<AggregationStatus, Error>>;
+    fn status<'a>(
+        &'a self,
+        task_id: &'a str,
+        kind: AggregationKind,
+    ) -> BoxFuture<'a, Result<AggregationStatus, Error>>;
 
     /// Requests the rate budget allows beyond the reserve kept for starts and completion
     /// checks; `None` without a limiter.
@@ -135,11 +141,12 @@ impl Backend for Isc {
 
     fn snapshot<'a>(
         &'a self,
+        kind: AggregationKind,
         sources: &'a [String],
         bound: Option<Instant>,
         cancel: Option<&'a CancellationToken>,
     ) -> BoxFuture<'a, Result<HashMap<String, TaskStatus>, Error>> {
-        newest_aggregation_tasks(&self.executor, self.version, sources, bound, cancel).boxed()
+        newest_aggregation_tasks(&self.executor, self.version, kind, sources, bound, cancel).boxed()
     }
 
     fn start(
@@ -156,11 +163,15 @@ impl Backend for Isc {
             self.version,
             self.resolution.clone(),
         )
+        .kind(item.kind)
         .disable_optimization(item.disable_optimization)
         // Nothing is sent after the batch's maximum wait.
         .bounded(bound);
         if let Some(file) = &item.file {
             start = start.file(file);
+        }
+        if item.check {
+            start = start.check_first();
         }
         if let Some(newest) = newest {
             start = start.with_snapshot(newest);
@@ -190,8 +201,12 @@ impl Backend for Isc {
         .boxed()
     }
 
-    fn status<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<AggregationStatus, Error>> {
-        fetch_status(&self.executor, task_id, self.version).boxed()
+    fn status<'a>(
+        &'a self,
+        task_id: &'a str,
+        kind: AggregationKind,
+    ) -> BoxFuture<'a, Result<AggregationStatus, Error>> {
+        fetch_status(&self.executor, task_id, self.version, kind).boxed()
     }
 
     fn spare_budget(&self) -> Option<usize> {
@@ -233,6 +248,7 @@ pub(super) async fn drive<B: Backend>(
         run: Run {
             reports: vec![None; n],
             source_ids: vec![None; n],
+            kinds: items.iter().map(|item| item.kind).collect(),
             started: vec![None; n],
             last: vec![None; n],
             on_event: std::sync::Mutex::new(on_event),
@@ -286,9 +302,13 @@ pub(super) async fn drive<B: Backend>(
         .await;
         if let Some(joined) = woke {
             let version = driver.backend.version();
-            if let Some((i, result)) =
-                joined_start(joined, &mut start_items, &driver.run.source_ids, version)
-            {
+            if let Some((i, result)) = joined_start(
+                joined,
+                &mut start_items,
+                &driver.run.source_ids,
+                &driver.run.kinds,
+                version,
+            ) {
                 driver.start_returned(i, result);
             }
         }
@@ -342,6 +362,7 @@ fn joined_start(
     joined: Result<(Id, Result<StartedAggregation, Error>), JoinError>,
     items: &mut HashMap<Id, usize>,
     source_ids: &[Option<String>],
+    kinds: &[AggregationKind],
     version: ApiVersion,
 ) -> Option<(usize, Result<StartedAggregation, Error>)> {
     match joined {
@@ -367,7 +388,10 @@ fn joined_start(
                 Err(Error::OutcomeUnknown {
                     source_id,
                     reason: format!("{what}; it may have sent the upload"),
-                    context: Box::new(ErrorContext::new(IMPORT_OPERATION, Some(version))),
+                    context: Box::new(ErrorContext::new(
+                        kinds.get(i).copied().unwrap_or_default().import_operation(),
+                        Some(version),
+                    )),
                     source: None,
                     lookup: None,
                 }),
@@ -389,6 +413,8 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 struct Run {
     reports: Vec<Option<ItemReport>>,
     source_ids: Vec<Option<String>>,
+    /// What each item loads.
+    kinds: Vec<AggregationKind>,
     started: Vec<Option<StartedAggregation>>,
     /// The last status read of each item, for progress and timeouts.
     last: Vec<Option<AggregationStatus>>,
@@ -504,11 +530,11 @@ impl<B: Backend> Driver<'_, B> {
         }
     }
 
-    /// Source names looked up once each (each lookup bounded by the deadline and the stop),
-    /// duplicates refused. Cut by the deadline or a stop, the rest stays pending, to be skipped.
+    /// Source names looked up once each (each lookup bounded by the deadline and the stop);
+    /// items of one source are told to the scheduler, which runs them one after the other.
+    /// Cut by the deadline or a stop, the rest stays pending, to be skipped.
     async fn resolve_sources(&mut self, items: &[BatchItem]) {
         let mut names: HashMap<&str, Result<String, Error>> = HashMap::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
             let found = match &item.source {
                 SourceSpec::Id(id) => Ok(id.clone()),
@@ -536,21 +562,8 @@ impl<B: Backend> Driver<'_, B> {
                     self.run.finish(i, ItemOutcome::Failed(error));
                 }
                 Ok(id) => {
-                    self.run.source_ids[i] = Some(id.clone());
-                    if let Some(first) = seen.get(&id) {
-                        self.sched.fail_unstarted(i);
-                        self.run.finish(
-                            i,
-                            ItemOutcome::Failed(Error::InvalidInput {
-                                message: format!(
-                                    "source {id} is already item {first} of this batch; one \
-                                     aggregation per source at a time"
-                                ),
-                            }),
-                        );
-                    } else {
-                        seen.insert(id, i);
-                    }
+                    self.sched.set_source(i, &id);
+                    self.run.source_ids[i] = Some(id);
                 }
             }
         }
@@ -571,35 +584,48 @@ impl<B: Backend> Driver<'_, B> {
             .iter()
             .map(|&i| self.run.source_ids[i].clone().unwrap_or_default())
             .collect();
-        let newest = if self.backend.takes_snapshots() {
-            let snapshot = self
-                .backend
-                .snapshot(&sources, self.deadline, self.cancel.as_ref());
-            match self.within(snapshot).await {
-                Some(Ok(newest)) => Some(newest),
-                Some(Err(error)) => {
-                    if !self.halted_now() {
-                        // Each start then takes its own.
+        // One snapshot list per kind among the chunk's items (their tasks have different types).
+        let mut newest: HashMap<AggregationKind, HashMap<String, TaskStatus>> = HashMap::new();
+        if self.backend.takes_snapshots() {
+            for kind in AggregationKind::ALL {
+                let of_kind: Vec<String> = chunk
+                    .iter()
+                    .zip(&sources)
+                    .filter(|&(&i, _)| self.run.kinds[i] == kind)
+                    .map(|(_, source)| source.clone())
+                    .collect();
+                if of_kind.is_empty() {
+                    continue;
+                }
+                let snapshot =
+                    self.backend
+                        .snapshot(kind, &of_kind, self.deadline, self.cancel.as_ref());
+                match self.within(snapshot).await {
+                    Some(Ok(found)) => {
+                        newest.insert(kind, found);
+                    }
+                    // Each start then takes its own.
+                    Some(Err(error)) if !self.halted_now() => {
                         tracing::warn!(
                             error = %error,
-                            sources = sources.len(),
+                            kind = %kind,
+                            sources = of_kind.len(),
                             "batch: no task snapshot before the starts; each start takes its own"
                         );
                     }
-                    None
+                    Some(Err(_)) | None => {}
                 }
-                None => None,
             }
-        } else {
-            None
-        };
+        }
         for (k, &i) in chunk.iter().enumerate() {
             // Nothing starts after the deadline or a stop.
             if self.halted_now() {
                 self.sched.withdraw(&chunk[k..]);
                 return;
             }
-            let snapshot = newest.as_ref().map(|n| n.get(&sources[k]).cloned());
+            let snapshot = newest
+                .get(&self.run.kinds[i])
+                .map(|n| n.get(&sources[k]).cloned());
             let start = self.backend.start(
                 &items[i],
                 sources[k].clone(),
@@ -674,7 +700,7 @@ impl<B: Backend> Driver<'_, B> {
         }
         for (i, task_id) in running {
             if let Some(task) = ended.remove(&task_id) {
-                let outcome = self.final_outcome(&task_id, task).await;
+                let outcome = self.final_outcome(&task_id, self.run.kinds[i], task).await;
                 self.sched.finished(i, outcome.is_completed());
                 self.run.finish(i, outcome);
             }
@@ -686,7 +712,8 @@ impl<B: Backend> Driver<'_, B> {
         let budget = self.backend.spare_budget().unwrap_or(usize::MAX);
         for (i, task_id) in self.sched.progress_reads(Instant::now(), budget) {
             self.run.statuses += 1;
-            let Some(read) = self.within(self.backend.status(&task_id)).await else {
+            let read = self.backend.status(&task_id, self.run.kinds[i]);
+            let Some(read) = self.within(read).await else {
                 return;
             };
             let Ok(status) = read else {
@@ -711,17 +738,24 @@ impl<B: Backend> Driver<'_, B> {
     /// The outcome of an aggregation whose task ended: with the final state and counts from one
     /// status read when the budget allows (CANCELLED and TERMINATED look alike in task status),
     /// otherwise from the task alone; with the task, and so its messages, either way.
-    async fn final_outcome(&mut self, task_id: &str, task: TaskStatus) -> ItemOutcome {
+    async fn final_outcome(
+        &mut self,
+        task_id: &str,
+        kind: AggregationKind,
+        task: TaskStatus,
+    ) -> ItemOutcome {
         let success = task
             .completion_status
             .as_ref()
             .is_some_and(|s| s.is_success());
         // Like progress, the final counts are read only with budget to spare: near the limit,
-        // detecting the other completions comes first.
-        let affordable = self.backend.spare_budget().is_none_or(|spare| spare > 0);
+        // detecting the other completions comes first. A kind without a status endpoint has
+        // them in the task already.
+        let affordable = self.backend.spare_budget().is_none_or(|spare| spare > 0)
+            && kind.profile().status_operation.is_some();
         let read = if affordable {
             self.run.statuses += 1;
-            self.within(self.backend.status(task_id))
+            self.within(self.backend.status(task_id, kind))
                 .await
                 .and_then(Result::ok)
         } else {
@@ -735,7 +769,7 @@ impl<B: Backend> Driver<'_, B> {
             {
                 status
             }
-            _ => AggregationStatus::from_task(task.clone()),
+            _ => AggregationStatus::from_task_of(task.clone(), kind),
         };
         if status.task.is_none() {
             status.task = Some(Box::new(task));

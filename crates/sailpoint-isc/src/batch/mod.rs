@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ApiVersion, OutcomeResolution};
 use crate::error::Error;
 use crate::executor::Executor;
+use crate::kind::AggregationKind;
 use crate::status::{AggregationStatus, StartedAggregation};
 
 /// Which source an item aggregates.
@@ -46,13 +47,17 @@ impl fmt::Display for SourceSpec {
     }
 }
 
-/// One aggregation of a batch: a source, an optional CSV (for delimited-file sources) and
-/// options.
+/// One aggregation of a batch: a source, what it loads, an optional CSV (for delimited-file
+/// sources) and options. Items of one source run one after the other, in their order.
 ///
 /// ```
+/// use sailpoint_isc::AggregationKind;
 /// use sailpoint_isc::batch::BatchItem;
 ///
-/// let hr = BatchItem::source_name("HR Feed").file("exports/hr.csv");
+/// let hr = BatchItem::source_name("HR Feed").file("exports/hr.csv").check_first(true);
+/// let hr_groups = BatchItem::source_name("HR Feed")
+///     .kind(AggregationKind::Entitlements)
+///     .file("exports/hr-groups.csv");
 /// let ad = BatchItem::source_id("2c9180835d2e5168015d32f890ca1581").disable_optimization(true);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,10 +65,15 @@ impl fmt::Display for SourceSpec {
 pub struct BatchItem {
     /// The source.
     pub source: SourceSpec,
+    /// What it loads (default accounts).
+    pub kind: AggregationKind,
     /// The CSV to upload, if any.
     pub file: Option<PathBuf>,
-    /// Re-process every account (`disableOptimization`).
+    /// Re-process every account (`disableOptimization`; accounts only).
     pub disable_optimization: bool,
+    /// Check the file against the source's schema first; a problem fails the item and nothing
+    /// is sent ([`StartAggregation::check_first`](crate::StartAggregation::check_first)).
+    pub check: bool,
 }
 
 impl BatchItem {
@@ -80,9 +90,23 @@ impl BatchItem {
     fn new(source: SourceSpec) -> Self {
         BatchItem {
             source,
+            kind: AggregationKind::Accounts,
             file: None,
             disable_optimization: false,
+            check: false,
         }
+    }
+
+    /// Loads this kind.
+    pub fn kind(mut self, kind: AggregationKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Checks the file against the source's schema before sending it.
+    pub fn check_first(mut self, check: bool) -> Self {
+        self.check = check;
+        self
     }
 
     /// Uploads this CSV.

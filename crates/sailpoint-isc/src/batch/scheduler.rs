@@ -6,8 +6,12 @@
 //! An item goes `Pending → Starting → Running → Done`, or ends `Skipped` without starting
 //! (`Pending → Skipped`, or `Starting → Skipped` for a start cancelled before it took effect).
 //! A name that does not resolve ends `Pending → Done`, a failed start `Starting → Done`.
+//!
+//! Items of one source run one after the other, in their order (ISC refuses a second
+//! aggregation on a source while one runs): an item starts only when no earlier item of its
+//! source is pending, starting or running.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -86,6 +90,8 @@ pub(crate) struct Poll {
 #[derive(Debug)]
 pub(crate) struct Scheduler {
     states: Vec<ItemState>,
+    /// Each item's source, once known: items of one source never overlap.
+    sources: Vec<Option<String>>,
     /// The pending items, in start order.
     queue: VecDeque<usize>,
     cap: usize,
@@ -115,6 +121,7 @@ impl Scheduler {
     ) -> Self {
         Scheduler {
             states: vec![ItemState::Pending; items],
+            sources: vec![None; items],
             queue: (0..items).collect(),
             cap: cap.max(1),
             stop_on_failure,
@@ -192,21 +199,51 @@ impl Scheduler {
         }
     }
 
-    /// The next items to start, at most `max` and as many as the cap leaves room for, now
-    /// `Starting`; none once the batch halted. The driver spawns them, or gives them back with
-    /// [`withdraw`](Self::withdraw).
+    /// Item `i` aggregates `source_id`: it waits for the earlier items of that source.
+    pub(crate) fn set_source(&mut self, i: usize, source_id: &str) {
+        self.sources[i] = Some(source_id.to_owned());
+    }
+
+    /// The next items to start, in order, at most `max` and as many as the cap leaves room for,
+    /// now `Starting`; none once the batch halted. An item whose source has an earlier item
+    /// starting, running or still pending waits its turn. The driver spawns them, or gives them
+    /// back with [`withdraw`](Self::withdraw).
     pub(crate) fn next_starts(&mut self, now: Instant, max: usize) -> Vec<usize> {
         if self.halt(now).is_some() {
             return Vec::new();
         }
         let room = self.cap.saturating_sub(self.in_flight()).min(max);
         let mut starts = Vec::with_capacity(room.min(self.queue.len()));
-        while starts.len() < room {
-            let Some(i) = self.queue.pop_front() else {
-                break;
-            };
+        // Sources with an item in flight, or passed over in this scan.
+        let mut busy: HashSet<&str> = self
+            .states
+            .iter()
+            .zip(&self.sources)
+            .filter(|(state, _)| matches!(state, ItemState::Starting | ItemState::Running { .. }))
+            .filter_map(|(_, source)| source.as_deref())
+            .collect();
+        let mut waiting = VecDeque::new();
+        while let Some(i) = self.queue.pop_front() {
+            let source = self.sources[i].as_deref();
+            if starts.len() >= room || source.is_some_and(|s| busy.contains(s)) {
+                if let Some(source) = source {
+                    busy.insert(source);
+                }
+                waiting.push_back(i);
+                if starts.len() >= room {
+                    break;
+                }
+                continue;
+            }
+            if let Some(source) = source {
+                busy.insert(source);
+            }
             self.states[i] = ItemState::Starting;
             starts.push(i);
+        }
+        // The ones passed over keep their place, ahead of the rest.
+        while let Some(i) = waiting.pop_back() {
+            self.queue.push_front(i);
         }
         starts
     }

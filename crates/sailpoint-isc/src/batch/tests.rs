@@ -14,6 +14,7 @@ use super::driver::{Backend, Plan, drive};
 use super::{BatchEvent, BatchItem, BatchReport, ItemOutcome};
 use crate::config::ApiVersion;
 use crate::error::{Error, ErrorContext};
+use crate::kind::AggregationKind;
 use crate::status::{
     AggregationState, AggregationStatus, AggregationTask, StartOrigin, StartedAggregation,
 };
@@ -61,8 +62,12 @@ struct State {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Call {
     Resolve(String),
-    Snapshot(Vec<String>),
-    Start { source: String, snapshot: bool },
+    Snapshot(AggregationKind, Vec<String>),
+    Start {
+        source: String,
+        kind: AggregationKind,
+        snapshot: bool,
+    },
     List(usize),
     Status(String),
 }
@@ -107,7 +112,9 @@ impl Fake {
     }
 
     fn source_of(task_id: &str) -> &str {
-        task_id.trim_start_matches("task-")
+        // `task-<source>`, `task-<source>#2` for its second start, …
+        let id = task_id.trim_start_matches("task-");
+        id.split('#').next().unwrap_or(id)
     }
 
     fn task(&self, task_id: &str) -> Option<TaskStatus> {
@@ -171,13 +178,14 @@ impl Backend for Fake {
 
     fn snapshot<'a>(
         &'a self,
+        kind: AggregationKind,
         sources: &'a [String],
         _bound: Option<Instant>,
         _cancel: Option<&'a CancellationToken>,
     ) -> BoxFuture<'a, Result<HashMap<String, TaskStatus>, Error>> {
         async move {
             assert!(sources.len() <= 50, "a snapshot list of {}", sources.len());
-            self.record(Call::Snapshot(sources.to_vec()));
+            self.record(Call::Snapshot(kind, sources.to_vec()));
             sleep(self.script.snapshot_takes).await;
             if self.script.snapshot_fails {
                 return Err(Error::Server { context: context() });
@@ -189,7 +197,7 @@ impl Backend for Fake {
 
     fn start(
         &self,
-        _item: &BatchItem,
+        item: &BatchItem,
         source_id: String,
         newest: Option<Option<TaskStatus>>,
         _bound: Option<Instant>,
@@ -198,8 +206,10 @@ impl Backend for Fake {
         // Recorded when the driver spawns it.
         self.record(Call::Start {
             source: source_id.clone(),
+            kind: item.kind,
             snapshot: newest.is_some(),
         });
+        let kind = item.kind;
         let fake = self.clone();
         async move {
             let script = &fake.script;
@@ -220,17 +230,23 @@ impl Backend for Fake {
                 },
                 None => upload.await,
             }
-            let task_id = format!("task-{source_id}");
             let runs = script.runs.get(&source_id).copied().unwrap_or(secs(1));
-            fake.state
-                .lock()
-                .unwrap()
-                .tasks
-                .insert(task_id.clone(), Instant::now() + runs);
+            let task_id = {
+                let mut state = fake.state.lock().unwrap();
+                let mut task_id = format!("task-{source_id}");
+                let mut n = 1;
+                while state.tasks.contains_key(&task_id) {
+                    n += 1;
+                    task_id = format!("task-{source_id}#{n}");
+                }
+                state.tasks.insert(task_id.clone(), Instant::now() + runs);
+                task_id
+            };
             Ok(StartedAggregation {
                 task_id,
                 source_id,
                 api_version: ApiVersion::V1,
+                kind,
                 success: Some(true),
                 task: AggregationTask::default(),
                 origin: StartOrigin::Started,
@@ -253,7 +269,11 @@ impl Backend for Fake {
         .boxed()
     }
 
-    fn status<'a>(&'a self, task_id: &'a str) -> BoxFuture<'a, Result<AggregationStatus, Error>> {
+    fn status<'a>(
+        &'a self,
+        task_id: &'a str,
+        _kind: AggregationKind,
+    ) -> BoxFuture<'a, Result<AggregationStatus, Error>> {
         async move {
             self.record(Call::Status(task_id.to_owned()));
             let task = self
@@ -344,8 +364,10 @@ async fn many_items_start_in_chunks_each_after_its_own_snapshot_and_lists_hold_5
     let mut chunks: Vec<(Duration, Vec<String>, Vec<String>)> = Vec::new();
     for (at, call) in &log {
         match call {
-            Call::Snapshot(sources) => chunks.push((*at, sources.clone(), Vec::new())),
-            Call::Start { source, snapshot } => {
+            Call::Snapshot(_, sources) => chunks.push((*at, sources.clone(), Vec::new())),
+            Call::Start {
+                source, snapshot, ..
+            } => {
                 assert!(snapshot, "{source} started without the chunk's snapshot");
                 let (taken, _, started) = chunks.last_mut().expect("a snapshot first");
                 assert_eq!(*taken, *at, "{source}: the snapshot was taken just before");
@@ -641,21 +663,100 @@ async fn names_resolve_once_and_failures_stop_nothing() {
         report.items[1].outcome,
         ItemOutcome::Failed(Error::SourceNotFound { .. })
     ));
-    for i in [2, 3] {
-        assert!(
-            matches!(
-                report.items[i].outcome,
-                ItemOutcome::Failed(Error::InvalidInput { .. })
-            ),
-            "the same source twice"
-        );
+    // The same source again, by id or by name: run after the earlier item, in order.
+    for i in [2, 3, 4] {
+        assert!(report.items[i].outcome.is_completed(), "item {i}");
     }
-    assert!(report.items[4].outcome.is_completed());
+    let hr_starts: Vec<String> = report.items[..4]
+        .iter()
+        .filter_map(|item| item.started.as_ref().map(|s| s.task_id.clone()))
+        .collect();
+    assert_eq!(hr_starts, ["task-hr-id", "task-hr-id#2", "task-hr-id#3"]);
     assert_eq!(
         events
             .iter()
             .filter(|e| matches!(e, BatchEvent::SourceResolved { .. }))
             .count(),
         2
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn items_of_one_source_run_one_after_the_other_in_order_others_in_parallel() {
+    let fake = Fake::new(Script {
+        snapshots: true,
+        runs: HashMap::from([("a".into(), secs(3)), ("b".into(), secs(10))]),
+        ..Default::default()
+    });
+    let items = vec![
+        BatchItem::source_id("a"),
+        BatchItem::source_id("b"),
+        BatchItem::source_id("a").kind(AggregationKind::Entitlements),
+        BatchItem::source_id("a"),
+    ];
+    let (report, _) = run(&fake, items, plan(10, secs(3600)), None).await;
+    assert!(report.all_completed(), "{report:?}");
+    let starts: Vec<(Duration, String, AggregationKind)> = fake
+        .log()
+        .into_iter()
+        .filter_map(|(at, call)| match call {
+            Call::Start { source, kind, .. } => Some((at, source, kind)),
+            _ => None,
+        })
+        .collect();
+    let order: Vec<(&str, AggregationKind)> =
+        starts.iter().map(|(_, s, k)| (s.as_str(), *k)).collect();
+    assert_eq!(
+        order,
+        [
+            ("a", AggregationKind::Accounts),
+            ("b", AggregationKind::Accounts),
+            ("a", AggregationKind::Entitlements),
+            ("a", AggregationKind::Accounts),
+        ]
+    );
+    // b beside the first a; each later a only once the one before it had ended (3 s each).
+    assert_eq!(starts[0].0, Duration::ZERO);
+    assert_eq!(starts[1].0, Duration::ZERO);
+    assert!(starts[2].0 >= secs(3), "{:?}", starts[2].0);
+    assert!(starts[3].0 >= starts[2].0 + secs(3), "{:?}", starts[3].0);
+    // b (10 s) was still running when the second a started: sources run in parallel.
+    assert!(starts[2].0 < secs(10));
+    // The items' reports keep the manifest's order and their own aggregations.
+    let ids: Vec<&str> = report
+        .items
+        .iter()
+        .map(|i| i.started.as_ref().unwrap().task_id.as_str())
+        .collect();
+    assert_eq!(ids, ["task-a", "task-b", "task-a#2", "task-a#3"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chunk_takes_one_snapshot_per_kind_of_its_sources() {
+    let fake = Fake::new(Script {
+        snapshots: true,
+        ..Default::default()
+    });
+    let items = vec![
+        BatchItem::source_id("s0"),
+        BatchItem::source_id("s1").kind(AggregationKind::Entitlements),
+        BatchItem::source_id("s2"),
+    ];
+    let (report, _) = run(&fake, items, plan(10, secs(3600)), None).await;
+    assert!(report.all_completed(), "{report:?}");
+    let snapshots: Vec<(AggregationKind, Vec<String>)> = fake
+        .log()
+        .into_iter()
+        .filter_map(|(_, call)| match call {
+            Call::Snapshot(kind, sources) => Some((kind, sources)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        snapshots,
+        [
+            (AggregationKind::Accounts, vec!["s0".into(), "s2".into()]),
+            (AggregationKind::Entitlements, vec!["s1".into()]),
+        ]
     );
 }
