@@ -191,6 +191,7 @@ mod ratelimit;
 mod recording;
 mod responses;
 mod routes;
+mod schema;
 mod server;
 mod sources;
 mod state;
@@ -202,7 +203,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use aggregation::{AggregationInfo, AggregationStatus, Outcome};
+pub use aggregation::{AggregationInfo, AggregationStatus, EntitlementLoadInfo, Outcome};
 pub use config::{ClientCredentials, Operation, RateLimit};
 pub use error::Error;
 pub use faults::Fault;
@@ -213,6 +214,7 @@ pub use sailpoint_isc_api::ApiVersion;
 /// One operation of a version's generated table (path, method, experimental flag, success
 /// status, response properties), as [`SandboxBuilder::serve_operation`] takes it.
 pub use sailpoint_isc_api::Operation as OperationSpec;
+pub use schema::{SchemaKind, SourceSchema};
 pub use sources::SourceInfo;
 
 use config::Config;
@@ -451,7 +453,8 @@ impl Sandbox {
         &self.shared.config.clients
     }
 
-    /// Every accepted import request so far, in order.
+    /// Every accepted accounts import request (`importAccounts`) so far, in order (entitlement
+    /// loads: [`entitlement_uploads`](Self::entitlement_uploads)).
     pub fn uploads(&self) -> Vec<Upload> {
         self.shared.recorder.uploads()
     }
@@ -522,22 +525,78 @@ impl Sandbox {
         self.shared.task_delays.set_lookup(delay);
     }
 
-    /// Sets how the next aggregation started on `source_id` ends.
+    /// Sets how the next account aggregation started on `source_id` ends (entitlement loads:
+    /// [`set_entitlement_load_outcome`](Self::set_entitlement_load_outcome)).
     pub fn set_outcome(&self, source_id: &str, outcome: Outcome) {
         self.shared
             .aggregations
-            .set_next_outcome(source_id, outcome);
+            .set_next_outcome(source_id, aggregation::Kind::Accounts, outcome);
     }
 
-    /// Ends a running aggregation now with `outcome` ([`Outcome::Stalled`] keeps it running forever).
-    /// Returns false if the id is unknown or it already ended.
+    /// Sets how the next entitlement load started on `source_id` ends: its task ends `SUCCESS`,
+    /// `WARNING`, `TERMINATED` or `ERROR` as an account aggregation's does, or never
+    /// ([`Outcome::Stalled`]).
+    pub fn set_entitlement_load_outcome(&self, source_id: &str, outcome: Outcome) {
+        self.shared.aggregations.set_next_outcome(
+            source_id,
+            aggregation::Kind::Entitlements,
+            outcome,
+        );
+    }
+
+    /// Ends a running aggregation or entitlement load now with `outcome` ([`Outcome::Stalled`]
+    /// keeps it running forever). Returns false if the id is unknown or it already ended.
     pub fn force_outcome(&self, aggregation_id: &str, outcome: Outcome) -> bool {
         self.shared.aggregations.force(aggregation_id, outcome)
     }
 
-    /// All aggregations whose status is still retained, oldest first.
+    /// All account aggregations whose status is still retained, oldest first (entitlement
+    /// loads: [`entitlement_loads`](Self::entitlement_loads)).
     pub fn aggregations(&self) -> Vec<AggregationInfo> {
         self.shared.aggregations.list()
+    }
+
+    /// All entitlement loads whose task is still in the task history, oldest first.
+    pub fn entitlement_loads(&self) -> Vec<EntitlementLoadInfo> {
+        self.shared.aggregations.entitlement_loads()
+    }
+
+    /// Every accepted entitlement load request (`importEntitlements`) so far, in order.
+    pub fn entitlement_uploads(&self) -> Vec<Upload> {
+        self.shared.recorder.entitlement_uploads()
+    }
+
+    /// How many entitlement loads were started on `source_id` so far, counted like
+    /// [`aggregations_started`](Self::aggregations_started): accepted loads, including those
+    /// whose response was then lost or replaced by a fault after processing, but not loads
+    /// refused because another task was running on the source, nor files refused with a 400.
+    pub fn entitlement_loads_started(&self, source_id: &str) -> usize {
+        self.shared.recorder.entitlement_loads_started(source_id)
+    }
+
+    /// Sets (or replaces) the `kind` schema of `source_id`, creating the source (named
+    /// `Source <id>`) if it does not exist. From now on uploads of that kind to the source must
+    /// have exactly these columns, in this order, and rows are keyed by its identity attribute;
+    /// the schema endpoints serve it.
+    ///
+    /// # Panics
+    ///
+    /// If the schema has no column, a repeated column, or names an identity, display,
+    /// multi-valued or entitlement attribute that is not one of its columns.
+    pub fn set_schema(&self, source_id: &str, kind: SchemaKind, schema: SourceSchema) {
+        if let Some(problem) = schema.problem() {
+            panic!(
+                "invalid {} schema for source {source_id}: {problem}",
+                kind.name()
+            );
+        }
+        self.shared.sources.set_schema(source_id, kind, schema);
+    }
+
+    /// The `kind` schema of `source_id`: set with [`set_schema`](Self::set_schema), or learned
+    /// from the header of the source's first upload of that kind.
+    pub fn schema(&self, source_id: &str, kind: SchemaKind) -> Option<SourceSchema> {
+        self.shared.sources.schema(source_id, kind)
     }
 
     /// Every access token issued so far, oldest first (for tests that check tokens never leak
