@@ -688,23 +688,15 @@ async fn import_entitlements(
     (status, Json(task)).into_response()
 }
 
-/// A path id that is not valid UTF-8 once decoded is a 400, like any malformed request.
+/// The source id of a schema request; the error is the 400's text (an id that is not valid
+/// UTF-8 once decoded, or a blank one).
 fn path_id(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    rid: &RequestId,
-) -> Result<String, Response> {
+) -> Result<String, String> {
     match path {
         Ok(Path(id)) if !id.trim().is_empty() => Ok(id),
-        Ok(_) => Err(responses::error_dto(
-            StatusCode::BAD_REQUEST,
-            &rid.0,
-            "The source id must not be blank.",
-        )),
-        Err(e) => Err(responses::error_dto(
-            StatusCode::BAD_REQUEST,
-            &rid.0,
-            &e.body_text(),
-        )),
+        Ok(_) => Err("The source id must not be blank.".to_owned()),
+        Err(e) => Err(e.body_text()),
     }
 }
 
@@ -744,9 +736,9 @@ async fn accounts_schema(
     Extension(rid): Extension<RequestId>,
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Response {
-    let id = match path_id(path, &rid) {
+    let id = match path_id(path) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(text) => return responses::error_dto(StatusCode::BAD_REQUEST, &rid.0, &text),
     };
     if !state.sources.exists(&id) {
         return no_source(&rid, &id);
@@ -767,9 +759,9 @@ async fn entitlements_schema(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     query: CollectionQuery,
 ) -> Response {
-    let id = match path_id(path, &rid) {
+    let id = match path_id(path) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(text) => return responses::error_dto(StatusCode::BAD_REQUEST, &rid.0, &text),
     };
     let query = match query {
         Ok(Query(q)) => q,
@@ -806,9 +798,9 @@ async fn source_schemas(
     path: Result<Path<String>, axum::extract::rejection::PathRejection>,
     query: CollectionQuery,
 ) -> Response {
-    let id = match path_id(path, &rid) {
+    let id = match path_id(path) {
         Ok(id) => id,
-        Err(resp) => return resp,
+        Err(text) => return responses::error_dto(StatusCode::BAD_REQUEST, &rid.0, &text),
     };
     let query = match query {
         Ok(Query(q)) => q,
