@@ -1,5 +1,5 @@
 //! A simulated SailPoint Identity Security Cloud (ISC) tenant that runs in-process on loopback,
-//! for testing account-aggregation clients without a real tenant.
+//! for testing account-aggregation and entitlement-load clients without a real tenant.
 //!
 //! # Routes: every API version, from data
 //!
@@ -17,6 +17,10 @@
 //! | `getTaskStatus` | the aggregation's task, by the same id |
 //! | `getTaskStatusList` | the task history, with `filters`, `sorters`, `limit`, `offset`, `count` |
 //! | `listSources` | the tenant's sources, with `filters`, `sorters`, `limit`, `offset`, `count` |
+//! | `importEntitlements` | starts an entitlement load (a `CLOUD_GROUP_AGGREGATION` task) from a required, non-empty CSV `file` part, streamed like an accounts file |
+//! | `getAccountsSchema` | the source's account schema as a `text/csv` header line |
+//! | `getEntitlementsSchema` | the header line of the schema `schemaName` (default `group`) |
+//! | `getSourceSchemas` | the source's `Schema` objects, with `include-types` (`user`, `group`) and `include-names` |
 //!
 //! Operations the table lists but the sandbox has no handler for are not served (404); versions
 //! and operations appear as soon as the table has them. One tenant state sits behind every
@@ -53,6 +57,34 @@
 //! `limit` (at most 250, the default) and `offset`; `count=true` adds `X-Total-Count`. Anything
 //! else in `filters` or `sorters`, or a bad number, is a 400 `ErrorResponseDto`.
 //!
+//! # Entitlement loads
+//!
+//! `importEntitlements` answers 202 with a flat body shaped as real responses are (`name`
+//! rather than the spec's `uniqueName`, plus `launched: null`, `completed`, `completionStatus`,
+//! `progress`, `messages`, `parentName`, `attributes`) and returns labels
+//! `TASK_OUT_ACCOUNT_GROUP_AGGREGATION_*`. Its `id` is a task-status id: the load runs through
+//! the same phases as an account aggregation (the builder's collect and process durations,
+//! [`Sandbox::set_entitlement_load_outcome`], [`Sandbox::force_outcome`]) as a task of type
+//! `CLOUD_GROUP_AGGREGATION`; when it completes, its `attributes` hold `applications` (1),
+//! `total` (distinct groups in the file, keyed by the group schema's identity attribute),
+//! `groupsCreated`, `groupsUpdated` and `groupsDeleted` (compared with the source's last
+//! completed load). There is no status endpoint for it. A load and an account aggregation on
+//! one source exclude each other: the later one answers 202 with an already ended `ERROR` task
+//! carrying ISC's "currently running aggregation must complete" message. Faults apply to
+//! [`Operation::ImportEntitlements`] as to imports, and [`Sandbox::entitlement_loads_started`]
+//! counts loads like [`Sandbox::aggregations_started`] counts aggregations.
+//!
+//! # Schemas
+//!
+//! A source has an account and a group schema ([`SchemaKind`], [`SourceSchema`]), set by
+//! [`Sandbox::set_schema`] or learned from the header of its first upload of that kind (the
+//! first column identifying rows). An upload whose header names other columns, or the same in
+//! another order (compared exactly, case included), is refused once its body has arrived with a
+//! 400 `ErrorResponseDto` saying `Column: [<unknown>] is unknown and/or column: [<missing>] is
+//! missing`, and nothing starts ([`schema`] has the rules). A UTF-8 byte order mark and CRLF
+//! line ends do not count. The header endpoints answer the header line (empty while the source
+//! has no such schema); an unknown source is a 404.
+//!
 //! # Sources
 //!
 //! A source appears on its first import, named `Source <id>`; [`Sandbox::add_source`] adds a
@@ -71,7 +103,8 @@
 //!
 //! # Recording and faults
 //!
-//! The [`Sandbox`] handle records every upload ([`Sandbox::uploads`]: bytes, SHA-256, rows) and
+//! The [`Sandbox`] handle records every upload ([`Sandbox::uploads`],
+//! [`Sandbox::entitlement_uploads`]: bytes, SHA-256, rows) and
 //! request ([`Sandbox::requests`], [`Sandbox::request_count`]), counts aggregations started per
 //! source ([`Sandbox::aggregations_started`]), forces outcomes ([`Sandbox::set_outcome`],
 //! [`Sandbox::force_outcome`]) and injects [`faults`]: per operation, a status, a delay or a
@@ -191,7 +224,7 @@ mod ratelimit;
 mod recording;
 mod responses;
 mod routes;
-mod schema;
+pub mod schema;
 mod server;
 mod sources;
 mod state;
