@@ -95,17 +95,18 @@ async fn mixed_outcomes_are_reported_per_item_and_never_stop_the_others() {
             "invalid_file",
             "completed",
             "source_not_found",
-            "invalid_input",
+            // The same source again: run after its first item (a direct-connect start).
+            "completed",
             "completed"
         ]
     );
     assert_eq!(report.items[4].source_id.as_deref(), Some(hr.as_str()));
-    assert_eq!(report.completed(), 3);
+    assert_eq!(report.completed(), 4);
     assert!(!report.all_completed());
     // Exactly one aggregation per started source; none for the refused items.
     for (source, expected) in [
         ("lost-answer", 0),
-        ("fine", 1),
+        ("fine", 2),
         ("doomed", 1),
         ("no-file", 0),
         (hr.as_str(), 1),
@@ -113,7 +114,7 @@ async fn mixed_outcomes_are_reported_per_item_and_never_stop_the_others() {
     ] {
         assert_eq!(sb.aggregations_started(source), expected, "{source}");
     }
-    assert_eq!(sb.request_count(Operation::ImportAccounts), 5);
+    assert_eq!(sb.request_count(Operation::ImportAccounts), 6);
     // The failure carries the task's messages; every item got exactly one Finished event.
     match &report.items[2].outcome {
         ItemOutcome::Failed(Error::AggregationFailed { status, .. }) => {
