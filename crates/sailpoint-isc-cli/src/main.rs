@@ -76,7 +76,13 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
     // Kept alive until the command is done; dropping it stops the simulated tenant.
     let mut _tenant = None;
     let builder = if cli.global.sandbox {
-        match simulated::start(manifest.as_ref(), reporter).await {
+        // A file check needs the source's schema: the simulated source gets the examples'.
+        let checked_source = match &cli.command {
+            Command::Check(args) => args.source_id.as_deref(),
+            Command::Import(args) if args.check => args.source_id.as_deref(),
+            _ => None,
+        };
+        match simulated::start(manifest.as_ref(), checked_source, reporter).await {
             Ok((builder, tenant)) => {
                 _tenant = Some(tenant);
                 reporter.sandbox = true;

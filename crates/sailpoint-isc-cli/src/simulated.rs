@@ -15,6 +15,27 @@ const COLLECT: Duration = Duration::from_millis(1500);
 #[cfg(feature = "sandbox")]
 const PROCESS: Duration = Duration::from_millis(3000);
 
+/// `--sandbox check` / `import --check`: the schemas the simulated source is given, those of the
+/// bundled examples (`examples/accounts.csv`, `examples/entitlements.csv`).
+#[cfg(feature = "sandbox")]
+const DEMO_ACCOUNT_COLUMNS: &[&str] = &[
+    "id",
+    "userName",
+    "firstName",
+    "lastName",
+    "displayName",
+    "email",
+    "department",
+    "title",
+    "manager",
+    "location",
+    "status",
+    "startDate",
+    "groups",
+];
+#[cfg(feature = "sandbox")]
+const DEMO_GROUP_COLUMNS: &[&str] = &["id", "name", "displayName", "description", "owner"];
+
 /// `--sandbox`: time between a batch's completion checks (the SDK's 5 s is for real tenants).
 pub const BATCH_POLL: Duration = Duration::from_millis(250);
 
@@ -29,6 +50,7 @@ pub struct Tenant {
 #[cfg(feature = "sandbox")]
 pub async fn start(
     manifest: Option<&Manifest>,
+    checked_source: Option<&str>,
     reporter: &Reporter,
 ) -> Result<(ClientBuilder, Tenant), String> {
     use sailpoint_isc::PollSchedule;
@@ -56,6 +78,9 @@ pub async fn start(
     if let Some(manifest) = manifest {
         add_sources(&sandbox, manifest, reporter);
     }
+    if let Some(source_id) = checked_source {
+        add_demo_schemas(&sandbox, source_id, reporter);
+    }
     Ok((builder, Tenant { _sandbox: sandbox }))
 }
 
@@ -63,6 +88,7 @@ pub async fn start(
 #[cfg(not(feature = "sandbox"))]
 pub async fn start(
     _manifest: Option<&Manifest>,
+    _checked_source: Option<&str>,
     _reporter: &Reporter,
 ) -> Result<(ClientBuilder, Tenant), String> {
     Err(
@@ -95,4 +121,34 @@ fn add_sources(sandbox: &sailpoint_isc_sandbox::Sandbox, manifest: &Manifest, re
             names.join(", ")
         ));
     }
+}
+
+/// `--sandbox` with a file check: the simulated tenant has no sources, so the one checked is
+/// created with the bundled examples' schemas (and said so).
+#[cfg(feature = "sandbox")]
+fn add_demo_schemas(
+    sandbox: &sailpoint_isc_sandbox::Sandbox,
+    source_id: &str,
+    reporter: &Reporter,
+) {
+    use sailpoint_isc_sandbox::{SchemaKind, SourceSchema};
+    if sailpoint_isc::check_id("source id", source_id).is_err() {
+        return;
+    }
+    for (kind, columns) in [
+        (SchemaKind::Account, DEMO_ACCOUNT_COLUMNS),
+        (SchemaKind::Group, DEMO_GROUP_COLUMNS),
+    ] {
+        sandbox.set_schema(
+            source_id,
+            kind,
+            SourceSchema::new(columns.iter().copied()).identity_attribute("id"),
+        );
+    }
+    reporter.note(format!(
+        "note: --sandbox: source {source_id} has the schemas of the bundled examples: accounts \
+         {}; entitlements {}",
+        DEMO_ACCOUNT_COLUMNS.join(","),
+        DEMO_GROUP_COLUMNS.join(",")
+    ));
 }
