@@ -129,6 +129,7 @@ fn examples_run_on_their_own_sandbox() {
         ("upload_and_wait", "completed: COMPLETED"),
         ("read_status", "aggregation "),
         ("batch", "3 of 3 completed"),
+        ("nightly_load", "2 of 2 completed"),
     ] {
         let output = run(name, &[], None);
         let (stdout, stderr) = text(&output);

@@ -226,3 +226,92 @@ fn large_files_stream_with_bounded_findings() {
     assert_eq!(&short[..3], &[3, 5, 7]);
     assert_eq!(report.omitted, 100_000 - 50);
 }
+
+/// 1 GiB of sorted rows, generated as it is read (no disk), with problems planted near its end:
+/// each is found at its exact line, in one pass, and nothing else is.
+#[test]
+fn a_gibibyte_file_is_checked_in_one_pass_with_exact_lines() {
+    const ROW: usize = 64;
+    const ROWS: u64 = (1 << 30) / ROW as u64 - 1; // header + rows = 1 GiB exactly
+    const SHORT: u64 = ROWS - 1_000; // row index of a row missing its last column
+    const EMPTY_ID: u64 = ROWS - 10; // and one whose id is empty
+
+    /// Rows of exactly 64 bytes: `{n:012},User {n:012} padded…,u{n:012}@example.com\n`.
+    struct Gib {
+        next: u64,
+        block: Vec<u8>,
+        at: usize,
+    }
+    impl Read for Gib {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at == self.block.len() {
+                if self.next == ROWS {
+                    return Ok(0);
+                }
+                self.block.clear();
+                self.at = 0;
+                let end = (self.next + 4096).min(ROWS);
+                while self.next < end {
+                    let n = self.next;
+                    let row = match n {
+                        SHORT | EMPTY_ID => {
+                            let mut row = if n == SHORT {
+                                format!("{n:012},User {n:012}")
+                            } else {
+                                format!(",User {n:012},u{n:012}@example.com")
+                            };
+                            row.extend(std::iter::repeat_n(' ', ROW - 1 - row.len()));
+                            row.push('\n');
+                            row.into_bytes()
+                        }
+                        _ => {
+                            // The template's three 12-digit fields, rewritten in place.
+                            let mut row = *b"000000000000,User 000000000000,u000000000000@example.com       \n";
+                            let mut digits = [b'0'; 12];
+                            let mut v = n;
+                            for d in digits.iter_mut().rev() {
+                                *d = b'0' + (v % 10) as u8;
+                                v /= 10;
+                            }
+                            for at in [0, 18, 32] {
+                                row[at..at + 12].copy_from_slice(&digits);
+                            }
+                            row.to_vec()
+                        }
+                    };
+                    debug_assert_eq!(row.len(), ROW);
+                    self.block.extend_from_slice(&row);
+                    self.next += 1;
+                }
+            }
+            let n = buf.len().min(self.block.len() - self.at);
+            buf[..n].copy_from_slice(&self.block[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+    let source = Gib {
+        next: 0,
+        block: b"id,name,email\n".to_vec(),
+        at: 0,
+    };
+    let report = check_reader(source, &schema()).unwrap();
+    assert_eq!(report.rows, ROWS);
+    assert_eq!(report.lines, ROWS + 1);
+    assert_eq!(report.bytes, 14 + ROWS * ROW as u64);
+    assert!(report.bytes > (1 << 30) - ROW as u64);
+    // Row n is on line n + 2; nothing but the planted problems and the line-count warning.
+    let found: Vec<(u64, Severity, &'static str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.line, f.severity, name(&f.issue)))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (SHORT + 2, Severity::Problem, "column count"),
+            (EMPTY_ID + 2, Severity::Problem, "empty id"),
+            (ROWS + 1, Severity::Warning, "too many lines"),
+        ]
+    );
+}
