@@ -5,12 +5,16 @@
 
 mod batch;
 mod cli;
+mod dir;
+mod junit;
 mod logging;
 mod manifest;
 mod outcome;
+mod record;
 mod report;
 mod signals;
 mod simulated;
+mod summary;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -64,9 +68,9 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
         _ => None,
     };
     let manifest = match &cli.command {
-        Command::Batch(args) => match manifest::load(&args.manifest).await {
+        Command::Batch(args) => match batch::prepare(args, reporter.json()).await {
             Ok(manifest) => Some(manifest),
-            Err(problems) => return batch::refuse(&args.manifest, &problems, reporter.json()),
+            Err(exit) => return exit,
         },
         _ => None,
     };
@@ -130,6 +134,7 @@ async fn batch(
         outcome_grace: args.outcome_grace,
         poll_interval,
         stop,
+        reports: batch::report_files(&args),
     };
     let output = batch::Output {
         json: reporter.json(),

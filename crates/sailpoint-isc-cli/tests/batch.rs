@@ -100,7 +100,7 @@ fn a_bad_manifest_is_exit_2_with_every_problem_and_its_line_before_any_request()
 title = "nightly"
 [[aggregation]]
 source_id = "fine"
-file = "good.csv"
+check = false
 [[aggregation]]
 source_id = "both"
 source_name = "Both"
@@ -1006,7 +1006,7 @@ fn sigint_and_sigterm_stop_a_batch_that_never_ends_by_itself() {
     let rows: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(rows.len(), 5, "header, 3 rows, summary: {}", out.stdout);
     assert!(rows[1].contains("started (still running)"), "{}", rows[1]);
-    let id = rows[1].split_whitespace().nth(2).unwrap();
+    let id = rows[1].split_whitespace().nth(3).unwrap();
     assert!(
         out.stderr.contains(&format!(
             "note: line 1 (held-0): aggregation {id} still runs"
