@@ -21,7 +21,8 @@ Output:
 Exit codes:
   0  done: the aggregation COMPLETED (without --wait/--watch: the request succeeded)
   1  the aggregation ended unsuccessfully (CANCELLED or TERMINATED)
-  2  usage, configuration or input error (e.g. a missing or empty file); nothing was sent
+  2  usage, configuration or input error (e.g. a missing or empty file, or a file that does
+     not fit the source's schema with `check` or --check); nothing was sent
   3  ISC API error after retries (status, message and tracking id on stderr), including an
      unknown or expired aggregation id
   4  timed out waiting (the aggregation may still be running)
@@ -91,7 +92,8 @@ Exit codes:
      NDJSON summary) lists every item, running ones with their aggregation id
   Items not started because the timeout passed first do not raise the code by themselves.";
 
-/// Upload a CSV to a SailPoint Identity Security Cloud source and follow the account aggregation.
+/// Upload a CSV to a SailPoint Identity Security Cloud source and follow the aggregation of its
+/// accounts or entitlements.
 #[derive(Debug, Parser)]
 #[command(name = "isc-aggregate", version, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -100,6 +102,15 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--entitlements` as the kind it selects.
+pub fn kind(entitlements: bool) -> sailpoint_isc::AggregationKind {
+    if entitlements {
+        sailpoint_isc::AggregationKind::Entitlements
+    } else {
+        sailpoint_isc::AggregationKind::Accounts
+    }
 }
 
 /// Options shared by every command.
@@ -154,11 +165,17 @@ fn api_version_parser() -> impl clap::builder::TypedValueParser<Value = ApiVersi
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start an account aggregation on a source, uploading a CSV for delimited-file sources
+    /// Start an aggregation of accounts (or --entitlements) on a source, uploading a CSV for
+    /// delimited-file sources
     Import(ImportArgs),
+
+    /// Check a CSV against the source's schema before uploading it: every problem with its line
+    /// (exit 0 when clean, warnings printed; 2 when a problem is found). Nothing is uploaded
+    Check(CheckArgs),
     /// Show (or follow) the status of an aggregation
     Status(StatusArgs),
-    /// List recent account-aggregation tasks (from ISC's task status, kept 90 days)
+    /// List recent aggregation tasks of accounts (or --entitlements), from ISC's task status,
+    /// kept 90 days
     Tasks(TasksArgs),
     /// Aggregate many sources from a TOML manifest, several at a time, and wait for all of them
     #[command(after_help = BATCH_AFTER_HELP)]
@@ -226,8 +243,17 @@ pub struct ImportArgs {
     #[arg(long, value_name = "NAME", conflicts_with = "source_id")]
     pub source_name: Option<String>,
 
-    /// If an account aggregation is already running on the source, upload nothing and use that
-    /// one (printed; followed with --wait)
+    /// Load entitlements (load-entitlements) instead of accounts
+    #[arg(long)]
+    pub entitlements: bool,
+
+    /// Check the file against the source's schema first (as `check` does); upload nothing and
+    /// exit 2 when it has a problem
+    #[arg(long, requires = "file")]
+    pub check: bool,
+
+    /// If an aggregation of the same kind is already running on the source, upload nothing and
+    /// use that one (printed; followed with --wait)
     #[arg(long)]
     pub if_idle: bool,
 
@@ -236,12 +262,13 @@ pub struct ImportArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_grace, default_value = "30s")]
     pub outcome_grace: Duration,
 
-    /// CSV of accounts to upload (delimited-file sources); omit for direct-connect sources
+    /// CSV of accounts (or entitlements) to upload (delimited-file sources); omit for
+    /// direct-connect sources
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// Process every account, not only new, changed and deleted ones
-    #[arg(long)]
+    /// Process every account, not only new, changed and deleted ones (accounts only)
+    #[arg(long, conflicts_with = "entitlements")]
     pub disable_optimization: bool,
 
     /// Wait until the aggregation ends, showing its progress
@@ -254,10 +281,33 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The source's id (or use --source-name)
+    #[arg(value_name = "SOURCE_ID", required_unless_present = "source_name")]
+    pub source_id: Option<String>,
+
+    /// The source's exact name, looked up first (instead of SOURCE_ID)
+    #[arg(long, value_name = "NAME", conflicts_with = "source_id")]
+    pub source_name: Option<String>,
+
+    /// The CSV to check
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+
+    /// Check it as an entitlements file (the source's entitlement schema) instead of accounts
+    #[arg(long)]
+    pub entitlements: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The aggregation id (the task id printed by `import`)
     #[arg(value_name = "AGGREGATION_ID")]
     pub aggregation_id: String,
+
+    /// It is an entitlement aggregation (read from its task status; there is no status endpoint)
+    #[arg(long)]
+    pub entitlements: bool,
 
     /// Keep polling until the aggregation ends, showing its progress
     #[arg(long)]
@@ -281,6 +331,10 @@ pub struct TasksArgs {
     /// Only aggregations still running
     #[arg(long)]
     pub running: bool,
+
+    /// Entitlement aggregations (CLOUD_GROUP_AGGREGATION) instead of account aggregations
+    #[arg(long)]
+    pub entitlements: bool,
 
     /// How many tasks to show, newest first
     #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]

@@ -1,4 +1,5 @@
-//! `isc-aggregate`: upload a CSV of accounts to a SailPoint ISC source and follow the aggregation.
+//! `isc-aggregate`: check and upload a CSV of accounts or entitlements to a SailPoint ISC source
+//! and follow the aggregation.
 //!
 //! See `isc-aggregate --help` for the commands, configuration and exit codes.
 #![forbid(unsafe_code)]
@@ -21,13 +22,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
-use sailpoint_isc::tasks::ACCOUNT_AGGREGATION_TASK_TYPE;
 use sailpoint_isc::{
-    AccountsFile, Client, ClientBuilder, Error, OutcomeResolution, PollSchedule, RetryConfig,
-    TaskFilter, TimeoutConfig,
+    AccountsFile, AggregationRef, Client, ClientBuilder, Error, OutcomeResolution, PollSchedule,
+    RetryConfig, TaskFilter, TimeoutConfig,
 };
 
-use crate::cli::{BatchArgs, Cli, Command, GlobalArgs, ImportArgs, StatusArgs, TasksArgs};
+use crate::cli::{
+    BatchArgs, CheckArgs, Cli, Command, GlobalArgs, ImportArgs, StatusArgs, TasksArgs,
+};
 use crate::logging::ActiveBar;
 use crate::manifest::Manifest;
 use crate::outcome::{Exit, exit_for_state};
@@ -61,7 +63,8 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
     let file = match &cli.command {
         Command::Import(ImportArgs {
             file: Some(path), ..
-        }) => match AccountsFile::open(path).await {
+        })
+        | Command::Check(CheckArgs { file: path, .. }) => match AccountsFile::open(path).await {
             Ok(file) => Some(file),
             Err(e) => return reporter.failure(&e),
         },
@@ -100,6 +103,7 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
     };
     match cli.command {
         Command::Import(args) => import(&client, args, file, &stop, reporter).await,
+        Command::Check(args) => check(&client, args, &stop, reporter).await,
         Command::Status(args) => status(&client, args, &stop, reporter).await,
         Command::Tasks(args) => tasks(&client, args, reporter).await,
         Command::Batch(args) => match manifest {
@@ -202,11 +206,16 @@ async fn import(
         Err(e) => return reporter.failure(&e),
     };
     reporter.subject.source_id = Some(source_id.clone());
+    let kind = cli::kind(args.entitlements);
     let mut request = client
         .start_aggregation(&source_id)
+        .kind(kind)
         .disable_optimization(args.disable_optimization);
     if let Some(file) = file {
         request = request.accounts_file(file);
+    }
+    if args.check {
+        request = request.check_first();
     }
     if args.if_idle {
         request = request.if_idle();
@@ -221,6 +230,9 @@ async fn import(
             let what = match &e {
                 Error::Cancelled { .. } => {
                     "the upload was stopped before its last byte; nothing was started".to_owned()
+                }
+                Error::FileCheckFailed { .. } => {
+                    "stopped while checking the file; nothing was uploaded".to_owned()
                 }
                 Error::OutcomeUnknown { .. } => format!(
                     "ISC's answer did not come after the upload's last byte, so the aggregation \
@@ -245,7 +257,45 @@ async fn import(
     if !args.wait {
         return reporter.result(Exit::Done, "accepted");
     }
-    wait(client, &started.task_id, args.timeout, stop, reporter).await
+    wait(
+        client,
+        AggregationRef::from(&started),
+        args.timeout,
+        stop,
+        reporter,
+    )
+    .await
+}
+
+/// Checks a file against the source's schema: every finding, then exit 0 (clean) or 2.
+async fn check(client: &Client, args: CheckArgs, stop: &Stop, reporter: &mut Reporter) -> Exit {
+    let kind = cli::kind(args.entitlements);
+    let work = async {
+        let source_id = source_id_of(
+            client,
+            args.source_id.as_deref(),
+            args.source_name.as_deref(),
+        )
+        .await?
+        .ok_or_else(|| Error::InvalidInput {
+            message: "give SOURCE_ID or --source-name".to_owned(),
+        })?;
+        let schema = client.file_schema(&source_id, kind).send().await?;
+        let report = client
+            .check_file(&source_id, &args.file, kind)
+            .schema(schema.clone())
+            .send()
+            .await?;
+        Ok::<_, Error>((source_id, schema, report))
+    };
+    match stop.token().run_until_cancelled(work).await {
+        None => stopped(stop, reporter, "stopped while checking the file"),
+        Some(Err(e)) => reporter.failure(&e),
+        Some(Ok((source_id, schema, report))) => {
+            reporter.subject.source_id = Some(source_id);
+            reporter.check_report(&args.file, kind, &schema, &report)
+        }
+    }
 }
 
 /// Reports a stop by signal (what is known) and returns its exit code.
@@ -284,7 +334,8 @@ async fn tasks(client: &Client, args: TasksArgs, reporter: &mut Reporter) -> Exi
         Err(e) => return reporter.failure(&e),
     };
     reporter.subject.source_id = source_id.clone();
-    let mut filter = TaskFilter::new().task_type(ACCOUNT_AGGREGATION_TASK_TYPE);
+    let kind = cli::kind(args.entitlements);
+    let mut filter = TaskFilter::new().task_type(kind.task_type());
     if let Some(id) = &source_id {
         filter = filter.source_id(id);
     }
@@ -305,10 +356,12 @@ async fn tasks(client: &Client, args: TasksArgs, reporter: &mut Reporter) -> Exi
 
 async fn status(client: &Client, args: StatusArgs, stop: &Stop, reporter: &mut Reporter) -> Exit {
     reporter.subject.aggregation_id = Some(args.aggregation_id.clone());
+    let aggregation =
+        AggregationRef::from(&args.aggregation_id).with_kind(cli::kind(args.entitlements));
     if args.watch {
-        return wait(client, &args.aggregation_id, args.timeout, stop, reporter).await;
+        return wait(client, aggregation, args.timeout, stop, reporter).await;
     }
-    match client.aggregation_status(&args.aggregation_id).send().await {
+    match client.aggregation_status(aggregation).send().await {
         Ok(status) => {
             let exit = exit_for_state(status.state.as_ref());
             let state = status.state_name().to_owned();
@@ -322,16 +375,17 @@ async fn status(client: &Client, args: StatusArgs, stop: &Stop, reporter: &mut R
 /// Polls until the aggregation ends, reporting each status.
 async fn wait(
     client: &Client,
-    aggregation_id: &str,
+    aggregation: AggregationRef,
     timeout: Option<Duration>,
     stop: &Stop,
     reporter: &mut Reporter,
 ) -> Exit {
-    let mut waiter = client.wait_for_aggregation(aggregation_id);
+    let aggregation_id = aggregation.task_id.clone();
+    let mut waiter = client.wait_for_aggregation(aggregation);
     if let Some(timeout) = timeout {
         waiter = waiter.max_wait(timeout);
     }
-    reporter.start_waiting(aggregation_id);
+    reporter.start_waiting(&aggregation_id);
     let updates = waiter.into_stream();
     futures_util::pin_mut!(updates);
     let token = stop.token();

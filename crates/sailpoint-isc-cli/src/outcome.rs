@@ -132,6 +132,20 @@ pub fn classify(error: &Error) -> Classified {
             "invalid_file",
             Some("nothing was sent to ISC".to_owned()),
         ),
+        Error::FileCheckFailed {
+            source_id, kind, ..
+        } => (
+            Exit::Usage,
+            "file_check_failed",
+            Some(format!(
+                "nothing was uploaded; every finding: isc-aggregate check {source_id} --file FILE{}",
+                if *kind == sailpoint_isc::AggregationKind::Entitlements {
+                    " --entitlements"
+                } else {
+                    ""
+                }
+            )),
+        ),
         Error::AggregationFailed { .. } => (Exit::Unsuccessful, "aggregation_failed", None),
         Error::WaitTimeout { task_id, .. } => (
             Exit::Timeout,

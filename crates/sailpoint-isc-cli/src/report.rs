@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sailpoint_isc::preflight::{CheckReport, FileSchema, Finding, Severity};
 use sailpoint_isc::{
-    AggregationProgress, AggregationStatus, Error, StartOrigin, StartedAggregation, TaskStatus,
+    AggregationKind, AggregationProgress, AggregationStatus, Error, StartOrigin,
+    StartedAggregation, TaskStatus,
 };
 use serde_json::{Value, json};
 
@@ -130,6 +132,7 @@ impl Reporter {
                 "aggregationId": started.task_id,
                 "sourceId": started.source_id,
                 "apiVersion": started.api_version.to_string(),
+                "kind": started.kind.as_str(),
                 "origin": started.origin.as_str(),
                 "file": file.map(|f| f.display().to_string()),
                 "disableOptimization": disable_optimization,
@@ -142,7 +145,7 @@ impl Reporter {
             (StartOrigin::Recovered, _) => "the start's response was lost, but task status shows \
                  ISC started it (once)"
                 .to_owned(),
-            (_, Some(f)) => format!("upload of {} accepted", f.display()),
+            (_, Some(f)) => format!("upload of {} ({}) accepted", f.display(), started.kind),
             (_, None) => "aggregation request accepted".to_owned(),
         };
         self.note(format!(
@@ -283,6 +286,77 @@ impl Reporter {
         exit
     }
 
+    /// The result of `check`: each finding (`FILE:line N: problem: …`) and a summary on
+    /// stdout, or NDJSON `finding` objects and the result; exit 0 when clean, 2 otherwise.
+    pub fn check_report(
+        &self,
+        path: &Path,
+        kind: AggregationKind,
+        schema: &FileSchema,
+        report: &CheckReport,
+    ) -> Exit {
+        let exit = if report.is_clean() {
+            Exit::Done
+        } else {
+            Exit::Usage
+        };
+        let outcome = if report.is_clean() {
+            "clean"
+        } else {
+            "problems"
+        };
+        if self.json {
+            for finding in &report.findings {
+                self.emit(finding_json(finding));
+            }
+            self.emit(json!({
+                "type": "result",
+                "outcome": outcome,
+                "exitCode": exit.code(),
+                "sourceId": self.subject.source_id,
+                "file": path.display().to_string(),
+                "kind": kind.as_str(),
+                "columns": schema.columns,
+                "identityAttribute": schema.identity_attribute,
+                "lines": report.lines,
+                "rows": report.rows,
+                "bytes": report.bytes,
+                "problems": report.total_problems(),
+                "warnings": report.warnings(),
+                "omitted": report.omitted,
+            }));
+            return exit;
+        }
+        let summary = format!(
+            "{}: {} rows checked against the {kind} schema of source {} ({}); {} problem(s), \
+             {} warning(s){}",
+            path.display(),
+            report.rows,
+            self.subject.source_id.as_deref().unwrap_or("?"),
+            schema.columns.join(","),
+            report.total_problems(),
+            report.warnings(),
+            if report.omitted > 0 {
+                format!(
+                    ", {} more finding(s) of the same kinds not listed",
+                    report.omitted
+                )
+            } else {
+                String::new()
+            }
+        );
+        out_with(|out| {
+            for finding in &report.findings {
+                writeln!(out, "{}:{finding}", path.display())?;
+            }
+            writeln!(out, "{summary}")
+        });
+        if !report.is_clean() {
+            self.note("the file does not fit the source's schema; do not upload it as it is");
+        }
+        exit
+    }
+
     /// The final result of a failed run: stderr message, summary or JSON result.
     pub fn failure(&mut self, error: &Error) -> Exit {
         let classified = classify(error);
@@ -290,6 +364,14 @@ impl Reporter {
             self.subject.last_status = Some((**status).clone());
         }
         self.note(format!("error: {error}"));
+        // A file that failed its check: every finding, with its line.
+        if let Error::FileCheckFailed { path, report, .. } = error
+            && !self.json
+        {
+            for finding in &report.findings {
+                self.note(format!("{}:{finding}", path.display()));
+            }
+        }
         if let Some(hint) = &classified.hint {
             self.note(format!("hint: {hint}"));
         }
@@ -387,8 +469,12 @@ impl Reporter {
             status.total_accounts_marked_for_deletion,
             "done",
         ));
-        if status.total_accounts.is_none() && !status.is_terminal() {
+        if status.total_accounts.is_none() && status.task.is_none() && !status.is_terminal() {
             lines.push("  accounts     not counted yet".to_owned());
+        }
+        // What the task returned (an entitlement aggregation's counts).
+        for count in &status.counts {
+            lines.push(format!("  {:<12} {}", count.name, count.value));
         }
         // Why it ended as it did: the task's messages (errors of a failure, warnings).
         for message in status.task_messages() {
@@ -406,6 +492,17 @@ pub(crate) fn status_json(status: &AggregationStatus) -> Value {
     serde_json::to_value(status).unwrap_or(Value::Null)
 }
 
+/// One finding of a file check, as JSON.
+pub(crate) fn finding_json(finding: &Finding) -> Value {
+    json!({
+        "type": "finding",
+        "line": finding.line,
+        "severity": finding.severity.as_str(),
+        "issue": finding.issue.code(),
+        "message": finding.issue.to_string(),
+    })
+}
+
 pub(crate) fn error_json(error: &Error, classified: &Classified) -> Value {
     // ISC's own words for an unsuccessful ending or a refused start.
     let messages: Vec<String> = match error {
@@ -417,10 +514,20 @@ pub(crate) fn error_json(error: &Error, classified: &Classified) -> Value {
         Error::StartRefused { messages, .. } => messages.clone(),
         _ => Vec::new(),
     };
+    let findings: Vec<Value> = match error {
+        Error::FileCheckFailed { report, .. } => report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Problem)
+            .map(finding_json)
+            .collect(),
+        _ => Vec::new(),
+    };
     json!({
         "kind": classified.kind,
         "message": error.to_string(),
         "messages": messages,
+        "findings": findings,
         "httpStatus": error.status().map(|s| s.as_u16()),
         "trackingId": error.tracking_id(),
         "requestId": error.request_id(),

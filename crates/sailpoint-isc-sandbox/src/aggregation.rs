@@ -21,6 +21,14 @@
 //! with warnings), `TERMINATED` (cancelled) or `ERROR` (terminated, or refused because another
 //! aggregation was running), with messages saying why.
 //!
+//! An entitlement load (`importEntitlements`) is a task of the same registry, type
+//! `CLOUD_GROUP_AGGREGATION`, with the same phases and outcomes; it has no aggregation status
+//! (`getAccountAggregationStatus` answers 404 for it). It and account aggregations exclude each
+//! other on a source: whichever starts while another task runs on the source is refused the same
+//! way. When it completes, its task's attributes hold the counts of its `returns`: `total` groups
+//! in the file, `groupsCreated`, `groupsUpdated` and `groupsDeleted` compared with the source's
+//! last completed entitlement load, and `applications` (1).
+//!
 //! Status lookups answer 404 once an aggregation ended more than the retention period ago (1 h
 //! by default); its task stays readable until the task retention (90 days by default) has passed
 //! since it was created. Each source remembers the rows of its last completed aggregation: the
@@ -97,6 +105,40 @@ impl AggregationStatus {
     }
 }
 
+/// What a task of the registry does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    /// An account aggregation (`importAccounts`).
+    Accounts,
+    /// An entitlement load (`importEntitlements`).
+    Entitlements,
+}
+
+/// A read-only view of one entitlement load (`importEntitlements`), for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EntitlementLoadInfo {
+    /// The task id (a task-status id).
+    pub id: String,
+    /// The source it runs on.
+    pub source_id: String,
+    /// The API version it was started with.
+    pub api_version: ApiVersion,
+    /// Its phase now, in the account aggregation's terms (`Started` while collecting,
+    /// `AccountsCollected` while processing, then how it ended).
+    pub status: AggregationStatus,
+    /// Distinct groups (rows by identity attribute) in the file: the task's `total`.
+    pub total: u32,
+    /// Groups new since the last completed load: `groupsCreated`.
+    pub created: u32,
+    /// Groups whose row changed: `groupsUpdated`.
+    pub updated: u32,
+    /// Groups of the last completed load missing now: `groupsDeleted`.
+    pub deleted: u32,
+    /// Whether it was refused because another task was running on the source.
+    pub rejected: bool,
+}
+
 /// A read-only view of one aggregation, for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -118,6 +160,21 @@ pub struct AggregationInfo {
     /// Whether it was refused because another aggregation was running on the source.
     pub rejected: bool,
 }
+
+/// Returns of an entitlement load's task (`attributeName`, `displayLabel` suffix).
+const GROUP_RETURNS: &[(&str, &str)] = &[
+    ("applications", "ACCOUNT_GROUP_AGGREGATION_APPLICATIONS"),
+    ("total", "ACCOUNT_GROUP_AGGREGATION_TOTAL"),
+    ("groupsCreated", "ACCOUNT_GROUP_AGGREGATION_CREATED"),
+    ("groupsUpdated", "ACCOUNT_GROUP_AGGREGATION_UPDATED"),
+    ("groupsDeleted", "ACCOUNT_GROUP_AGGREGATION_DELETED"),
+];
+
+/// The task type filters use for entitlement loads.
+pub(crate) const GROUP_TASK_TYPE: &str = "CLOUD_GROUP_AGGREGATION";
+
+/// An entitlement load task's `uniqueName` (`name` of the load's 202 body).
+const GROUP_TASK_NAME: &str = "Cloud Group Aggregation";
 
 /// Message text of a refused concurrent aggregation (also its `key`).
 pub(crate) const CONCURRENT_MESSAGE: &str = "This aggregation failed because the currently running aggregation must complete before the next one can start.";
@@ -177,6 +234,7 @@ pub(crate) struct Durations {
 
 #[derive(Debug)]
 struct Aggregation {
+    kind: Kind,
     id: String,
     seq: u64,
     source_id: String,
@@ -188,6 +246,9 @@ struct Aggregation {
     total: u32,
     deleted: u32,
     identities: u32,
+    /// Entitlement loads: new and changed groups.
+    groups_created: u32,
+    groups_updated: u32,
     optimized: bool,
     planned: Outcome,
     forced: Option<(Instant, Outcome)>,
@@ -364,11 +425,88 @@ impl Aggregation {
         })
     }
 
+    /// The flat `LoadEntitlementTask` body answered by `importEntitlements`, with the fields a
+    /// real response carries besides the documented ones (`name` instead of `uniqueName`,
+    /// `launched`, `completed`, `completionStatus`, `progress`, `messages`, `parentName`,
+    /// `attributes`).
+    fn load_entitlements_task_json(&self) -> Value {
+        let created = rfc3339(self.created);
+        let (completed, completion_status, progress, messages) = if self.rejected {
+            (
+                json!(created),
+                json!("ERROR"),
+                Value::Null,
+                json!([{
+                    "type": "WARN",
+                    "error": false,
+                    "warning": true,
+                    "key": CONCURRENT_MESSAGE,
+                    "localizedText": CONCURRENT_MESSAGE,
+                }]),
+            )
+        } else {
+            (
+                Value::Null,
+                Value::Null,
+                json!("Initializing..."),
+                json!([]),
+            )
+        };
+        let returns: Vec<Value> = GROUP_RETURNS
+            .iter()
+            .map(|(name, label)| {
+                json!({"displayLabel": format!("TASK_OUT_{label}"), "attributeName": name})
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "type": "QUARTZ",
+            "name": GROUP_TASK_NAME,
+            "description": TASK_DESCRIPTION,
+            "launcher": LAUNCHER,
+            "created": created,
+            "launched": null,
+            "completed": completed,
+            "completionStatus": completion_status,
+            "parentName": null,
+            "progress": progress,
+            "messages": messages,
+            "returns": returns,
+            "attributes": {"appId": self.source_id},
+        })
+    }
+
     fn task_attributes(&self) -> Value {
         json!({
             "appId": self.source_id,
             "optimizedAggregation": if self.optimized { "enabled" } else { "disabled" },
         })
+    }
+
+    /// The task-status `attributes`: an entitlement load's counts appear once it completed.
+    fn task_status_attributes(&self, phase: Phase) -> Value {
+        match self.kind {
+            Kind::Accounts => self.task_attributes(),
+            Kind::Entitlements => {
+                let mut attributes = json!({"appId": self.source_id});
+                if let Phase::Ended(outcome) = phase
+                    && completes(outcome)
+                    && !self.rejected
+                {
+                    let counts = json!({
+                        "applications": 1,
+                        "total": self.total,
+                        "groupsCreated": self.groups_created,
+                        "groupsUpdated": self.groups_updated,
+                        "groupsDeleted": self.deleted,
+                    });
+                    if let (Some(a), Some(c)) = (attributes.as_object_mut(), counts.as_object()) {
+                        a.extend(c.clone());
+                    }
+                }
+                attributes
+            }
+        }
     }
 
     /// The task's `completionStatus`: `None` while it runs.
@@ -404,12 +542,13 @@ impl Aggregation {
                 let processed = ((f64::from(self.total) * fraction).floor() as u32)
                     .min(self.total.saturating_sub(1));
                 let percent = ((fraction * 100.0).floor() as u32).min(99);
+                let what = match self.kind {
+                    Kind::Accounts => "accounts",
+                    Kind::Entitlements => "groups",
+                };
                 (
                     Vec::new(),
-                    json!(format!(
-                        "Processing accounts: {processed} of {}",
-                        self.total
-                    )),
+                    json!(format!("Processing {what}: {processed} of {}", self.total)),
                     percent,
                 )
             }
@@ -438,7 +577,11 @@ impl Aggregation {
             (Phase::Collected { .. }, _) => (Value::Null, json!(rfc3339(self.wall(now)))),
             _ => (Value::Null, json!(created)),
         };
-        let returns: Vec<Value> = RETURNS
+        let (returns, name) = match self.kind {
+            Kind::Accounts => (RETURNS, TASK_NAME),
+            Kind::Entitlements => (GROUP_RETURNS, GROUP_TASK_NAME),
+        };
+        let returns: Vec<Value> = returns
             .iter()
             .map(
                 |(name, label)| json!({"name": format!("TASK_OUT_{label}"), "attributeName": name}),
@@ -447,7 +590,7 @@ impl Aggregation {
         json!({
             "id": self.id,
             "type": "QUARTZ",
-            "uniqueName": TASK_NAME,
+            "uniqueName": name,
             "description": TASK_DESCRIPTION,
             "parentName": null,
             "launcher": LAUNCHER,
@@ -463,7 +606,7 @@ impl Aggregation {
             "completionStatus": self.completion_status(now),
             "messages": messages,
             "returns": returns,
-            "attributes": self.task_attributes(),
+            "attributes": self.task_status_attributes(phase),
             "progress": progress,
             "percentComplete": percent,
         })
@@ -479,7 +622,16 @@ impl Aggregation {
                 self.completion_status(now).map(str::to_owned),
                 Compare::IgnoreCase,
             ),
-            "type" => (Some(TASK_TYPE.to_owned()), Compare::Exact),
+            "type" => (
+                Some(
+                    match self.kind {
+                        Kind::Accounts => TASK_TYPE,
+                        Kind::Entitlements => GROUP_TASK_TYPE,
+                    }
+                    .to_owned(),
+                ),
+                Compare::Exact,
+            ),
             "launcher" => (Some(LAUNCHER.to_owned()), Compare::Exact),
             _ => (None, Compare::Exact),
         }
@@ -494,6 +646,20 @@ impl Aggregation {
             total_accounts: self.total,
             deleted_accounts: self.deleted,
             optimized: self.optimized,
+            rejected: self.rejected,
+        }
+    }
+
+    fn entitlement_info(&self, now: Instant) -> EntitlementLoadInfo {
+        EntitlementLoadInfo {
+            id: self.id.clone(),
+            source_id: self.source_id.clone(),
+            api_version: self.api_version,
+            status: self.status(now),
+            total: self.total,
+            created: self.groups_created,
+            updated: self.groups_updated,
+            deleted: self.deleted,
             rejected: self.rejected,
         }
     }
@@ -558,18 +724,29 @@ const RETURNS: &[(&str, &str)] = &[
     ("groupsCreated", "ACCOUNT_AGGREGATION_GROUPS_CREATED"),
 ];
 
-/// Per-source memory: the last completed rows, and the aggregation that may replace them.
+/// Per-source memory: the last completed rows of each kind, and the running task that may
+/// replace them.
 #[derive(Debug, Default)]
 struct SourceState {
     baseline: Option<Snapshot>,
-    current: Option<(String, Snapshot)>,
+    group_baseline: Option<Snapshot>,
+    current: Option<(String, Kind, Snapshot)>,
+}
+
+impl SourceState {
+    fn baseline_mut(&mut self, kind: Kind) -> &mut Option<Snapshot> {
+        match kind {
+            Kind::Accounts => &mut self.baseline,
+            Kind::Entitlements => &mut self.group_baseline,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     aggregations: HashMap<String, Aggregation>,
     sources: HashMap<String, SourceState>,
-    next_outcome: HashMap<String, Outcome>,
+    next_outcome: HashMap<(String, Kind), Outcome>,
     next_seq: u64,
 }
 
@@ -579,15 +756,15 @@ impl Inner {
         let Some(src) = self.sources.get_mut(source_id) else {
             return;
         };
-        let Some((id, _)) = &src.current else {
+        let Some((id, _, _)) = &src.current else {
             return;
         };
         let phase = self.aggregations.get(id).map(|a| a.phase(now));
         match phase {
             Some(Phase::Ended(outcome)) => {
-                let (_, snapshot) = src.current.take().expect("checked above");
+                let (_, kind, snapshot) = src.current.take().expect("checked above");
                 if completes(outcome) {
-                    src.baseline = Some(snapshot);
+                    *src.baseline_mut(kind) = Some(snapshot);
                 }
             }
             Some(_) => {}
@@ -613,6 +790,7 @@ impl Inner {
 /// What an import request asks for.
 #[derive(Debug)]
 pub(crate) struct StartRequest {
+    pub kind: Kind,
     pub source_id: String,
     pub source_name: String,
     pub api_version: ApiVersion,
@@ -645,8 +823,9 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts an aggregation (or refuses it if one is running on the source). Returns the
-    /// aggregation id, whether it was accepted, and the `LoadAccountsTask` body.
+    /// Starts an aggregation or entitlement load (or refuses it if a task is running on the
+    /// source). Returns the task id, whether it was accepted, and the `LoadAccountsTask` (or
+    /// `LoadEntitlementTask`) body.
     pub(crate) fn start(&self, req: StartRequest) -> (String, bool, Value) {
         let now = Instant::now();
         let mut inner = self.lock();
@@ -660,6 +839,7 @@ impl Registry {
         let seq = inner.next_seq;
         inner.next_seq += 1;
         let mut agg = Aggregation {
+            kind: req.kind,
             id: crate::ids::hex32(),
             seq,
             source_id: req.source_id.clone(),
@@ -671,6 +851,8 @@ impl Registry {
             total: 0,
             deleted: 0,
             identities: 0,
+            groups_created: 0,
+            groups_updated: 0,
             optimized,
             planned: Outcome::Completed,
             forced: None,
@@ -680,13 +862,17 @@ impl Registry {
             tracing::info!(source_id = %req.source_id, id = %agg.id, "aggregation refused: another one is running");
         } else {
             let src = inner.sources.entry(req.source_id.clone()).or_default();
-            let diff = req.snapshot.diff(src.baseline.as_ref());
+            let diff = req.snapshot.diff(src.baseline_mut(req.kind).as_ref());
             let clamp = |n: u64| {
                 u32::try_from(n)
                     .unwrap_or(i32::MAX as u32)
                     .min(i32::MAX as u32)
             };
-            if optimized {
+            if req.kind == Kind::Entitlements {
+                agg.total = clamp(diff.new + diff.changed + diff.unchanged);
+                agg.groups_created = clamp(diff.new);
+                agg.groups_updated = clamp(diff.changed);
+            } else if optimized {
                 agg.total = clamp(diff.new + diff.changed + diff.deleted);
                 agg.identities = clamp(diff.new + diff.changed);
             } else {
@@ -694,13 +880,19 @@ impl Registry {
                 agg.identities = clamp(req.rows);
             }
             agg.deleted = clamp(diff.deleted);
-            src.current = Some((agg.id.clone(), req.snapshot));
-            if let Some(outcome) = inner.next_outcome.remove(&req.source_id) {
+            src.current = Some((agg.id.clone(), req.kind, req.snapshot));
+            if let Some(outcome) = inner
+                .next_outcome
+                .remove(&(req.source_id.clone(), req.kind))
+            {
                 agg.planned = outcome;
             }
             tracing::info!(source_id = %req.source_id, id = %agg.id, total = agg.total, optimized, "aggregation started");
         }
-        let body = agg.load_accounts_task_json();
+        let body = match agg.kind {
+            Kind::Accounts => agg.load_accounts_task_json(),
+            Kind::Entitlements => agg.load_entitlements_task_json(),
+        };
         let id = agg.id.clone();
         inner.aggregations.insert(id.clone(), agg);
         (id, !running, body)
@@ -714,7 +906,7 @@ impl Registry {
         inner
             .aggregations
             .get(id)
-            .filter(|a| !a.status_expired(now))
+            .filter(|a| a.kind == Kind::Accounts && !a.status_expired(now))
             .map(|a| a.status_json(now))
     }
 
@@ -759,10 +951,11 @@ impl Registry {
         )
     }
 
-    pub(crate) fn set_next_outcome(&self, source_id: &str, outcome: Outcome) {
+    /// Sets how the next task of `kind` started on the source ends.
+    pub(crate) fn set_next_outcome(&self, source_id: &str, kind: Kind, outcome: Outcome) {
         self.lock()
             .next_outcome
-            .insert(source_id.to_owned(), outcome);
+            .insert((source_id.to_owned(), kind), outcome);
     }
 
     /// Ends a running aggregation now with `outcome` (`Stalled` makes it never end). Returns
@@ -786,7 +979,7 @@ impl Registry {
         true
     }
 
-    /// Aggregations whose status is still retained, oldest first.
+    /// Account aggregations whose status is still retained, oldest first.
     pub(crate) fn list(&self) -> Vec<AggregationInfo> {
         let now = Instant::now();
         let mut inner = self.lock();
@@ -794,10 +987,24 @@ impl Registry {
         let mut list: Vec<&Aggregation> = inner
             .aggregations
             .values()
-            .filter(|a| !a.status_expired(now))
+            .filter(|a| a.kind == Kind::Accounts && !a.status_expired(now))
             .collect();
         list.sort_by_key(|a| a.seq);
         list.into_iter().map(|a| a.info(now)).collect()
+    }
+
+    /// Entitlement loads whose task is still in the task history, oldest first.
+    pub(crate) fn entitlement_loads(&self) -> Vec<EntitlementLoadInfo> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.purge(now);
+        let mut list: Vec<&Aggregation> = inner
+            .aggregations
+            .values()
+            .filter(|a| a.kind == Kind::Entitlements && !a.task_expired(now))
+            .collect();
+        list.sort_by_key(|a| a.seq);
+        list.into_iter().map(|a| a.entitlement_info(now)).collect()
     }
 }
 
@@ -816,6 +1023,7 @@ mod tests {
 
     fn req(source: &str, n: u32, disable: bool) -> StartRequest {
         StartRequest {
+            kind: Kind::Accounts,
             source_id: source.into(),
             source_name: format!("Source {source}"),
             api_version: ApiVersion::default(),
@@ -891,7 +1099,7 @@ mod tests {
     fn failed_aggregation_keeps_previous_baseline() {
         let r = registry(0, 0);
         r.start(req("s", 4, false));
-        r.set_next_outcome("s", Outcome::Terminated);
+        r.set_next_outcome("s", Kind::Accounts, Outcome::Terminated);
         let (id, _, _) = r.start(req("s", 2, false));
         let s = r.status_json(&id).unwrap();
         assert_eq!(s["status"], "TERMINATED");
@@ -924,7 +1132,7 @@ mod tests {
         ];
         for (i, (outcome, completion, message, status)) in cases.into_iter().enumerate() {
             let source = format!("s{i}");
-            r.set_next_outcome(&source, outcome);
+            r.set_next_outcome(&source, Kind::Accounts, outcome);
             let (id, _, _) = r.start(req(&source, 3, false));
             assert_eq!(r.status_json(&id).unwrap()["status"], status);
             let t = r.task_json(&id, Duration::ZERO).unwrap();
@@ -1038,6 +1246,86 @@ mod tests {
             listed(&[("filters", &filter)]).0,
             [ids[1].clone(), ids[3].clone()]
         );
+    }
+
+    fn entitlements(source: &str, csv: &[u8]) -> StartRequest {
+        let mut scanner = crate::csv::CsvScanner::default();
+        scanner.feed(csv);
+        let (rows, snapshot, _) = scanner.finish_with_header();
+        StartRequest {
+            kind: Kind::Entitlements,
+            rows,
+            snapshot,
+            ..req(source, 0, false)
+        }
+    }
+
+    #[test]
+    fn entitlement_loads_are_group_aggregation_tasks() {
+        let r = registry(0, 0);
+        let (id, accepted, body) = r.start(entitlements("s", b"id,name\ng1,A\ng2,B\n"));
+        assert!(accepted);
+        assert_eq!(body["id"], id.as_str());
+        assert_eq!(body["name"], GROUP_TASK_NAME);
+        assert_eq!(body["returns"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            body["returns"][4],
+            json!({"displayLabel": "TASK_OUT_ACCOUNT_GROUP_AGGREGATION_DELETED", "attributeName": "groupsDeleted"})
+        );
+        assert!(r.status_json(&id).is_none(), "no aggregation status");
+        let t = r.task_json(&id, Duration::ZERO).unwrap();
+        assert_eq!(t["uniqueName"], GROUP_TASK_NAME);
+        assert_eq!(t["completionStatus"], "SUCCESS");
+        assert_eq!(t["attributes"]["total"], 2);
+        assert_eq!(t["attributes"]["groupsCreated"], 2);
+        // One changed, one removed, one added; compared with the last entitlement load only.
+        r.start(req("s", 7, false));
+        let (id, _, _) = r.start(entitlements("s", b"id,name\ng1,A2\ng3,C\n"));
+        let t = r.task_json(&id, Duration::ZERO).unwrap();
+        let counts: Vec<&Value> = [
+            "applications",
+            "total",
+            "groupsCreated",
+            "groupsUpdated",
+            "groupsDeleted",
+        ]
+        .iter()
+        .map(|k| &t["attributes"][k])
+        .collect();
+        assert_eq!(
+            counts,
+            [&json!(1), &json!(2), &json!(1), &json!(1), &json!(1)]
+        );
+        let groups = tasks(r#"type eq "CLOUD_GROUP_AGGREGATION" and sourceId eq "s""#);
+        assert_eq!(r.tasks_json(&groups, Duration::ZERO).1, 2);
+        assert_eq!(r.list().len(), 1, "account aggregations only");
+        assert_eq!(r.entitlement_loads().len(), 2);
+        assert_eq!(r.entitlement_loads()[1].updated, 1);
+    }
+
+    #[test]
+    fn entitlement_loads_and_aggregations_exclude_each_other() {
+        let r = registry(60_000, 0);
+        let (running, _, _) = r.start(req("s", 3, false));
+        let (id, accepted, body) = r.start(entitlements("s", b"id\ng\n"));
+        assert!(!accepted);
+        assert_eq!(body["completionStatus"], "ERROR");
+        assert_eq!(body["messages"][0]["key"], CONCURRENT_MESSAGE);
+        let t = r.task_json(&id, Duration::ZERO).unwrap();
+        assert_eq!(t["completionStatus"], "ERROR");
+        assert!(t["attributes"].get("total").is_none());
+        assert!(r.force(&running, Outcome::Completed));
+        r.set_next_outcome("s", Kind::Entitlements, Outcome::Stalled);
+        let (load, accepted, _) = r.start(entitlements("s", b"id\ng\n"));
+        assert!(accepted);
+        assert!(
+            !r.start(req("s", 3, false)).1,
+            "a running load blocks aggregations"
+        );
+        assert!(r.force(&load, Outcome::Terminated));
+        let t = r.task_json(&load, Duration::ZERO).unwrap();
+        assert_eq!(t["completionStatus"], "ERROR");
+        assert!(r.start(req("s", 3, false)).1);
     }
 
     #[test]

@@ -70,6 +70,16 @@ pub enum Operation {
     GetTaskStatusList,
     /// `listSources` (`GET .../sources`).
     ListSources,
+    /// `importEntitlements` (`POST .../sources/{sourceId}/load-entitlements`).
+    ImportEntitlements,
+    /// `getAccountsSchema` (`GET .../sources/{id}/schemas/accounts`, beta's
+    /// `getSourceAccountsSchema`).
+    GetAccountsSchema,
+    /// `getEntitlementsSchema` (`GET .../sources/{id}/schemas/entitlements`, beta's
+    /// `getSourceEntitlementsSchema`).
+    GetEntitlementsSchema,
+    /// `getSourceSchemas` (`GET .../sources/{sourceId}/schemas`).
+    GetSourceSchemas,
 }
 
 impl Operation {
@@ -81,6 +91,10 @@ impl Operation {
         Operation::GetTaskStatus,
         Operation::GetTaskStatusList,
         Operation::ListSources,
+        Operation::ImportEntitlements,
+        Operation::GetAccountsSchema,
+        Operation::GetEntitlementsSchema,
+        Operation::GetSourceSchemas,
     ];
 
     /// A snake_case name for logs: `token`, `import_accounts`, `get_status`, ...
@@ -92,6 +106,10 @@ impl Operation {
             Operation::GetTaskStatus => "get_task_status",
             Operation::GetTaskStatusList => "get_task_status_list",
             Operation::ListSources => "list_sources",
+            Operation::ImportEntitlements => "import_entitlements",
+            Operation::GetAccountsSchema => "get_accounts_schema",
+            Operation::GetEntitlementsSchema => "get_entitlements_schema",
+            Operation::GetSourceSchemas => "get_source_schemas",
         }
     }
 
@@ -105,6 +123,10 @@ impl Operation {
             Operation::GetTaskStatus => Some("getTaskStatus"),
             Operation::GetTaskStatusList => Some("getTaskStatusList"),
             Operation::ListSources => Some("listSources"),
+            Operation::ImportEntitlements => Some("importEntitlements"),
+            Operation::GetAccountsSchema => Some("getAccountsSchema"),
+            Operation::GetEntitlementsSchema => Some("getEntitlementsSchema"),
+            Operation::GetSourceSchemas => Some("getSourceSchemas"),
         }
     }
 

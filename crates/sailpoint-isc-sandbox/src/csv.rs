@@ -3,8 +3,10 @@
 //! An uploaded file is never held in memory. While it streams in, [`UploadScanner`] computes its
 //! SHA-256 and byte count, and [`CsvScanner`] splits it into records (RFC 4180 quoting, so quoted
 //! commas and newlines stay inside a field) and keeps one `(key hash, row hash)` pair of 16 bytes per
-//! data row, the key being the first column. The header row is skipped, as are blank lines, and
-//! carriage returns outside quotes are ignored, so CRLF and LF files digest the same.
+//! data row, the key being the first column (or the column of the schema's identity attribute).
+//! The header row is not a data row: its column names are kept (a UTF-8 byte order mark before
+//! it is dropped) for the schema check. Blank lines are skipped, and carriage returns outside
+//! quotes are ignored, so CRLF and LF files digest the same.
 //!
 //! A [`Snapshot`] of those pairs is what the next aggregation of the source is compared with.
 
@@ -116,11 +118,24 @@ enum State {
     QuoteInQuoted,
 }
 
-/// Incremental CSV record splitter that keeps only per-row hashes.
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Most bytes of header names kept; a longer header is cut there (and will not match a schema).
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
+/// Incremental CSV record splitter that keeps only per-row hashes (and the header's names).
 #[derive(Debug)]
 pub(crate) struct CsvScanner {
     state: State,
     field: usize,
+    key_column: usize,
+    /// Bytes of a byte order mark matched at the start of the file, while still undecided.
+    bom_matched: usize,
+    bom_pending: bool,
+    header: Vec<String>,
+    header_field: Vec<u8>,
+    header_bytes: usize,
     key: DefaultHasher,
     row: DefaultHasher,
     row_len: u64,
@@ -131,9 +146,22 @@ pub(crate) struct CsvScanner {
 
 impl Default for CsvScanner {
     fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl CsvScanner {
+    /// A scanner keying data rows by the column at `key_column` (0: the first).
+    pub(crate) fn new(key_column: usize) -> Self {
         Self {
             state: State::FieldStart,
             field: 0,
+            key_column,
+            bom_matched: 0,
+            bom_pending: true,
+            header: Vec::new(),
+            header_field: Vec::new(),
+            header_bytes: 0,
             key: DefaultHasher::new(),
             row: DefaultHasher::new(),
             row_len: 0,
@@ -142,27 +170,76 @@ impl Default for CsvScanner {
             entries: Vec::new(),
         }
     }
-}
 
-impl CsvScanner {
     /// Consumes the next chunk of the file; chunk boundaries may fall anywhere.
-    pub(crate) fn feed(&mut self, chunk: &[u8]) {
+    pub(crate) fn feed(&mut self, mut chunk: &[u8]) {
+        if self.bom_pending {
+            while let Some((&b, rest)) = chunk.split_first() {
+                if b == BOM[self.bom_matched] {
+                    self.bom_matched += 1;
+                    chunk = rest;
+                    if self.bom_matched == BOM.len() {
+                        self.bom_pending = false;
+                        break;
+                    }
+                } else {
+                    self.replay_bom_prefix();
+                    break;
+                }
+            }
+            if self.bom_pending {
+                return;
+            }
+        }
+        self.scan(chunk);
+    }
+
+    /// The start of the file looked like a byte order mark but is not one: scan those bytes.
+    fn replay_bom_prefix(&mut self) {
+        self.bom_pending = false;
+        let held = self.bom_matched;
+        self.bom_matched = 0;
+        self.scan(&BOM[..held]);
+    }
+
+    /// Adds a byte of a field to the header's current name, while in the header row.
+    fn header_byte(&mut self, b: u8) {
+        if !self.header_seen && self.header_bytes < MAX_HEADER_BYTES {
+            self.header_field.push(b);
+            self.header_bytes += 1;
+        }
+    }
+
+    /// Ends a header name, while in the header row.
+    fn end_header_field(&mut self) {
+        if !self.header_seen {
+            let name =
+                String::from_utf8_lossy(&std::mem::take(&mut self.header_field)).into_owned();
+            self.header.push(name);
+        }
+    }
+
+    fn scan(&mut self, chunk: &[u8]) {
         let mut span = 0; // start of the bytes not yet added to the row hash
         for (i, &b) in chunk.iter().enumerate() {
             match self.state {
                 State::Quoted => {
                     if b == b'"' {
                         self.state = State::QuoteInQuoted;
-                    } else if self.field == 0 {
-                        self.key.write_u8(b);
+                    } else {
+                        if self.field == self.key_column {
+                            self.key.write_u8(b);
+                        }
+                        self.header_byte(b);
                     }
                     continue;
                 }
                 State::QuoteInQuoted if b == b'"' => {
                     self.state = State::Quoted;
-                    if self.field == 0 {
+                    if self.field == self.key_column {
                         self.key.write_u8(b'"');
                     }
+                    self.header_byte(b'"');
                     continue;
                 }
                 State::QuoteInQuoted => self.state = State::Unquoted,
@@ -171,6 +248,7 @@ impl CsvScanner {
             match b {
                 b'"' if self.state == State::FieldStart => self.state = State::Quoted,
                 b',' => {
+                    self.end_header_field();
                     self.field += 1;
                     self.state = State::FieldStart;
                 }
@@ -183,9 +261,10 @@ impl CsvScanner {
                 }
                 _ => {
                     self.state = State::Unquoted;
-                    if self.field == 0 {
+                    if self.field == self.key_column {
                         self.key.write_u8(b);
                     }
+                    self.header_byte(b);
                 }
             }
         }
@@ -207,9 +286,12 @@ impl CsvScanner {
         self.field = 0;
         self.row_len = 0;
         if blank {
+            self.header.clear();
+            self.header_field.clear();
             return;
         }
         if !self.header_seen {
+            self.end_header_field();
             self.header_seen = true;
         } else {
             self.rows += 1;
@@ -217,16 +299,27 @@ impl CsvScanner {
         }
     }
 
-    /// Ends the file (a last row without a trailing newline counts) and returns the data row count and snapshot.
-    pub(crate) fn finish(mut self) -> (u64, Snapshot) {
+    /// Ends the file (a last row without a trailing newline counts) and returns the data row
+    /// count and snapshot.
+    #[cfg(test)]
+    pub(crate) fn finish(self) -> (u64, Snapshot) {
+        let (rows, snapshot, _) = self.finish_with_header();
+        (rows, snapshot)
+    }
+
+    /// [`finish`](Self::finish), plus the header's column names (empty for an empty file).
+    pub(crate) fn finish_with_header(mut self) -> (u64, Snapshot, Vec<String>) {
+        if self.bom_pending && self.bom_matched > 0 {
+            self.replay_bom_prefix();
+        }
         if self.row_len > 0 {
             self.end_row();
         }
-        (self.rows, Snapshot::from_rows(self.entries))
+        (self.rows, Snapshot::from_rows(self.entries), self.header)
     }
 }
 
-/// Digests an uploaded file part: SHA-256, byte count and CSV rows.
+/// Digests an uploaded file part: SHA-256, byte count, CSV rows and header.
 #[derive(Debug, Default)]
 pub(crate) struct UploadScanner {
     sha: Sha256,
@@ -241,9 +334,20 @@ pub(crate) struct ScannedFile {
     pub sha256: String,
     pub rows: u64,
     pub snapshot: Snapshot,
+    /// The header row's column names (empty for an empty file).
+    pub header: Vec<String>,
 }
 
 impl UploadScanner {
+    /// A scanner keying data rows by the column at `key_column`.
+    pub(crate) fn new(key_column: usize) -> Self {
+        Self {
+            sha: Sha256::default(),
+            bytes: 0,
+            csv: CsvScanner::new(key_column),
+        }
+    }
+
     pub(crate) fn feed(&mut self, chunk: &[u8]) {
         self.sha.update(chunk);
         self.bytes += chunk.len() as u64;
@@ -251,7 +355,7 @@ impl UploadScanner {
     }
 
     pub(crate) fn finish(self) -> ScannedFile {
-        let (rows, snapshot) = self.csv.finish();
+        let (rows, snapshot, header) = self.csv.finish_with_header();
         let sha256 = self
             .sha
             .finalize()
@@ -263,6 +367,7 @@ impl UploadScanner {
             sha256,
             rows,
             snapshot,
+            header,
         }
     }
 }
@@ -341,6 +446,47 @@ mod tests {
     fn header_only_and_empty_files() {
         assert_eq!(scan_chunked(b"id,name\n", 4).0, 0);
         assert_eq!(scan_chunked(b"", 4).0, 0);
+    }
+
+    fn header_of(data: &[u8], chunk: usize) -> Vec<String> {
+        let mut s = CsvScanner::default();
+        for c in data.chunks(chunk) {
+            s.feed(c);
+        }
+        s.finish_with_header().2
+    }
+
+    #[test]
+    fn header_names_survive_bom_crlf_quotes_and_chunking() {
+        let data = b"\xEF\xBB\xBF\r\n\"id\",\"a,b\",\"q\"\"x\",last\r\n1,2,3,4\r\n";
+        for size in 1..8 {
+            assert_eq!(
+                header_of(data, size),
+                ["id", "a,b", "q\"x", "last"],
+                "chunk size {size}"
+            );
+        }
+        assert_eq!(header_of(b"id,name", 3), ["id", "name"]);
+        assert_eq!(header_of(b"\xEF\xBBid\n", 1), ["\u{FFFD}id"]);
+        assert_eq!(header_of(b"\xEF", 1).len(), 1);
+        assert!(header_of(b"", 1).is_empty());
+        // The BOM does not change the data rows.
+        let (_, a) = scan_chunked(b"\xEF\xBB\xBFid,v\n1,a\n", 2);
+        let (_, b) = scan_chunked(b"id,v\n1,a\n", 2);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn rows_can_be_keyed_by_another_column() {
+        let scan = |data: &[u8]| {
+            let mut s = CsvScanner::new(1);
+            s.feed(data);
+            s.finish().1
+        };
+        let old = scan(b"name,id\nAlice,1\nBob,2\n");
+        let new = scan(b"name,id\nAlicia,1\nBob,3\n");
+        let d = new.diff(Some(&old));
+        assert_eq!((d.new, d.changed, d.deleted, d.unchanged), (1, 1, 1, 0));
     }
 
     #[test]

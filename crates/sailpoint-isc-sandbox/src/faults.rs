@@ -3,8 +3,9 @@
 //!
 //! * [`Fault`]s are queued per [`Operation`] with [`Sandbox::inject`](crate::Sandbox::inject).
 //!   Most act before the request is handled; [`Fault::DropAfterProcessing`] and
-//!   [`Fault::StatusAfterProcessing`] let an import create its aggregation first, so the
-//!   aggregation exists and runs although the client saw a failure. [`Fault::CutBody`] and
+//!   [`Fault::StatusAfterProcessing`] (and [`Fault::DelayAfterProcessing`]) let an import
+//!   create its aggregation (or an entitlement load its task) first, so it exists and runs
+//!   although the client saw a failure. [`Fault::CutBody`] and
 //!   [`Fault::StopReading`] act in the middle of the request body: a link that breaks, or a
 //!   gateway that hangs, during an upload.
 //! * Task visibility delays ([`Sandbox::set_task_list_delay`](crate::Sandbox::set_task_list_delay),

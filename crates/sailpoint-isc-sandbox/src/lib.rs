@@ -1,5 +1,5 @@
 //! A simulated SailPoint Identity Security Cloud (ISC) tenant that runs in-process on loopback,
-//! for testing account-aggregation clients without a real tenant.
+//! for testing account-aggregation and entitlement-load clients without a real tenant.
 //!
 //! # Routes: every API version, from data
 //!
@@ -17,6 +17,10 @@
 //! | `getTaskStatus` | the aggregation's task, by the same id |
 //! | `getTaskStatusList` | the task history, with `filters`, `sorters`, `limit`, `offset`, `count` |
 //! | `listSources` | the tenant's sources, with `filters`, `sorters`, `limit`, `offset`, `count` |
+//! | `importEntitlements` | starts an entitlement load (a `CLOUD_GROUP_AGGREGATION` task) from a required, non-empty CSV `file` part, streamed like an accounts file |
+//! | `getAccountsSchema` | the source's account schema as a `text/csv` header line |
+//! | `getEntitlementsSchema` | the header line of the schema `schemaName` (default `group`) |
+//! | `getSourceSchemas` | the source's `Schema` objects, with `include-types` (`user`, `group`) and `include-names` |
 //!
 //! Operations the table lists but the sandbox has no handler for are not served (404); versions
 //! and operations appear as soon as the table has them. One tenant state sits behind every
@@ -53,6 +57,34 @@
 //! `limit` (at most 250, the default) and `offset`; `count=true` adds `X-Total-Count`. Anything
 //! else in `filters` or `sorters`, or a bad number, is a 400 `ErrorResponseDto`.
 //!
+//! # Entitlement loads
+//!
+//! `importEntitlements` answers 202 with a flat body shaped as real responses are (`name`
+//! rather than the spec's `uniqueName`, plus `launched: null`, `completed`, `completionStatus`,
+//! `progress`, `messages`, `parentName`, `attributes`) and returns labels
+//! `TASK_OUT_ACCOUNT_GROUP_AGGREGATION_*`. Its `id` is a task-status id: the load runs through
+//! the same phases as an account aggregation (the builder's collect and process durations,
+//! [`Sandbox::set_entitlement_load_outcome`], [`Sandbox::force_outcome`]) as a task of type
+//! `CLOUD_GROUP_AGGREGATION`; when it completes, its `attributes` hold `applications` (1),
+//! `total` (distinct groups in the file, keyed by the group schema's identity attribute),
+//! `groupsCreated`, `groupsUpdated` and `groupsDeleted` (compared with the source's last
+//! completed load). There is no status endpoint for it. A load and an account aggregation on
+//! one source exclude each other: the later one answers 202 with an already ended `ERROR` task
+//! carrying ISC's "currently running aggregation must complete" message. Faults apply to
+//! [`Operation::ImportEntitlements`] as to imports, and [`Sandbox::entitlement_loads_started`]
+//! counts loads like [`Sandbox::aggregations_started`] counts aggregations.
+//!
+//! # Schemas
+//!
+//! A source has an account and a group schema ([`SchemaKind`], [`SourceSchema`]), set by
+//! [`Sandbox::set_schema`] or learned from the header of its first upload of that kind (the
+//! first column identifying rows). An upload whose header names other columns, or the same in
+//! another order (compared exactly, case included), is refused once its body has arrived with a
+//! 400 `ErrorResponseDto` saying `Column: [<unknown>] is unknown and/or column: [<missing>] is
+//! missing`, and nothing starts ([`schema`] has the rules). A UTF-8 byte order mark and CRLF
+//! line ends do not count. The header endpoints answer the header line (empty while the source
+//! has no such schema); an unknown source is a 404.
+//!
 //! # Sources
 //!
 //! A source appears on its first import, named `Source <id>`; [`Sandbox::add_source`] adds a
@@ -71,7 +103,8 @@
 //!
 //! # Recording and faults
 //!
-//! The [`Sandbox`] handle records every upload ([`Sandbox::uploads`]: bytes, SHA-256, rows) and
+//! The [`Sandbox`] handle records every upload ([`Sandbox::uploads`],
+//! [`Sandbox::entitlement_uploads`]: bytes, SHA-256, rows) and
 //! request ([`Sandbox::requests`], [`Sandbox::request_count`]), counts aggregations started per
 //! source ([`Sandbox::aggregations_started`]), forces outcomes ([`Sandbox::set_outcome`],
 //! [`Sandbox::force_outcome`]) and injects [`faults`]: per operation, a status, a delay or a
@@ -191,6 +224,7 @@ mod ratelimit;
 mod recording;
 mod responses;
 mod routes;
+pub mod schema;
 mod server;
 mod sources;
 mod state;
@@ -202,7 +236,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use aggregation::{AggregationInfo, AggregationStatus, Outcome};
+pub use aggregation::{AggregationInfo, AggregationStatus, EntitlementLoadInfo, Outcome};
 pub use config::{ClientCredentials, Operation, RateLimit};
 pub use error::Error;
 pub use faults::Fault;
@@ -213,6 +247,7 @@ pub use sailpoint_isc_api::ApiVersion;
 /// One operation of a version's generated table (path, method, experimental flag, success
 /// status, response properties), as [`SandboxBuilder::serve_operation`] takes it.
 pub use sailpoint_isc_api::Operation as OperationSpec;
+pub use schema::{SchemaKind, SourceSchema};
 pub use sources::SourceInfo;
 
 use config::Config;
@@ -451,7 +486,8 @@ impl Sandbox {
         &self.shared.config.clients
     }
 
-    /// Every accepted import request so far, in order.
+    /// Every accepted accounts import request (`importAccounts`) so far, in order (entitlement
+    /// loads: [`entitlement_uploads`](Self::entitlement_uploads)).
     pub fn uploads(&self) -> Vec<Upload> {
         self.shared.recorder.uploads()
     }
@@ -522,22 +558,78 @@ impl Sandbox {
         self.shared.task_delays.set_lookup(delay);
     }
 
-    /// Sets how the next aggregation started on `source_id` ends.
+    /// Sets how the next account aggregation started on `source_id` ends (entitlement loads:
+    /// [`set_entitlement_load_outcome`](Self::set_entitlement_load_outcome)).
     pub fn set_outcome(&self, source_id: &str, outcome: Outcome) {
         self.shared
             .aggregations
-            .set_next_outcome(source_id, outcome);
+            .set_next_outcome(source_id, aggregation::Kind::Accounts, outcome);
     }
 
-    /// Ends a running aggregation now with `outcome` ([`Outcome::Stalled`] keeps it running forever).
-    /// Returns false if the id is unknown or it already ended.
+    /// Sets how the next entitlement load started on `source_id` ends: its task ends `SUCCESS`,
+    /// `WARNING`, `TERMINATED` or `ERROR` as an account aggregation's does, or never
+    /// ([`Outcome::Stalled`]).
+    pub fn set_entitlement_load_outcome(&self, source_id: &str, outcome: Outcome) {
+        self.shared.aggregations.set_next_outcome(
+            source_id,
+            aggregation::Kind::Entitlements,
+            outcome,
+        );
+    }
+
+    /// Ends a running aggregation or entitlement load now with `outcome` ([`Outcome::Stalled`]
+    /// keeps it running forever). Returns false if the id is unknown or it already ended.
     pub fn force_outcome(&self, aggregation_id: &str, outcome: Outcome) -> bool {
         self.shared.aggregations.force(aggregation_id, outcome)
     }
 
-    /// All aggregations whose status is still retained, oldest first.
+    /// All account aggregations whose status is still retained, oldest first (entitlement
+    /// loads: [`entitlement_loads`](Self::entitlement_loads)).
     pub fn aggregations(&self) -> Vec<AggregationInfo> {
         self.shared.aggregations.list()
+    }
+
+    /// All entitlement loads whose task is still in the task history, oldest first.
+    pub fn entitlement_loads(&self) -> Vec<EntitlementLoadInfo> {
+        self.shared.aggregations.entitlement_loads()
+    }
+
+    /// Every accepted entitlement load request (`importEntitlements`) so far, in order.
+    pub fn entitlement_uploads(&self) -> Vec<Upload> {
+        self.shared.recorder.entitlement_uploads()
+    }
+
+    /// How many entitlement loads were started on `source_id` so far, counted like
+    /// [`aggregations_started`](Self::aggregations_started): accepted loads, including those
+    /// whose response was then lost or replaced by a fault after processing, but not loads
+    /// refused because another task was running on the source, nor files refused with a 400.
+    pub fn entitlement_loads_started(&self, source_id: &str) -> usize {
+        self.shared.recorder.entitlement_loads_started(source_id)
+    }
+
+    /// Sets (or replaces) the `kind` schema of `source_id`, creating the source (named
+    /// `Source <id>`) if it does not exist. From now on uploads of that kind to the source must
+    /// have exactly these columns, in this order, and rows are keyed by its identity attribute;
+    /// the schema endpoints serve it.
+    ///
+    /// # Panics
+    ///
+    /// If the schema has no column, a repeated column, or names an identity, display,
+    /// multi-valued or entitlement attribute that is not one of its columns.
+    pub fn set_schema(&self, source_id: &str, kind: SchemaKind, schema: SourceSchema) {
+        if let Some(problem) = schema.problem() {
+            panic!(
+                "invalid {} schema for source {source_id}: {problem}",
+                kind.name()
+            );
+        }
+        self.shared.sources.set_schema(source_id, kind, schema);
+    }
+
+    /// The `kind` schema of `source_id`: set with [`set_schema`](Self::set_schema), or learned
+    /// from the header of the source's first upload of that kind.
+    pub fn schema(&self, source_id: &str, kind: SchemaKind) -> Option<SourceSchema> {
+        self.shared.sources.schema(source_id, kind)
     }
 
     /// Every access token issued so far, oldest first (for tests that check tokens never leak

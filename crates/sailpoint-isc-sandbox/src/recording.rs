@@ -21,9 +21,13 @@ pub struct UploadedFile {
     pub rows: u64,
 }
 
-/// One import (`load-accounts`) request that the sandbox accepted (answered 202, or would have
-/// before an injected [`Fault::DropAfterProcessing`](crate::Fault::DropAfterProcessing) or
-/// [`Fault::StatusAfterProcessing`](crate::Fault::StatusAfterProcessing)).
+/// One import (`load-accounts`, or `load-entitlements` in
+/// [`Sandbox::entitlement_uploads`](crate::Sandbox::entitlement_uploads)) request that the
+/// sandbox accepted (answered 202, or would have before an injected
+/// [`Fault::DropAfterProcessing`](crate::Fault::DropAfterProcessing),
+/// [`Fault::StatusAfterProcessing`](crate::Fault::StatusAfterProcessing) or
+/// [`Fault::DelayAfterProcessing`](crate::Fault::DelayAfterProcessing)). Requests refused with a
+/// 400 (a bad body, a header that does not match the source's schema) are not uploads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Upload {
@@ -33,13 +37,14 @@ pub struct Upload {
     pub api_version: ApiVersion,
     /// The client id of the bearer token.
     pub client_id: String,
-    /// The `disableOptimization` value as sent, if any.
+    /// The `disableOptimization` value as sent, if any (never for entitlement loads).
     pub disable_optimization: Option<String>,
     /// The file part, if any (none for direct-connect sources).
     pub file: Option<UploadedFile>,
-    /// The `task.id` returned (the aggregation id).
+    /// The task id returned (`task.id`, the aggregation id; the flat `id` of an entitlement load).
     pub aggregation_id: String,
-    /// False when the aggregation was refused because another one was running on the source.
+    /// False when the aggregation was refused because another task (an aggregation or an
+    /// entitlement load) was running on the source.
     pub accepted: bool,
 }
 
@@ -60,6 +65,7 @@ pub struct RequestRecord {
 #[derive(Debug, Default)]
 struct Inner {
     uploads: Vec<Upload>,
+    entitlement_uploads: Vec<Upload>,
     requests: Vec<RequestRecord>,
     counts: HashMap<Operation, usize>,
 }
@@ -91,6 +97,23 @@ impl Recorder {
 
     pub(crate) fn uploads(&self) -> Vec<Upload> {
         self.lock().uploads.clone()
+    }
+
+    pub(crate) fn entitlement_upload(&self, upload: Upload) {
+        self.lock().entitlement_uploads.push(upload);
+    }
+
+    pub(crate) fn entitlement_uploads(&self) -> Vec<Upload> {
+        self.lock().entitlement_uploads.clone()
+    }
+
+    /// Accepted entitlement loads (not refused ones) on `source_id`.
+    pub(crate) fn entitlement_loads_started(&self, source_id: &str) -> usize {
+        self.lock()
+            .entitlement_uploads
+            .iter()
+            .filter(|u| u.accepted && u.source_id == source_id)
+            .count()
     }
 
     pub(crate) fn requests(&self) -> Vec<RequestRecord> {

@@ -4,6 +4,7 @@
 //! [`Sandbox::add_source`](crate::Sandbox::add_source). Names need not be unique, so a client
 //! that looks a source up by name can meet the ambiguity a real tenant may hold.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::collection::{Compare, Op, Params, Supported, page};
 use crate::ids::rfc3339;
+use crate::schema::{SchemaKind, SourceSchema, StoredSchema};
 
 /// The filters `listSources` supports in the sandbox (a subset of ISC's).
 pub(crate) const FILTERS: Supported = &[
@@ -63,11 +65,12 @@ impl SourceInfo {
     }
 }
 
-/// Every source, in creation order.
+/// Every source, in creation order, and their schemas.
 #[derive(Debug)]
 pub(crate) struct Sources {
     owner_id: String,
     list: Mutex<Vec<SourceInfo>>,
+    schemas: Mutex<HashMap<(String, SchemaKind), StoredSchema>>,
 }
 
 impl Sources {
@@ -75,11 +78,108 @@ impl Sources {
         Self {
             owner_id: crate::ids::hex32(),
             list: Mutex::new(Vec::new()),
+            schemas: Mutex::new(HashMap::new()),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SourceInfo>> {
         self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_schemas(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(String, SchemaKind), StoredSchema>> {
+        self.schemas.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a source with this id exists.
+    pub(crate) fn exists(&self, id: &str) -> bool {
+        self.lock().iter().any(|s| s.id == id)
+    }
+
+    /// Sets (or replaces) a schema of a source, creating the source if needed.
+    pub(crate) fn set_schema(&self, source_id: &str, kind: SchemaKind, schema: SourceSchema) {
+        self.ensure(source_id);
+        let mut schemas = self.lock_schemas();
+        match schemas.get_mut(&(source_id.to_owned(), kind)) {
+            Some(stored) => {
+                stored.schema = schema;
+                stored.modified = Utc::now();
+            }
+            None => {
+                schemas.insert(
+                    (source_id.to_owned(), kind),
+                    StoredSchema::new(kind, schema),
+                );
+            }
+        }
+    }
+
+    /// A schema of a source, if it has one.
+    pub(crate) fn schema(&self, source_id: &str, kind: SchemaKind) -> Option<SourceSchema> {
+        self.lock_schemas()
+            .get(&(source_id.to_owned(), kind))
+            .map(|s| s.schema.clone())
+    }
+
+    /// The column uploads of this kind are keyed by: the schema's identity attribute, or the
+    /// first column.
+    pub(crate) fn key_column(&self, source_id: &str, kind: SchemaKind) -> usize {
+        self.schema(source_id, kind).map_or(0, |s| s.key_column())
+    }
+
+    /// Checks an uploaded file's header against the source's schema of `kind`; a source
+    /// without one learns it from a non-empty header. The error is ISC's refusal text.
+    pub(crate) fn check_header(
+        &self,
+        source_id: &str,
+        kind: SchemaKind,
+        header: &[String],
+    ) -> Result<(), String> {
+        let mut schemas = self.lock_schemas();
+        let key = (source_id.to_owned(), kind);
+        match schemas.get(&key) {
+            Some(stored) => match stored.schema.mismatch(header) {
+                Some(text) => Err(text),
+                None => Ok(()),
+            },
+            None => {
+                let learned = SourceSchema::new(header.iter().cloned());
+                if learned.problem().is_none() {
+                    tracing::debug!(
+                        source_id,
+                        kind = kind.name(),
+                        ?header,
+                        "schema learned from an upload"
+                    );
+                    schemas.insert(key, StoredSchema::new(kind, learned));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The `getSourceSchemas` answer, or `None` if the source does not exist.
+    pub(crate) fn schemas_json(
+        &self,
+        source_id: &str,
+        include_type: Option<&str>,
+        names: Option<&[String]>,
+    ) -> Option<Vec<Value>> {
+        if !self.exists(source_id) {
+            return None;
+        }
+        let schemas = self.lock_schemas();
+        let get = |kind| schemas.get(&(source_id.to_owned(), kind));
+        let group_id = get(SchemaKind::Group).map(|g| g.id.as_str());
+        Some(
+            [SchemaKind::Account, SchemaKind::Group]
+                .into_iter()
+                .filter_map(get)
+                .filter(|s| s.selected(include_type, names))
+                .map(|s| s.to_json(group_id))
+                .collect(),
+        )
     }
 
     /// Adds a source with a new id and returns the id.
@@ -190,5 +290,60 @@ mod tests {
         assert_eq!(found[0]["id"], hr1.as_str());
         assert_eq!(found[0]["owner"]["type"], "IDENTITY");
         assert_eq!(found[0]["connector"], "delimited-file");
+    }
+
+    #[test]
+    fn first_upload_teaches_the_schema_then_headers_must_match() {
+        let sources = Sources::new();
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(sources.schemas_json("s", None, None).is_none());
+        sources.ensure("s");
+        assert_eq!(sources.schemas_json("s", None, None).unwrap().len(), 0);
+        // An empty file teaches nothing.
+        assert!(sources.check_header("s", SchemaKind::Account, &[]).is_ok());
+        assert!(sources.schema("s", SchemaKind::Account).is_none());
+        let header = names(&["id", "name"]);
+        assert!(
+            sources
+                .check_header("s", SchemaKind::Account, &header)
+                .is_ok()
+        );
+        assert_eq!(
+            sources.schema("s", SchemaKind::Account).unwrap().columns,
+            header
+        );
+        assert!(
+            sources
+                .check_header("s", SchemaKind::Account, &header)
+                .is_ok()
+        );
+        assert_eq!(
+            sources
+                .check_header("s", SchemaKind::Account, &names(&["id", "nom"]))
+                .unwrap_err(),
+            "Column: [nom] is unknown and/or column: [name] is missing"
+        );
+        // The group schema is separate.
+        assert!(
+            sources
+                .check_header("s", SchemaKind::Group, &names(&["value"]))
+                .is_ok()
+        );
+        assert_eq!(sources.schemas_json("s", None, None).unwrap().len(), 2);
+        let groups = sources.schemas_json("s", Some("group"), None).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0]["name"], "group");
+        // Replacing keeps the id.
+        let id = sources.schemas_json("s", Some("user"), None).unwrap()[0]["id"].clone();
+        sources.set_schema(
+            "s",
+            SchemaKind::Account,
+            SourceSchema::new(["a", "b"]).identity_attribute("b"),
+        );
+        let accounts = sources.schemas_json("s", Some("user"), None).unwrap();
+        assert_eq!(accounts[0]["id"], id);
+        assert_eq!(accounts[0]["identityAttribute"], "b");
+        assert_eq!(sources.key_column("s", SchemaKind::Account), 1);
+        assert_eq!(sources.key_column("s", SchemaKind::Group), 0);
     }
 }

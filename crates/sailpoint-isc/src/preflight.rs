@@ -158,6 +158,38 @@ pub enum Issue {
     },
 }
 
+impl Issue {
+    /// A stable, machine-readable name: `no_header`, `byte_order_mark`, `delimiter_mismatch`,
+    /// `unknown_columns`, `missing_columns`, `columns_out_of_order`, `wrong_column_count`,
+    /// `empty_id`, `invalid_utf8`, `not_sorted`, `unterminated_quote`, `too_many_lines`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Issue::NoHeader => "no_header",
+            Issue::ByteOrderMark => "byte_order_mark",
+            Issue::DelimiterMismatch { .. } => "delimiter_mismatch",
+            Issue::UnknownColumns(_) => "unknown_columns",
+            Issue::MissingColumns(_) => "missing_columns",
+            Issue::ColumnsOutOfOrder { .. } => "columns_out_of_order",
+            Issue::WrongColumnCount { .. } => "wrong_column_count",
+            Issue::EmptyId => "empty_id",
+            Issue::InvalidUtf8 => "invalid_utf8",
+            Issue::NotSorted { .. } => "not_sorted",
+            Issue::UnterminatedQuote => "unterminated_quote",
+            Issue::TooManyLines { .. } => "too_many_lines",
+        }
+    }
+}
+
+impl Severity {
+    /// `"warning"` or `"problem"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Problem => "problem",
+        }
+    }
+}
+
 impl std::fmt::Display for Issue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -215,11 +247,13 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let severity = match self.severity {
-            Severity::Warning => "warning",
-            Severity::Problem => "problem",
-        };
-        write!(f, "line {}: {severity}: {}", self.line, self.issue)
+        write!(
+            f,
+            "line {}: {}: {}",
+            self.line,
+            self.severity.as_str(),
+            self.issue
+        )
     }
 }
 

@@ -140,6 +140,53 @@ impl Client {
         body
     }
 
+    /// Sends a multipart entitlement load with an optional CSV `file` part.
+    pub async fn try_load_entitlements(
+        &self,
+        version: ApiVersion,
+        source: &str,
+        csv: Option<&str>,
+    ) -> reqwest::Result<Response> {
+        let mut form = Form::new();
+        if let Some(csv) = csv {
+            form = form.part(
+                "file",
+                Part::bytes(csv.as_bytes().to_vec()).file_name("entitlements.csv"),
+            );
+        }
+        self.http
+            .post(self.url(version, "importEntitlements", &[source]))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+    }
+
+    pub async fn load_entitlements(
+        &self,
+        version: ApiVersion,
+        source: &str,
+        csv: Option<&str>,
+    ) -> Response {
+        self.try_load_entitlements(version, source, csv)
+            .await
+            .unwrap()
+    }
+
+    /// Loads entitlements and returns the 202 body, asserting the status.
+    pub async fn load_entitlements_ok(
+        &self,
+        version: ApiVersion,
+        source: &str,
+        csv: &str,
+    ) -> Value {
+        let resp = self.load_entitlements(version, source, Some(csv)).await;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body
+    }
+
     pub async fn try_status(&self, version: ApiVersion, id: &str) -> reqwest::Result<Response> {
         self.get(version, "getAccountAggregationStatus", &[id])
             .send()
