@@ -64,7 +64,21 @@ pub fn report_files(args: &BatchArgs) -> ReportFiles {
 /// refusal is printed (and written to the report files) here, and is exit 2.
 pub async fn prepare(args: &BatchArgs, json: bool) -> Result<Manifest, Exit> {
     let reports = report_files(args);
-    let unusable = reports.problems();
+    let mut unusable = reports.problems();
+    // Checked here: clap's `requires` is not enforced next to the required input group.
+    if args.dir.is_none() {
+        for (given, flag) in [
+            (args.recursive, "--recursive"),
+            (
+                args.entitlements_pattern.is_some(),
+                "--entitlements-pattern",
+            ),
+        ] {
+            if given {
+                unusable.push(format!("{flag} applies to --dir DIR, not to a manifest"));
+            }
+        }
+    }
     if !unusable.is_empty() {
         return Err(refuse_usage(&unusable, json));
     }
@@ -1019,21 +1033,31 @@ fn final_status(outcome: &ItemOutcome) -> Option<&AggregationStatus> {
     }
 }
 
-/// A batch item's error, classified as `import` would, with a file check that failed as its
-/// own kind: the item's input failed at run time (3), and nothing of it was sent.
+/// A batch item's error, classified as `import` would (see [`classify_batch_item`]); a file
+/// check that failed (3: the item's input failed at run time; nothing of it was sent) says how
+/// to check that file alone.
 fn classify_item(error: &Error) -> Classified {
-    match error {
-        Error::FileCheckFailed { .. } => Classified {
-            exit: Exit::Api,
-            kind: "file_check_failed",
-            hint: Some(
-                "nothing of this item was sent; fix the file (or the source's schema) and run it \
-                 again"
-                    .to_owned(),
-            ),
-        },
-        other => classify_batch_item(other),
+    let mut classified = classify_batch_item(error);
+    if let Error::FileCheckFailed {
+        source_id,
+        path,
+        kind,
+        ..
+    } = error
+    {
+        let entitlements = if *kind == AggregationKind::Entitlements {
+            " --entitlements"
+        } else {
+            ""
+        };
+        classified.kind = "file_check_failed";
+        classified.hint = Some(format!(
+            "nothing of this item was sent; check the file alone with `isc-aggregate check \
+             {source_id} --file {}{entitlements}`",
+            path.display()
+        ));
     }
+    classified
 }
 
 /// The counts of a status: processed of total accounts, or the counts the task returned (an

@@ -196,12 +196,12 @@ pub struct BatchArgs {
     pub dir: Option<PathBuf>,
 
     /// With --dir: read its sub-folders too
-    #[arg(long, requires = "dir")]
+    #[arg(long)]
     pub recursive: bool,
 
     /// With --dir: entitlements files are the ones whose name matches this pattern (* and ?,
     /// case ignored, e.g. "*_ent.csv") instead of the words entitlement(s)/group(s) after the id
-    #[arg(long, value_name = "GLOB", requires = "dir", value_parser = crate::dir::Glob::parse)]
+    #[arg(long, value_name = "GLOB", value_parser = crate::dir::Glob::parse)]
     pub entitlements_pattern: Option<crate::dir::Glob>,
 
     /// Check every file against its source's schema before sending it (a file with a problem
