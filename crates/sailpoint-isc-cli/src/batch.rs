@@ -114,6 +114,9 @@ pub async fn prepare(args: &BatchArgs, json: bool) -> Result<Manifest, Exit> {
     if args.check {
         manifest.check_every_file();
     }
+    if args.disable_optimization {
+        manifest.disable_optimization_everywhere();
+    }
     Ok(manifest)
 }
 

@@ -209,6 +209,11 @@ pub struct BatchArgs {
     #[arg(long)]
     pub check: bool,
 
+    /// Process every account of every accounts item, not only new, changed and deleted ones
+    /// (entitlements items are not affected)
+    #[arg(long)]
+    pub disable_optimization: bool,
+
     /// Write a JUnit XML report of the batch here (one test case per item)
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,

@@ -56,6 +56,15 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Sets `disable_optimization` on every accounts item (`batch --disable-optimization`).
+    pub fn disable_optimization_everywhere(&mut self) {
+        for item in &mut self.items {
+            if item.kind == AggregationKind::Accounts {
+                item.disable_optimization = true;
+            }
+        }
+    }
+
     /// Sets `check` on every item that has a file (`batch --check`).
     pub fn check_every_file(&mut self) {
         for item in &mut self.items {
@@ -849,6 +858,10 @@ kind = \"Entitlements\"
         manifest.check_every_file();
         assert!(manifest.items[0].check);
         assert!(!manifest.items[1].check, "nothing to check without a file");
+        manifest.items[1].kind = AggregationKind::Entitlements;
+        manifest.disable_optimization_everywhere();
+        assert!(manifest.items[0].disable_optimization);
+        assert!(!manifest.items[1].disable_optimization, "accounts only");
     }
 
     #[test]

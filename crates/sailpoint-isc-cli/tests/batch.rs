@@ -568,6 +568,14 @@ fn batch_usage_errors_and_help() {
         "4  timed out",
         "1  ended unsuccessfully",
         "not the largest number",
+        "kind = \"accounts\"",
+        "--dir <DIR>",
+        "--recursive",
+        "--entitlements-pattern <GLOB>",
+        "--check",
+        "--junit <PATH>",
+        "--summary-markdown <PATH>",
+        "accounts files before its entitlements files",
     ] {
         assert!(out.stdout.contains(needle), "{needle:?} in\n{}", out.stdout);
     }

@@ -222,6 +222,7 @@ fn an_entitlements_pattern_replaces_the_default_rule() {
         &arg(&dir),
         "--entitlements-pattern",
         "*_ENT.csv",
+        "--disable-optimization",
     ]))
     .expect_code(0);
     let lines = out.ndjson();
@@ -232,6 +233,13 @@ fn an_entitlements_pattern_replaces_the_default_rule() {
     assert_eq!(kinds, [(A, "entitlements"), (B, "accounts")]);
     assert_eq!(tenant.sandbox.entitlement_loads_started(A), 1);
     assert_eq!(tenant.sandbox.aggregations_started(B), 1);
+    // --disable-optimization: the accounts item only.
+    let uploads = tenant.sandbox.uploads();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].disable_optimization.as_deref(), Some("true"));
+    let results = of_type(&lines, "result");
+    assert_eq!(results[0]["disableOptimization"], false);
+    assert_eq!(results[1]["disableOptimization"], true);
 }
 
 #[test]
