@@ -1,5 +1,6 @@
-//! `batch`: the aggregations of a manifest, run through the SDK's batch API
-//! (`Client::aggregate_batch`), reported per event and per item.
+//! `batch`: the aggregations of a manifest (or of a folder's CSV files, `--dir`), run through
+//! the SDK's batch API (`Client::aggregate_batch`), reported per event and per item, and, on
+//! request, as a JUnit XML report and a Markdown summary (`--junit`, `--summary-markdown`).
 //!
 //! Output: on a terminal, one progress bar per running aggregation and a total bar (one
 //! `MultiProgress`, which log lines print around); otherwise one plain line per change on stderr.
@@ -19,12 +20,17 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sailpoint_isc::batch::{BatchEvent, BatchItem, BatchReport, ItemOutcome};
-use sailpoint_isc::{AggregationStatus, Client, Error, OutcomeResolution, StartedAggregation};
+use sailpoint_isc::{
+    AggregationKind, AggregationStatus, Client, Error, OutcomeResolution, StartedAggregation,
+};
 use serde_json::{Value, json};
 
+use crate::cli::BatchArgs;
+use crate::dir::{self, EntitlementRule, Unmatched};
 use crate::logging::ActiveBar;
-use crate::manifest::{Manifest, Problem, SourceRef};
+use crate::manifest::{self, Manifest, Problem, SourceRef};
 use crate::outcome::{Classified, Exit, ItemExit, batch_exit, classify_batch_item};
+use crate::record::{BatchRecord, ItemRecord, ReportFiles, Verdict};
 use crate::report::{
     TICKS_FAILED, TICKS_OK, duration_ms, error_json, out_line, out_with, spinner_style,
     status_json, update_bar,
@@ -41,6 +47,175 @@ pub struct Options {
     pub poll_interval: Option<Duration>,
     /// The stop request (SIGINT/SIGTERM): stop starting, settle, report, exit 130/143.
     pub stop: crate::signals::Stop,
+    /// `--junit`, `--summary-markdown`.
+    pub reports: ReportFiles,
+}
+
+/// The report files a batch's arguments ask for.
+pub fn report_files(args: &BatchArgs) -> ReportFiles {
+    ReportFiles {
+        junit: args.junit.clone(),
+        markdown: args.summary_markdown.clone(),
+    }
+}
+
+/// Reads and checks the batch's input before any request: the report paths, then the manifest
+/// or the folder (`--dir`) and their files; `--check` is applied to every item with a file. A
+/// refusal is printed (and written to the report files) here, and is exit 2.
+pub async fn prepare(args: &BatchArgs, json: bool) -> Result<Manifest, Exit> {
+    let reports = report_files(args);
+    let mut unusable = reports.problems();
+    // Checked here: clap's `requires` is not enforced next to the required input group.
+    if args.dir.is_none() {
+        for (given, flag) in [
+            (args.recursive, "--recursive"),
+            (
+                args.entitlements_pattern.is_some(),
+                "--entitlements-pattern",
+            ),
+        ] {
+            if given {
+                unusable.push(format!("{flag} applies to --dir DIR, not to a manifest"));
+            }
+        }
+    }
+    if !unusable.is_empty() {
+        return Err(refuse_usage(&unusable, json));
+    }
+    let mut manifest = match (&args.manifest, &args.dir) {
+        (Some(path), _) => match manifest::load(path).await {
+            Ok(manifest) => manifest,
+            Err(problems) => return Err(refuse(path, &problems, json, &reports)),
+        },
+        (None, Some(folder)) => {
+            let rule = args
+                .entitlements_pattern
+                .clone()
+                .map_or(EntitlementRule::Words, EntitlementRule::Pattern);
+            match dir::load(folder, args.recursive, &rule).await {
+                Ok(manifest) => {
+                    list_unmatched(&manifest.unmatched, json);
+                    manifest
+                }
+                Err((problems, unmatched)) => {
+                    list_unmatched(&unmatched, json);
+                    return Err(refuse_dir(folder, &problems, &unmatched, json, &reports));
+                }
+            }
+        }
+        // clap requires one of them.
+        (None, None) => {
+            return Err(refuse_usage(
+                &["give a manifest or --dir DIR".to_owned()],
+                json,
+            ));
+        }
+    };
+    if args.check {
+        manifest.check_every_file();
+    }
+    if args.disable_optimization {
+        manifest.disable_optimization_everywhere();
+    }
+    Ok(manifest)
+}
+
+/// Entries of the folder that are not aggregated: a note on stderr, and with `--json` an
+/// `unmatched` object each. They do not fail the batch.
+fn list_unmatched(unmatched: &[Unmatched], json: bool) {
+    if unmatched.is_empty() {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "note: {} entr{} of the folder not aggregated:",
+        unmatched.len(),
+        if unmatched.len() == 1 { "y" } else { "ies" }
+    );
+    for entry in unmatched {
+        let _ = writeln!(err, "  {}: {}", entry.path.display(), entry.reason);
+    }
+    drop(err);
+    if json {
+        for entry in unmatched {
+            emit(json!({
+                "type": "unmatched",
+                "path": entry.path.display().to_string(),
+                "reason": entry.reason,
+            }));
+        }
+    }
+}
+
+/// Arguments that cannot work (a report path whose folder is missing): exit 2, nothing sent.
+fn refuse_usage(problems: &[String], json: bool) -> Exit {
+    let exit = Exit::Usage;
+    for problem in problems {
+        err_line(format!("error: {problem}; nothing was sent"));
+    }
+    if json {
+        emit(json!({
+            "type": "summary",
+            "outcome": "invalid_input",
+            "exitCode": exit.code(),
+            "items": 0,
+            "problems": problems.iter().map(|p| json!({"message": p})).collect::<Vec<_>>(),
+        }));
+    }
+    exit
+}
+
+/// A refused folder: every problem on stderr (and, with `--json`, in one summary object);
+/// the report files say so too. Exit 2; nothing was sent.
+fn refuse_dir(
+    folder: &Path,
+    problems: &[dir::Problem],
+    unmatched: &[Unmatched],
+    json: bool,
+    reports: &ReportFiles,
+) -> Exit {
+    let exit = Exit::Usage;
+    let mut err = io::stderr().lock();
+    let count = problems.len();
+    let _ = writeln!(
+        err,
+        "error: the folder {} has {count} problem{}; nothing was sent:",
+        folder.display(),
+        if count == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        let _ = writeln!(err, "  {problem}");
+    }
+    drop(err);
+    if json {
+        emit(json!({
+            "type": "summary",
+            "outcome": "invalid_input",
+            "exitCode": exit.code(),
+            "dir": folder.display().to_string(),
+            "items": 0,
+            "problems": problems
+                .iter()
+                .map(|p| json!({"path": p.path.display().to_string(), "message": p.message}))
+                .collect::<Vec<_>>(),
+        }));
+    }
+    reports.write(&BatchRecord {
+        input: format!("folder {}", folder.display()),
+        exit_code: exit.code(),
+        unmatched: unmatched_pairs(unmatched),
+        refused: problems.iter().map(ToString::to_string).collect(),
+        ..BatchRecord::default()
+    });
+    exit
+}
+
+fn unmatched_pairs(unmatched: &[Unmatched]) -> Vec<(String, String)> {
+    unmatched
+        .iter()
+        .map(|u| (u.path.display().to_string(), u.reason.clone()))
+        .collect()
 }
 
 /// Where the output goes.
@@ -53,8 +228,8 @@ pub struct Output {
 }
 
 /// A refused manifest: every problem on stderr (and, with `--json`, in one summary object on
-/// stdout). Exit 2; nothing was sent.
-pub fn refuse(path: &Path, problems: &[Problem], json: bool) -> Exit {
+/// stdout); the report files say so too. Exit 2; nothing was sent.
+fn refuse(path: &Path, problems: &[Problem], json: bool, reports: &ReportFiles) -> Exit {
     let exit = Exit::Usage;
     let mut err = io::stderr().lock();
     let count = problems.len();
@@ -83,6 +258,18 @@ pub fn refuse(path: &Path, problems: &[Problem], json: bool) -> Exit {
                 .collect::<Vec<_>>(),
         }));
     }
+    reports.write(&BatchRecord {
+        input: format!("manifest {}", path.display()),
+        exit_code: exit.code(),
+        refused: problems
+            .iter()
+            .map(|p| match p.line {
+                Some(line) => format!("{}:{line}: {}", path.display(), p.message),
+                None => format!("{}: {}", path.display(), p.message),
+            })
+            .collect(),
+        ..BatchRecord::default()
+    });
     exit
 }
 
@@ -99,7 +286,10 @@ pub async fn run(client: &Client, manifest: Manifest, options: Options, output: 
             if let Some(file) = &item.file {
                 batch_item = batch_item.file(file.checked.path());
             }
-            batch_item.disable_optimization(item.disable_optimization)
+            batch_item
+                .kind(item.kind)
+                .disable_optimization(item.disable_optimization)
+                .check_first(item.check)
         })
         .collect();
     let views: Vec<ItemView> = manifest
@@ -118,14 +308,20 @@ pub async fn run(client: &Client, manifest: Manifest, options: Options, output: 
                     .unwrap_or_default(),
                 source_id,
                 source_name,
+                kind: item.kind,
+                check: item.check,
                 file: item.file.as_ref().map(|f| f.given.clone()),
                 disable_optimization: item.disable_optimization,
                 started: None,
+                started_at: None,
                 last: None,
             }
         })
         .collect();
-    let view = Arc::new(Mutex::new(View::new(views, &output)));
+    let mut view = View::new(views, &output);
+    view.input = manifest.input.clone();
+    view.unmatched = unmatched_pairs(&manifest.unmatched);
+    let view = Arc::new(Mutex::new(view));
 
     // A stop signal stops the batch cleanly: nothing more starts, starts in flight settle, and
     // the report comes back with every item.
@@ -151,7 +347,9 @@ pub async fn run(client: &Client, manifest: Manifest, options: Options, output: 
     let mut view = view.lock().unwrap_or_else(PoisonError::into_inner);
     view.finish_bars();
     output.active_bar.set_multi(None);
-    view.report(&report, options.stop.signal())
+    let (exit, record) = view.report(&report, options.stop.signal());
+    options.reports.write(&record);
+    exit
 }
 
 /// One line on stderr; a closed stderr is ignored (unlike `eprintln!`, which panics).
@@ -162,14 +360,19 @@ fn err_line(line: impl Display) {
 /// What is known about one item, for its lines and objects.
 #[derive(Debug)]
 struct ItemView {
-    line: usize,
-    /// The name or id as the manifest gives it.
+    /// Its manifest line; `None` for a file of a folder.
+    line: Option<usize>,
+    /// The name or id as the manifest gives it (the id for a file of a folder).
     label: String,
     source_id: Option<String>,
     source_name: Option<String>,
+    kind: AggregationKind,
+    check: bool,
     file: Option<String>,
     disable_optimization: bool,
     started: Option<StartedAggregation>,
+    /// When its start was reported (since the batch began).
+    started_at: Option<Duration>,
     last: Option<AggregationStatus>,
 }
 
@@ -178,9 +381,28 @@ impl ItemView {
         self.started.as_ref().map(|s| s.task_id.as_str())
     }
 
-    /// `line 7 (HR Feed)`.
+    /// `line 7 (HR Feed)`, `line 9 (HR Feed, entitlements)`; for a file of a folder, its path
+    /// and kind.
     fn title(&self) -> String {
-        format!("line {} ({})", self.line, self.label)
+        match self.line {
+            Some(line) if self.kind == AggregationKind::Accounts => {
+                format!("line {line} ({})", self.label)
+            }
+            Some(line) => format!("line {line} ({}, {})", self.label, self.kind),
+            None => format!(
+                "{} ({})",
+                self.file.as_deref().unwrap_or(&self.label),
+                self.kind
+            ),
+        }
+    }
+
+    /// The first column of the table: the manifest line, or the file of a folder.
+    fn place(&self) -> String {
+        match self.line {
+            Some(line) => line.to_string(),
+            None => self.file.clone().unwrap_or_else(|| "-".to_owned()),
+        }
     }
 }
 
@@ -199,6 +421,9 @@ struct View {
     began: Instant,
     items: Vec<ItemView>,
     bars: Option<Bars>,
+    /// What the items come from, and a folder's entries not aggregated (for the reports).
+    input: String,
+    unmatched: Vec<(String, String)>,
 }
 
 impl View {
@@ -223,6 +448,8 @@ impl View {
             began: Instant::now(),
             items,
             bars,
+            input: String::new(),
+            unmatched: Vec::new(),
         }
     }
 
@@ -272,16 +499,19 @@ impl View {
             }));
         }
         if self.plain {
-            self.line(format!("line {line}: source {name:?} is {source_id}"));
+            let place = line.map_or_else(|| format!("item {}", i + 1), |l| format!("line {l}"));
+            self.line(format!("{place}: source {name:?} is {source_id}"));
         }
     }
 
     fn started(&mut self, i: usize, started: &StartedAggregation) {
+        let now = self.began.elapsed();
         let Some(item) = self.items.get_mut(i) else {
             return;
         };
         item.source_id = Some(started.source_id.clone());
         item.started = Some(started.clone());
+        item.started_at = Some(now);
         let item = &self.items[i];
         if self.json {
             emit(json!({
@@ -290,6 +520,7 @@ impl View {
                 "line": item.line,
                 "sourceId": started.source_id,
                 "sourceName": item.source_name,
+                "kind": item.kind,
                 "aggregationId": started.task_id,
                 "origin": started.origin.as_str(),
                 "apiVersion": started.api_version.to_string(),
@@ -330,6 +561,7 @@ impl View {
                 "item": i,
                 "line": item.line,
                 "sourceId": item.source_id,
+                "kind": item.kind,
                 "aggregationId": item.aggregation_id(),
                 "state": status.state_name(),
                 "processedAccounts": status.processed_accounts,
@@ -363,6 +595,7 @@ impl View {
                 "item": i,
                 "line": item.line,
                 "sourceId": item.source_id,
+                "kind": item.kind,
                 "aggregationId": item.aggregation_id(),
                 "outcome": summary.outcome,
                 "exitCode": summary.exit.map(Exit::code),
@@ -407,13 +640,14 @@ impl View {
     }
 
     /// The per-item results and the summary; the batch's exit code, or the signal's when a
-    /// stop signal ended the batch.
-    fn report(&self, report: &BatchReport, signal: Option<Signal>) -> Exit {
+    /// stop signal ended the batch, and the batch as a record for the report files.
+    fn report(&self, report: &BatchReport, signal: Option<Signal>) -> (Exit, BatchRecord) {
         let mut exits = Vec::with_capacity(report.items.len());
         let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
         outcomes.insert("completed", 0);
         let mut rows = Vec::new();
         let mut failures = Vec::new();
+        let mut records = Vec::with_capacity(report.items.len());
         for result in &report.items {
             let summary = Summary::of(&result.outcome);
             *outcomes.entry(summary.outcome).or_default() += 1;
@@ -425,15 +659,19 @@ impl View {
             let source_id = result.source_id.as_ref().or(item.source_id.as_ref());
             let status = final_status(&result.outcome).or(item.last.as_ref());
             let aggregation_id = started.map(|s| s.task_id.as_str()).or(summary.running);
+            let findings = summary.findings();
             if summary.is_failure() {
                 failures.push(json!({
                     "item": result.item,
                     "line": item.line,
                     "sourceId": source_id,
+                    "kind": item.kind,
+                    "file": item.file,
                     "aggregationId": aggregation_id,
                     "outcome": summary.outcome,
                     "exitCode": summary.exit.map(Exit::code),
                     "messages": summary.messages,
+                    "findings": findings,
                 }));
             }
             if self.json {
@@ -443,8 +681,10 @@ impl View {
                     "line": item.line,
                     "sourceId": source_id,
                     "sourceName": item.source_name,
+                    "kind": item.kind,
                     "file": item.file,
                     "disableOptimization": item.disable_optimization,
+                    "check": item.check,
                     "aggregationId": aggregation_id,
                     "origin": started.map(|s| s.origin.as_str()),
                     "outcome": summary.outcome,
@@ -452,6 +692,7 @@ impl View {
                     "state": status.map(AggregationStatus::state_name),
                     "status": status.map(status_json),
                     "messages": summary.messages,
+                    "findings": findings,
                     "error": summary.error_json(),
                     "skipReason": summary.skip_reason,
                     "hint": summary.running.map(follow_hint),
@@ -464,6 +705,9 @@ impl View {
                         item.title(),
                         summary.messages_suffix()
                     ));
+                    for finding in &findings {
+                        err_line(format!("  {finding}"));
+                    }
                     if let Some(hint) = &classified.hint {
                         err_line(format!("hint: {hint}"));
                     }
@@ -476,13 +720,44 @@ impl View {
                     ));
                 }
                 rows.push([
-                    item.line.to_string(),
+                    item.place(),
                     item.label.clone(),
+                    item.kind.to_string(),
                     aggregation_id.map_or_else(|| "-".to_owned(), str::to_owned),
                     summary.result_column(status),
-                    status.map_or_else(|| "-".to_owned(), accounts_column),
+                    status
+                        .and_then(counts_text)
+                        .unwrap_or_else(|| "-".to_owned()),
                 ]);
             }
+            let hint = match (&summary.classified, summary.running) {
+                (_, Some(id)) => Some(follow_hint(id)),
+                (Some(classified), None) => classified.hint.clone(),
+                (None, None) => None,
+            };
+            records.push(ItemRecord {
+                item: result.item,
+                line: item.line,
+                source: item.label.clone(),
+                source_id: source_id.cloned(),
+                kind: item.kind,
+                file: item.file.clone(),
+                verdict: summary.verdict(),
+                outcome: summary.outcome.to_owned(),
+                exit_code: summary.exit.map(Exit::code),
+                aggregation_id: aggregation_id.map(str::to_owned),
+                started: started.map(started_text),
+                state: status.map(|s| s.state_name().to_owned()),
+                counts: status.and_then(counts_text),
+                detail: summary.detail(status),
+                hint,
+                messages: summary.messages.iter().map(|m| (*m).to_owned()).collect(),
+                findings,
+                time: match item.started_at {
+                    Some(at) => result.elapsed.saturating_sub(at),
+                    None => Duration::ZERO,
+                },
+            });
         }
         let exit = match signal {
             Some(signal) => signal_exit(signal),
@@ -522,17 +797,44 @@ impl View {
                 report.elapsed.as_secs_f64(),
                 exit.code()
             );
+            let first = if self.items.iter().all(|i| i.line.is_some()) {
+                "LINE"
+            } else {
+                "FILE"
+            };
             out_with(|out| {
                 write_table(
                     out,
-                    ["LINE", "SOURCE", "AGGREGATION", "RESULT", "ACCOUNTS"],
+                    [first, "SOURCE", "KIND", "AGGREGATION", "RESULT", "COUNTS"],
                     &rows,
                 )?;
                 writeln!(out, "{line}")
             });
         }
-        exit
+        let record = BatchRecord {
+            input: self.input.clone(),
+            items: records,
+            elapsed: report.elapsed,
+            exit_code: exit.code(),
+            signal: signal.map(Signal::name),
+            unmatched: self.unmatched.clone(),
+            refused: Vec::new(),
+        };
+        (exit, record)
     }
+}
+
+/// A start in words, for the JUnit report's `<system-out>`.
+fn started_text(started: &StartedAggregation) -> String {
+    let how = match started.origin.as_str() {
+        "recovered" => "started (its answer was lost; found in task status)",
+        "already_running" => "was already running",
+        _ => "started",
+    };
+    format!(
+        "{} aggregation {} {how} on source {} (API {})",
+        started.kind, started.task_id, started.source_id, started.api_version
+    )
 }
 
 /// The exit code of a batch stopped by `signal`: the signal's (130, 143), whatever the items.
@@ -581,7 +883,7 @@ impl<'a> Summary<'a> {
                 ..summary
             },
             ItemOutcome::Failed(error) => {
-                let classified = classify_batch_item(error);
+                let classified = classify_item(error);
                 Summary {
                     outcome: classified.kind,
                     exit: Some(classified.exit),
@@ -605,6 +907,50 @@ impl<'a> Summary<'a> {
                 outcome: "unknown",
                 exit: Some(Exit::Api),
                 ..summary
+            },
+        }
+    }
+
+    /// How the item counts in a test report.
+    fn verdict(&self) -> Verdict {
+        match self.exit {
+            Some(Exit::Done) => Verdict::Passed,
+            Some(_) => match self.outcome {
+                "aggregation_failed" | "start_refused" | "file_check_failed" => Verdict::Failure,
+                _ => Verdict::Error,
+            },
+            // Still running when the batch was stopped: not known to have completed.
+            None if self.running.is_some() => Verdict::Error,
+            None => Verdict::Skipped,
+        }
+    }
+
+    /// The file check's findings, when it failed (every one kept, then how many more).
+    fn findings(&self) -> Vec<String> {
+        let Some(Error::FileCheckFailed { report, .. }) = self.error else {
+            return Vec::new();
+        };
+        let mut findings: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
+        if report.omitted > 0 {
+            findings.push(format!("… and {} more findings", report.omitted));
+        }
+        findings
+    }
+
+    /// What happened, on one line, for the reports.
+    fn detail(&self, status: Option<&AggregationStatus>) -> String {
+        if let Some(id) = self.running {
+            return format!(
+                "still running when the batch was stopped: aggregation {id} {}",
+                follow_hint(id)
+            );
+        }
+        match (self.error, self.skip_reason) {
+            (Some(error), _) => error.to_string(),
+            (None, Some(reason)) => reason.to_owned(),
+            (None, None) => match status {
+                Some(status) => format!("completed: {status}"),
+                None => "completed".to_owned(),
             },
         }
     }
@@ -690,22 +1036,63 @@ fn final_status(outcome: &ItemOutcome) -> Option<&AggregationStatus> {
     }
 }
 
-fn accounts_column(status: &AggregationStatus) -> String {
+/// A batch item's error, classified as `import` would (see [`classify_batch_item`]); a file
+/// check that failed (3: the item's input failed at run time; nothing of it was sent) says how
+/// to check that file alone.
+fn classify_item(error: &Error) -> Classified {
+    let mut classified = classify_batch_item(error);
+    if let Error::FileCheckFailed {
+        source_id,
+        path,
+        kind,
+        ..
+    } = error
+    {
+        let entitlements = if *kind == AggregationKind::Entitlements {
+            " --entitlements"
+        } else {
+            ""
+        };
+        classified.kind = "file_check_failed";
+        classified.hint = Some(format!(
+            "nothing of this item was sent; check the file alone with `isc-aggregate check \
+             {source_id} --file {}{entitlements}`",
+            path.display()
+        ));
+    }
+    classified
+}
+
+/// The counts of a status: processed of total accounts, or the counts the task returned (an
+/// entitlement aggregation's `total`, `groupsCreated`, …).
+fn counts_text(status: &AggregationStatus) -> Option<String> {
     match (status.processed_accounts, status.total_accounts) {
-        (done, Some(total)) => format!("{} of {total}", done.unwrap_or(0)),
-        (Some(done), None) => done.to_string(),
-        (None, None) => "-".to_owned(),
+        (done, Some(total)) => Some(format!("{} of {total}", done.unwrap_or(0))),
+        (Some(done), None) => Some(done.to_string()),
+        (None, None) if !status.counts.is_empty() => Some(
+            status
+                .counts
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.value))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        (None, None) => None,
     }
 }
 
-fn write_table(out: &mut dyn Write, header: [&str; 5], rows: &[[String; 5]]) -> io::Result<()> {
+fn write_table<const N: usize>(
+    out: &mut dyn Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |out: &mut dyn Write, cells: [&str; 5]| -> io::Result<()> {
+    let line = |out: &mut dyn Write, cells: [&str; N]| -> io::Result<()> {
         let mut text = String::new();
         for (k, (cell, w)) in cells.iter().zip(widths).enumerate() {
             if k + 1 == cells.len() {

@@ -43,20 +43,40 @@ Time limits:
 /// Shown after `batch --help`: the manifest and the exit-code rule.
 const BATCH_AFTER_HELP: &str = "\
 Manifest (TOML; relative files are relative to the manifest's folder):
+  check = false                                    # optional default of every item's check
   [[aggregation]]
   source_id = \"2c9180835d2e5168015d32f890ca1581\"   # or: source_name = \"HR Feed\"
+  kind = \"accounts\"                                # or \"entitlements\" (default accounts)
   file = \"exports/hr.csv\"                          # omit for a direct-connect source
-  disable_optimization = false                     # optional
+  disable_optimization = false                     # optional, accounts only
+  check = false                                    # optional: check the file against the
+                                                   # source's schema first (needs a file)
 
   The whole manifest is checked before any request: unknown keys, both or neither of
-  source_id/source_name, wrong types, empty strings, missing, empty or unreadable files and the
-  same source twice are all listed, each with its line, and the exit code is 2.
+  source_id/source_name, an unknown kind, wrong types, empty strings, missing, empty or
+  unreadable files, disable_optimization with kind = \"entitlements\", and the same source,
+  kind and file twice are all listed, each with its line, and the exit code is 2. Items of one
+  source run one after the other in manifest order (load accounts before entitlements); other
+  sources run at the same time.
+
+Folder (--dir DIR instead of a manifest; the File Upload Utility's naming):
+  Every *.csv file (any case) whose name begins with a source id (32 hex digits, optionally
+  after one space) is loaded into that source: an entitlements file when the name, after the
+  id, has the word entitlement(s) or group(s) (<id>-entitlements.csv, <id>_groups.csv) or, with
+  --entitlements-pattern, matches it; otherwise an accounts file. Order: by path, a source's
+  accounts files before its entitlements files. Other entries are listed (\"unmatched\" with
+  --json) and skipped; hidden ones are ignored; --recursive reads sub-folders without following
+  symbolic links to folders. No matching file, or a matching file that is missing, empty or
+  unreadable, is exit 2 before any request.
 
 Output:
   A progress bar per running aggregation and a total on a terminal, otherwise a line per change
   on stderr; a line per item and a summary on stdout. With --json, stdout carries only NDJSON:
-  \"resolved\", \"started\", \"progress\" and \"finished\" events, a \"result\" per item,
-  then one \"summary\".
+  \"unmatched\" (--dir), \"resolved\", \"started\", \"progress\" and \"finished\" events, a
+  \"result\" per item, then one \"summary\".
+  --junit PATH writes a JUnit XML report (replaced atomically) and --summary-markdown PATH
+  appends a Markdown table (e.g. to $GITHUB_STEP_SUMMARY), at the end of the batch, also when
+  it is stopped by a signal or its input is refused.
 
 Exit codes:
   2  the manifest was refused; nothing was sent
@@ -64,7 +84,8 @@ Exit codes:
   otherwise the first of these that any item has, in this order (not the largest number):
   5  outcome unknown (check `isc-aggregate tasks --source-id ID` before running it again)
   3  API error, or input that fails at run time (a source_name that matches no source or
-     several, or resolves to a source another item has; a file changed after the check)
+     several; a file changed after the check; a file that fails its --check/check against the
+     source's schema: nothing of that item was sent)
   4  timed out (the batch's --timeout passed; the aggregation may still be running)
   1  ended unsuccessfully (CANCELLED, TERMINATED), or ISC refused the start (one was running)
   130, 143  stopped by SIGINT or SIGTERM: nothing started after the signal; the table (or
@@ -162,11 +183,44 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["manifest", "dir"])))]
 pub struct BatchArgs {
-    /// The manifest: [[aggregation]] tables with source_id or source_name, file,
-    /// disable_optimization (see below)
+    /// The manifest: [[aggregation]] tables with source_id or source_name, kind, file,
+    /// disable_optimization, check (see below)
     #[arg(value_name = "MANIFEST.toml")]
-    pub manifest: PathBuf,
+    pub manifest: Option<PathBuf>,
+
+    /// Aggregate the CSV files of this folder instead of a manifest, each into the source whose
+    /// id its name begins with (see below)
+    #[arg(long, value_name = "DIR", conflicts_with = "manifest")]
+    pub dir: Option<PathBuf>,
+
+    /// With --dir: read its sub-folders too
+    #[arg(long)]
+    pub recursive: bool,
+
+    /// With --dir: entitlements files are the ones whose name matches this pattern (* and ?,
+    /// case ignored, e.g. "*_ent.csv") instead of the words entitlement(s)/group(s) after the id
+    #[arg(long, value_name = "GLOB", value_parser = crate::dir::Glob::parse)]
+    pub entitlements_pattern: Option<crate::dir::Glob>,
+
+    /// Check every file against its source's schema before sending it (a file with a problem
+    /// fails its item; nothing of it is sent)
+    #[arg(long)]
+    pub check: bool,
+
+    /// Process every account of every accounts item, not only new, changed and deleted ones
+    /// (entitlements items are not affected)
+    #[arg(long)]
+    pub disable_optimization: bool,
+
+    /// Write a JUnit XML report of the batch here (one test case per item)
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Append a Markdown table of the batch to this file (e.g. $GITHUB_STEP_SUMMARY)
+    #[arg(long, value_name = "PATH")]
+    pub summary_markdown: Option<PathBuf>,
 
     /// How many aggregations run at once
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=100))]

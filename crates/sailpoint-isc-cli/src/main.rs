@@ -6,12 +6,16 @@
 
 mod batch;
 mod cli;
+mod dir;
+mod junit;
 mod logging;
 mod manifest;
 mod outcome;
+mod record;
 mod report;
 mod signals;
 mod simulated;
+mod summary;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -67,9 +71,9 @@ async fn run(cli: Cli, reporter: &mut Reporter) -> Exit {
         _ => None,
     };
     let manifest = match &cli.command {
-        Command::Batch(args) => match manifest::load(&args.manifest).await {
+        Command::Batch(args) => match batch::prepare(args, reporter.json()).await {
             Ok(manifest) => Some(manifest),
-            Err(problems) => return batch::refuse(&args.manifest, &problems, reporter.json()),
+            Err(exit) => return exit,
         },
         _ => None,
     };
@@ -140,6 +144,7 @@ async fn batch(
         outcome_grace: args.outcome_grace,
         poll_interval,
         stop,
+        reports: batch::report_files(&args),
     };
     let output = batch::Output {
         json: reporter.json(),

@@ -2,14 +2,20 @@
 //! request, every problem reported with its line.
 //!
 //! ```toml
+//! check = true                                     # optional default for every item
+//!
 //! [[aggregation]]
 //! source_id = "2c9180835d2e5168015d32f890ca1581"   # or: source_name = "HR Feed"
+//! kind = "accounts"                                # or "entitlements" (default accounts)
 //! file = "exports/hr.csv"                          # omit for a direct-connect source
-//! disable_optimization = false                     # optional
+//! disable_optimization = false                     # optional, accounts only
+//! check = false                                    # optional: check the file against the schema first
 //! ```
 //!
 //! A `source_id` must pass the SDK's id rule ([`sailpoint_isc::check_id`]), so a bad one is
-//! refused with its line before any request.
+//! refused with its line before any request. Items of one source run one after the other, in
+//! manifest order (the SDK's batch does it); the same source, kind and file twice is refused as
+//! a likely mistake.
 //!
 //! The document is parsed with spans (`toml::de::DeTable`, every key and value a
 //! `toml::Spanned`), so that each problem gets the line it is on, and syntax errors are
@@ -20,33 +26,73 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use sailpoint_isc::{AccountsFile, Error, check_id};
+use sailpoint_isc::{AccountsFile, AggregationKind, Error, check_id};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// The table name of one item.
 const TABLE: &str = "aggregation";
 /// The keys an item may have.
-const KEYS: &[&str] = &["source_id", "source_name", "file", "disable_optimization"];
+const KEYS: &[&str] = &[
+    "source_id",
+    "source_name",
+    "kind",
+    "file",
+    "disable_optimization",
+    "check",
+];
+/// The keys allowed at the top level besides the items.
+const TOP_LEVEL_KEYS: &[&str] = &["check"];
 
-/// A checked manifest: at least one item, every source once, every file present and readable.
-#[derive(Debug)]
+/// The items of a batch, checked: at least one, no aggregation twice, every file present and
+/// readable. From a manifest ([`load`]) or a folder ([`crate::dir`]).
+#[derive(Debug, Default)]
 pub struct Manifest {
     pub items: Vec<ManifestItem>,
+    /// What the items come from, for reports (`manifest nightly.toml`, `folder exports`).
+    pub input: String,
+    /// Entries of a folder that are not aggregated (`--dir`), and why.
+    pub unmatched: Vec<crate::dir::Unmatched>,
 }
 
-/// One `[[aggregation]]`.
+impl Manifest {
+    /// Sets `disable_optimization` on every accounts item (`batch --disable-optimization`).
+    pub fn disable_optimization_everywhere(&mut self) {
+        for item in &mut self.items {
+            if item.kind == AggregationKind::Accounts {
+                item.disable_optimization = true;
+            }
+        }
+    }
+
+    /// Sets `check` on every item that has a file (`batch --check`).
+    pub fn check_every_file(&mut self) {
+        for item in &mut self.items {
+            if item.file.is_some() {
+                item.check = true;
+            }
+        }
+    }
+}
+
+/// One `[[aggregation]]` (or one file of a folder).
 #[derive(Debug)]
 pub struct ManifestItem {
-    /// The line of its `[[aggregation]]` header (or inline table).
-    pub line: usize,
+    /// The line of its `[[aggregation]]` header (or inline table); `None` for an item found in a
+    /// folder.
+    pub line: Option<usize>,
     pub source: SourceRef,
-    /// The file as written in the manifest, and as resolved against the manifest's folder.
+    /// What it loads.
+    pub kind: AggregationKind,
+    /// The file as written in the manifest (or found in the folder), and as resolved against
+    /// the manifest's folder.
     pub file: Option<ItemFile>,
     pub disable_optimization: bool,
+    /// Check the file against the source's schema before sending it.
+    pub check: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SourceRef {
     Id(String),
     Name(String),
@@ -96,7 +142,9 @@ pub async fn load(path: &Path) -> Result<Manifest, Vec<Problem>> {
         }
     };
     let base = path.parent().unwrap_or(Path::new(""));
-    check(&text, base).await
+    let mut manifest = check(&text, base).await?;
+    manifest.input = format!("manifest {}", path.display());
+    Ok(manifest)
 }
 
 /// Checks a manifest's text; `base` is the folder relative files are resolved against.
@@ -114,14 +162,25 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
 
     let mut tables: Vec<(Range<usize>, &DeTable<'_>)> = Vec::new();
     let mut misshapen = false;
+    // The top-level `check`: the default of every item with a file.
+    let mut default_check = None;
     for (key, value) in root.get_ref().iter() {
         let name: &str = key.get_ref();
+        if name == "check" {
+            default_check = problems.boolean(name, value);
+            continue;
+        }
         if name != TABLE {
             problems.at(
                 key.span().start,
                 format!(
                     "unknown key `{name}` at the top level (a manifest holds [[{TABLE}]] tables \
-                     only)"
+                     and {}; a top-level key goes before the first [[{TABLE}]])",
+                    TOP_LEVEL_KEYS
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             );
             continue;
@@ -175,29 +234,37 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
     tables.sort_by_key(|(span, _)| span.start);
 
     let mut items = Vec::new();
-    let mut ids: HashMap<String, usize> = HashMap::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
+    // The same aggregation (source, kind, file) twice is a likely mistake; the same source with
+    // another kind or file runs after the first, in manifest order.
+    let mut seen: HashMap<(SourceRef, AggregationKind, Option<PathBuf>), usize> = HashMap::new();
     for (span, table) in tables {
         let line = line_of(text, span.start);
-        let checked = check_item(table, line, base, &mut problems).await;
-        // The same source twice is found even in items with other problems.
+        let checked = check_item(table, line, base, default_check, &mut problems).await;
+        // Found even in items with other problems.
         let mut duplicate = false;
-        if let Some((source, source_line)) = &checked.source {
-            let (seen, what, value) = match source {
-                SourceRef::Id(id) => (&mut ids, "source_id", id),
-                SourceRef::Name(name) => (&mut names, "source_name", name),
-            };
-            if let Some(first) = seen.get(value) {
+        if let (Some((source, source_line)), Some(kind)) = (&checked.source, checked.kind) {
+            let file = checked.file_key.clone();
+            let key = (source.clone(), kind, file);
+            if let Some(first) = seen.get(&key) {
                 duplicate = true;
+                let (what, value) = match source {
+                    SourceRef::Id(id) => ("source_id", id),
+                    SourceRef::Name(name) => ("source_name", name),
+                };
+                let file = match &checked.file_given {
+                    Some(given) => format!("file {given:?}"),
+                    None => "no file".to_owned(),
+                };
                 problems.line(
                     *source_line,
                     format!(
-                        "{what} {value:?} already appears at line {first}: one aggregation per \
-                         source"
+                        "{what} {value:?} already appears at line {first} with the same kind \
+                         and file ({kind}, {file}): the same aggregation twice is likely a \
+                         mistake (another kind or file of a source runs after it, in order)"
                     ),
                 );
             } else {
-                seen.insert(value.clone(), *source_line);
+                seen.insert(key, *source_line);
             }
         }
         if let Some(item) = checked.item
@@ -207,7 +274,10 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
         }
     }
     if problems.list.is_empty() {
-        Ok(Manifest { items })
+        Ok(Manifest {
+            items,
+            ..Manifest::default()
+        })
     } else {
         let mut list = problems.list;
         list.sort_by_key(|p| p.line);
@@ -219,15 +289,22 @@ pub async fn check(text: &str, base: &Path) -> Result<Manifest, Vec<Problem>> {
 struct Checked {
     /// Its source and the line it is on, when it names exactly one.
     source: Option<(SourceRef, usize)>,
+    /// Its kind, unless `kind` has a problem.
+    kind: Option<AggregationKind>,
+    /// Its file as given, and as it is compared with other items' (resolved, canonical when it
+    /// exists), for finding the same aggregation twice.
+    file_given: Option<String>,
+    file_key: Option<PathBuf>,
     /// The item, when it has no problem (its problems are recorded otherwise).
     item: Option<ManifestItem>,
 }
 
-/// Checks one `[[aggregation]]`.
+/// Checks one `[[aggregation]]`; `default_check` is the manifest's top-level `check`.
 async fn check_item(
     table: &DeTable<'_>,
     line: usize,
     base: &Path,
+    default_check: Option<bool>,
     problems: &mut Problems<'_>,
 ) -> Checked {
     let before = problems.list.len();
@@ -235,7 +312,9 @@ async fn check_item(
     let mut source_name = None;
     let mut source_line = line;
     let mut file = None;
-    let mut disable_optimization = false;
+    let mut disable_optimization = None;
+    let mut kind = Some(AggregationKind::Accounts);
+    let mut check = None;
     for (key, value) in table.iter() {
         let name: &str = key.get_ref();
         let at = key.span().start;
@@ -253,16 +332,13 @@ async fn check_item(
                     file = Some((given, value.span().start));
                 }
             }
-            "disable_optimization" => match value.get_ref() {
-                DeValue::Boolean(b) => disable_optimization = *b,
-                other => problems.at(
-                    value.span().start,
-                    format!(
-                        "`disable_optimization` must be true or false, not {}",
-                        a_type(other)
-                    ),
-                ),
-            },
+            "disable_optimization" => {
+                disable_optimization = problems
+                    .boolean(name, value)
+                    .map(|b| (b, value.span().start));
+            }
+            "check" => check = problems.boolean(name, value).map(|b| (b, at)),
+            "kind" => kind = problems.kind(value),
             unknown => {
                 let suggestion = KEYS
                     .iter()
@@ -301,6 +377,32 @@ async fn check_item(
         // One was given but had a problem (recorded).
         _ => None,
     };
+    if let (Some((true, at)), Some(AggregationKind::Entitlements)) = (disable_optimization, kind) {
+        problems.at(
+            at,
+            "`disable_optimization` applies to account aggregations, not to kind = \
+             \"entitlements\""
+                .to_owned(),
+        );
+    }
+    if let (Some((true, at)), None) = (check, table.get("file")) {
+        problems.at(
+            at,
+            "`check = true` needs a `file` to check (a direct-connect source has none)".to_owned(),
+        );
+    }
+    let file_given = file.as_ref().map(|(given, _)| given.clone());
+    let file_key = match &file {
+        Some((given, _)) => {
+            let path = resolve(base, given);
+            Some(
+                tokio::fs::canonicalize(&path)
+                    .await
+                    .unwrap_or_else(|_| path.components().collect()),
+            )
+        }
+        None => None,
+    };
     let file = match file {
         Some((given, at)) => {
             let path = resolve(base, &given);
@@ -324,16 +426,29 @@ async fn check_item(
         None => None,
     };
     let source = source.map(|source| (source, source_line));
-    let item = match &source {
-        Some((source, _)) if problems.list.len() == before => Some(ManifestItem {
-            line,
+    let has_file = file.is_some();
+    let item = match (&source, kind) {
+        (Some((source, _)), Some(kind)) if problems.list.len() == before => Some(ManifestItem {
+            line: Some(line),
             source: source.clone(),
+            kind,
             file,
-            disable_optimization,
+            disable_optimization: disable_optimization.is_some_and(|(b, _)| b),
+            // An item's own `check` wins; the top-level default applies to items with a file.
+            check: match check {
+                Some((check, _)) => check,
+                None => has_file && default_check.unwrap_or(false),
+            },
         }),
         _ => None,
     };
-    Checked { source, item }
+    Checked {
+        source,
+        kind,
+        file_given,
+        file_key,
+        item,
+    }
 }
 
 /// `given` as is when absolute, else relative to the manifest's folder.
@@ -383,6 +498,49 @@ impl Problems<'_> {
                 self.at(
                     value.span().start,
                     format!("`source_id` must be a string, not {}", a_type(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// The value as a boolean; a problem otherwise.
+    fn boolean(&mut self, key: &str, value: &Spanned<DeValue<'_>>) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                self.at(
+                    value.span().start,
+                    format!("`{key}` must be true or false, not {}", a_type(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// The value as an aggregation kind; a problem otherwise.
+    fn kind(&mut self, value: &Spanned<DeValue<'_>>) -> Option<AggregationKind> {
+        match value.get_ref() {
+            DeValue::String(s) => match s.parse::<AggregationKind>() {
+                Ok(kind) => Some(kind),
+                Err(_) => {
+                    self.at(
+                        value.span().start,
+                        format!(
+                            "`kind` {:?} is not a kind: write \"accounts\" or \"entitlements\"",
+                            s.as_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            other => {
+                self.at(
+                    value.span().start,
+                    format!(
+                        "`kind` must be a string (\"accounts\" or \"entitlements\"), not {}",
+                        a_type(other)
+                    ),
                 );
                 None
             }
@@ -488,13 +646,15 @@ aggregation = []
         let text = &text[..text.find("aggregation = []").unwrap()];
         let manifest = run(text, &dir).unwrap();
         assert_eq!(manifest.items.len(), 2);
-        assert_eq!(manifest.items[0].line, 2);
+        assert_eq!(manifest.items[0].line, Some(2));
+        assert_eq!(manifest.items[0].kind, AggregationKind::Accounts);
+        assert!(!manifest.items[0].check);
         assert_eq!(manifest.items[0].source, SourceRef::Id("abc".into()));
         let file = manifest.items[0].file.as_ref().unwrap();
         assert_eq!(file.checked.path(), dir.join("hr.csv"));
         assert_eq!(file.given, "hr.csv");
         assert!(!manifest.items[0].disable_optimization);
-        assert_eq!(manifest.items[1].line, 6);
+        assert_eq!(manifest.items[1].line, Some(6));
         assert_eq!(manifest.items[1].source, SourceRef::Name("HR Feed".into()));
         assert!(manifest.items[1].disable_optimization);
         assert!(manifest.items[1].file.is_none());
@@ -508,7 +668,7 @@ aggregation = []
         )
         .unwrap();
         assert_eq!(manifest.items.len(), 2);
-        assert_eq!(manifest.items[1].line, 2);
+        assert_eq!(manifest.items[1].line, Some(2));
     }
 
     #[test]
@@ -646,6 +806,136 @@ source_id = \"fine_id-1\"
         assert_eq!(
             manifest.items[0].source,
             SourceRef::Id("abc-123_x.y".into())
+        );
+    }
+
+    #[test]
+    fn kinds_checks_and_the_same_source_in_order() {
+        let dir = temp_dir();
+        for name in ["hr.csv", "hr-groups.csv", "other.csv"] {
+            std::fs::write(dir.join(name), "id\n1\n").unwrap();
+        }
+        let text = "\
+check = true
+[[aggregation]]
+source_id = \"hr\"
+file = \"hr.csv\"
+[[aggregation]]
+source_id = \"hr\"
+kind = \"entitlements\"
+file = \"hr-groups.csv\"
+check = false
+[[aggregation]]
+source_id = \"hr\"
+file = \"./other.csv\"
+[[aggregation]]
+source_id = \"direct\"
+[[aggregation]]
+source_id = \"direct\"
+kind = \"Entitlements\"
+";
+        let manifest = run(text, &dir).unwrap();
+        let summary: Vec<(AggregationKind, bool, bool)> = manifest
+            .items
+            .iter()
+            .map(|i| (i.kind, i.check, i.file.is_some()))
+            .collect();
+        use AggregationKind::{Accounts, Entitlements};
+        assert_eq!(
+            summary,
+            [
+                (Accounts, true, true),
+                (Entitlements, false, true),
+                (Accounts, true, true),
+                // The top-level default applies to items with a file only.
+                (Accounts, false, false),
+                (Entitlements, false, false),
+            ]
+        );
+
+        let mut manifest = run("[[aggregation]]\nsource_id = \"a\"\nfile = \"hr.csv\"\n[[aggregation]]\nsource_id = \"b\"\n", &dir).unwrap();
+        assert!(!manifest.items[0].check);
+        manifest.check_every_file();
+        assert!(manifest.items[0].check);
+        assert!(!manifest.items[1].check, "nothing to check without a file");
+        manifest.items[1].kind = AggregationKind::Entitlements;
+        manifest.disable_optimization_everywhere();
+        assert!(manifest.items[0].disable_optimization);
+        assert!(!manifest.items[1].disable_optimization, "accounts only");
+    }
+
+    #[test]
+    fn kind_problems_and_the_same_aggregation_twice() {
+        let dir = temp_dir();
+        std::fs::write(dir.join("hr.csv"), "id\n1\n").unwrap();
+        let text = "\
+[[aggregation]]
+source_id = \"a\"
+kind = \"groups\"
+[[aggregation]]
+source_id = \"b\"
+kind = 1
+[[aggregation]]
+source_id = \"c\"
+kind = \"entitlements\"
+disable_optimization = true
+[[aggregation]]
+source_id = \"d\"
+check = true
+[[aggregation]]
+source_id = \"e\"
+check = \"yes\"
+[[aggregation]]
+source_id = \"f\"
+file = \"hr.csv\"
+[[aggregation]]
+source_id = \"f\"
+file = \"./hr.csv\"
+[[aggregation]]
+source_id = \"f\"
+kind = \"entitlements\"
+file = \"hr.csv\"
+[[aggregation]]
+source_id = \"f\"
+file = \"hr.csv\"
+kind = \"accounts\"
+";
+        let problems = run(text, &dir).unwrap_err();
+        let lines: Vec<Option<usize>> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(
+            lines,
+            [3, 6, 10, 13, 16, 21, 28].map(Some).to_vec(),
+            "{problems:#?}"
+        );
+        assert!(problems[0].message.contains("\"groups\" is not a kind"));
+        assert!(problems[1].message.contains("must be a string"));
+        assert!(
+            problems[2]
+                .message
+                .contains("applies to account aggregations")
+        );
+        assert!(problems[3].message.contains("needs a `file`"));
+        assert!(problems[4].message.contains("true or false"));
+        assert!(
+            problems[5]
+                .message
+                .starts_with("source_id \"f\" already appears at line 18 with the same kind and file (accounts, file \"./hr.csv\")"),
+            "{}",
+            problems[5]
+        );
+        assert!(
+            problems[6].message.contains("at line 18"),
+            "{}",
+            problems[6]
+        );
+
+        let problems = run("check = 1\n[[aggregation]]\nsource_id = \"a\"\n", &dir).unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, Some(1));
+        assert!(
+            problems[0]
+                .message
+                .contains("`check` must be true or false")
         );
     }
 

@@ -100,7 +100,7 @@ fn a_bad_manifest_is_exit_2_with_every_problem_and_its_line_before_any_request()
 title = "nightly"
 [[aggregation]]
 source_id = "fine"
-file = "good.csv"
+check = false
 [[aggregation]]
 source_id = "both"
 source_name = "Both"
@@ -568,6 +568,14 @@ fn batch_usage_errors_and_help() {
         "4  timed out",
         "1  ended unsuccessfully",
         "not the largest number",
+        "kind = \"accounts\"",
+        "--dir <DIR>",
+        "--recursive",
+        "--entitlements-pattern <GLOB>",
+        "--check",
+        "--junit <PATH>",
+        "--summary-markdown <PATH>",
+        "accounts files before its entitlements files",
     ] {
         assert!(out.stdout.contains(needle), "{needle:?} in\n{}", out.stdout);
     }
@@ -1006,7 +1014,7 @@ fn sigint_and_sigterm_stop_a_batch_that_never_ends_by_itself() {
     let rows: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(rows.len(), 5, "header, 3 rows, summary: {}", out.stdout);
     assert!(rows[1].contains("started (still running)"), "{}", rows[1]);
-    let id = rows[1].split_whitespace().nth(2).unwrap();
+    let id = rows[1].split_whitespace().nth(3).unwrap();
     assert!(
         out.stderr.contains(&format!(
             "note: line 1 (held-0): aggregation {id} still runs"
@@ -1028,4 +1036,134 @@ fn sigint_and_sigterm_stop_a_batch_that_never_ends_by_itself() {
     assert_eq!(tenant.sandbox.aggregations_started("held-0"), 1);
     assert_eq!(tenant.sandbox.aggregations_started("held-1"), 0);
     assert_eq!(tenant.sandbox.aggregations_started("held-2"), 0);
+}
+
+/// Items of one source run one after the other in manifest order (its accounts, then its
+/// entitlements), while another source runs at the same time: the first source's aggregation
+/// never ends by itself, yet the second source's two items complete, the entitlement load
+/// starting only once the accounts ended (the tenant refuses a start while a task runs on the
+/// source, and refused none). Then SIGTERM: the reports are written for a stopped batch too.
+#[test]
+fn one_sources_items_run_in_order_while_another_source_runs() {
+    let tenant = Tenant::start();
+    tenant.sandbox.set_outcome("held", Outcome::Stalled);
+    let (dir, manifest) = manifest_in(
+        r#"[[aggregation]]
+source_id = "held"
+[[aggregation]]
+source_id = "hr"
+file = "a.csv"
+[[aggregation]]
+source_id = "hr"
+kind = "entitlements"
+file = "groups.csv"
+"#,
+        &["a.csv"],
+    );
+    std::fs::write(
+        dir.join("groups.csv"),
+        "id,name,description\ng1,Admins,Admin group\ng2,Users,\n",
+    )
+    .unwrap();
+    let junit = dir.join("junit.xml");
+    let markdown = dir.join("summary.md");
+    let base_url = tenant.sandbox.base_url();
+    let args = [
+        "--base-url",
+        &base_url,
+        "--json",
+        "--poll-interval",
+        "100ms",
+        "--retry-backoff",
+        "10ms",
+        "batch",
+        &arg(&manifest),
+        "--timeout",
+        "60s",
+        "--junit",
+        &arg(&junit),
+        "--summary-markdown",
+        &arg(&markdown),
+    ];
+    let env = [
+        ("SAIL_CLIENT_ID", CLIENT_ID),
+        ("SAIL_CLIENT_SECRET", CLIENT_SECRET),
+    ];
+    // Stopped once the second source's last item has finished.
+    let out = stop_when(&args, &env, "TERM", |stream, line| {
+        stream == Stream::Stdout
+            && serde_json::from_str::<Value>(line)
+                .is_ok_and(|v| v["type"] == "finished" && v["item"] == 2)
+    });
+    let results = check_stopped_ndjson(&out, 3, "SIGTERM", 143);
+    let outcomes: Vec<&str> = results
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["started", "completed", "completed"]);
+    let kinds: Vec<&str> = results
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["accounts", "accounts", "entitlements"]);
+    let lines = out.ndjson();
+    let at = |kind: &str, item: usize| {
+        lines
+            .iter()
+            .position(|l| l["type"] == kind && l["item"] == item)
+            .unwrap_or_else(|| panic!("no {kind} for item {item}: {}", out.stdout))
+    };
+    // The held source started first and was still running when hr's items ran, one after the
+    // other.
+    assert!(at("started", 0) < at("finished", 1));
+    assert!(at("finished", 1) < at("started", 2));
+    assert_eq!(tenant.sandbox.aggregations_started("held"), 1);
+    assert_eq!(tenant.sandbox.aggregations_started("hr"), 1);
+    assert_eq!(tenant.sandbox.entitlement_loads_started("hr"), 1);
+    assert!(tenant.sandbox.aggregations().iter().all(|a| !a.rejected));
+    let loads = tenant.sandbox.entitlement_loads();
+    assert_eq!(loads.len(), 1);
+    assert!(!loads[0].rejected);
+    assert_eq!(loads[0].status.as_str(), "COMPLETED");
+    // The tenant saw the accounts import before the entitlement load.
+    let requests = tenant.sandbox.requests();
+    let imports: Vec<Operation> = requests
+        .iter()
+        .map(|r| r.operation)
+        .filter(|op| {
+            matches!(
+                op,
+                Operation::ImportAccounts | Operation::ImportEntitlements
+            )
+        })
+        .collect();
+    assert_eq!(imports.len(), 3);
+    assert_eq!(imports[2], Operation::ImportEntitlements);
+
+    // The reports of the stopped batch: the running one is an error, with its id.
+    let text = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        text.contains("<property name=\"signal\" value=\"SIGTERM\"/>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<property name=\"exitCode\" value=\"143\"/>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tests=\"3\" failures=\"0\" errors=\"1\" skipped=\"0\""),
+        "{text}"
+    );
+    let id = results[0]["aggregationId"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "<error message=\"still running when the batch was stopped: aggregation {id} "
+        )),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(&markdown).unwrap();
+    assert!(
+        md.contains("**Total: 2 of 3 completed; 1 started; stopped by SIGTERM; exit 143 in "),
+        "{md}"
+    );
 }
