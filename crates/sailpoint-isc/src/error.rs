@@ -269,7 +269,7 @@ pub enum Error {
     },
 
     /// The file does not fit the source's schema (a pre-flight check found a problem, see
-    /// [`CheckReport`](crate::preflight::CheckReport)); nothing was uploaded.
+    /// [`CheckReport`]); nothing was uploaded.
     #[error(
         "{} does not fit the {kind} schema of source {source_id}: {}",
         path.display(),
