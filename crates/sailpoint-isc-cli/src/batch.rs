@@ -26,15 +26,16 @@ use sailpoint_isc::{
 use serde_json::{Value, json};
 
 use crate::cli::BatchArgs;
-use crate::dir::{self, EntitlementRule, Unmatched};
+use crate::dir::{self, EntitlementRule};
 use crate::logging::ActiveBar;
-use crate::manifest::{self, Manifest, Problem, SourceRef};
+use crate::manifest::{self, Manifest, Problem, SourceRef, Unmatched};
 use crate::outcome::{Classified, Exit, ItemExit, batch_exit, classify_batch_item};
-use crate::record::{BatchRecord, ItemRecord, ReportFiles, Verdict};
+use crate::record::{BatchRecord, ItemRecord, Verdict};
 use crate::report::{
     TICKS_FAILED, TICKS_OK, duration_ms, error_json, out_line, out_with, spinner_style,
     status_json, update_bar,
 };
+use crate::report_files::ReportFiles;
 use crate::signals::Signal;
 
 /// How the batch runs.

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use sailpoint_isc::{AccountsFile, AggregationKind, Error};
 
-use crate::manifest::{ItemFile, Manifest, ManifestItem, SourceRef};
+use crate::manifest::{ItemFile, Manifest, ManifestItem, SourceRef, Unmatched};
 
 /// How entitlements files are told from accounts files.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -155,14 +155,6 @@ pub struct Found {
     pub relative: PathBuf,
     pub source_id: String,
     pub kind: AggregationKind,
-}
-
-/// Something in the folder that is not aggregated, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unmatched {
-    /// As shown: the folder given joined with its relative path.
-    pub path: PathBuf,
-    pub reason: String,
 }
 
 /// What makes the folder unusable (nothing is sent).

@@ -13,6 +13,7 @@ mod manifest;
 mod outcome;
 mod record;
 mod report;
+mod report_files;
 mod signals;
 mod simulated;
 mod summary;

@@ -44,6 +44,14 @@ const KEYS: &[&str] = &[
 /// The keys allowed at the top level besides the items.
 const TOP_LEVEL_KEYS: &[&str] = &["check"];
 
+/// A file of a folder run (`batch --dir`) that is not aggregated, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    /// As shown: the folder given joined with its relative path.
+    pub path: PathBuf,
+    pub reason: String,
+}
+
 /// The items of a batch, checked: at least one, no aggregation twice, every file present and
 /// readable. From a manifest ([`load`]) or a folder ([`crate::dir`]).
 #[derive(Debug, Default)]
@@ -52,7 +60,7 @@ pub struct Manifest {
     /// What the items come from, for reports (`manifest nightly.toml`, `folder exports`).
     pub input: String,
     /// Entries of a folder that are not aggregated (`--dir`), and why.
-    pub unmatched: Vec<crate::dir::Unmatched>,
+    pub unmatched: Vec<Unmatched>,
 }
 
 impl Manifest {
