@@ -1,22 +1,30 @@
 //! Area 6: exactly once. Every ambiguous start — ISC created the aggregation, then the client
 //! lost the answer (a 502 after processing, the connection dropped after processing, the
-//! response timeout passing after the upload's last byte with the answer held back) — in every
-//! API version, under every state of
-//! task status (healthy, down, listing the new task late but within the grace period, listing it
-//! only after the grace period). Always exactly one aggregation on the tenant; the start is
-//! resolved (returned as recovered, with the real task id) when task status lists the task within
-//! the grace period, and is `Error::OutcomeUnknown` carrying the lookup otherwise.
+//! response timeout passing after the upload's last byte with the answer held back) — of every
+//! kind (an account aggregation, `importAccounts`; an entitlement load, `importEntitlements`), in
+//! every API version, under every state of task status (healthy, down, listing the new task late
+//! but within the grace period, listing it only after the grace period). Always exactly one
+//! aggregation of that kind on the tenant, one start request, and nothing of the other kind; the
+//! start is resolved (returned as recovered, with the real task id) when task status lists the
+//! task within the grace period, and is `Error::OutcomeUnknown` carrying the lookup otherwise.
+//!
+//! The kind is one dimension of the table: what differs between kinds (the operation whose
+//! requests are counted, how the tenant counts what it started and which id it gave) is in
+//! [`KindFacts`]; the scenario itself is the same code for both.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sailpoint_isc::{
-    ApiVersion, Client, Error, OutcomeResolution, RetryConfig, StartOrigin, TimeoutConfig,
+    AggregationKind, ApiVersion, Client, Error, OutcomeResolution, RetryConfig, StartOrigin,
+    TimeoutConfig,
 };
 use sailpoint_isc_sandbox::{Fault, Operation, Sandbox};
+use tokio::sync::Semaphore;
 
 use crate::hygiene;
-use crate::report::{Area, Seen};
+use crate::report::{Area, Seen, secs};
 
 const SOURCE: &str = "exactly-once-source";
 const GRACE: Duration = Duration::from_millis(1500);
@@ -90,6 +98,30 @@ impl TaskStatusState {
     }
 }
 
+/// What the tenant side of one kind looks like: the operation that starts it, how many the
+/// tenant started on a source, and the id of the first it started.
+struct KindFacts {
+    operation: Operation,
+    started: fn(&Sandbox, &str) -> usize,
+    first_id: fn(&Sandbox) -> Option<String>,
+}
+
+fn facts(kind: AggregationKind) -> KindFacts {
+    match kind {
+        AggregationKind::Entitlements => KindFacts {
+            operation: Operation::ImportEntitlements,
+            started: Sandbox::entitlement_loads_started,
+            first_id: |sandbox| sandbox.entitlement_loads().first().map(|l| l.id.clone()),
+        },
+        AggregationKind::Accounts => KindFacts {
+            operation: Operation::ImportAccounts,
+            started: Sandbox::aggregations_started,
+            first_id: |sandbox| sandbox.aggregations().first().map(|a| a.id.clone()),
+        },
+        other => panic!("the sandbox has no {other} to count"),
+    }
+}
+
 /// What one scenario ended with, for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
@@ -98,10 +130,12 @@ enum Ended {
 }
 
 async fn scenario(
+    kind: AggregationKind,
     version: ApiVersion,
     ambiguity: Ambiguity,
     task_status: TaskStatusState,
 ) -> Result<(Seen, String, Ended), String> {
+    let own = facts(kind);
     let mut builder = Sandbox::builder()
         .client(hygiene::CLIENT_ID, hygiene::client_secret())
         .collect_duration(Duration::from_millis(200))
@@ -117,7 +151,7 @@ async fn scenario(
         sandbox.inject(Operation::GetTaskStatusList, Fault::status(503), 100_000);
         sandbox.inject(Operation::GetTaskStatus, Fault::status(503), 100_000);
     }
-    sandbox.inject(Operation::ImportAccounts, ambiguity.fault(), 1);
+    sandbox.inject(own.operation, ambiguity.fault(), 1);
     let retry =
         RetryConfig::standard().with_backoff(Duration::from_millis(10), Duration::from_millis(40));
     let mut timeouts = TimeoutConfig::standard();
@@ -138,30 +172,54 @@ async fn scenario(
         .build()
         .map_err(|e| e.to_string())?;
     let csv = crate::faults::small_csv();
-    let result = client.start_aggregation(SOURCE).file(&csv).send().await;
+    let result = client
+        .start_aggregation(SOURCE)
+        .kind(kind)
+        .file(&csv)
+        .send()
+        .await;
     if let Err(error) = &result {
         hygiene::note_error(error);
     }
     hygiene::note_tokens(sandbox.issued_tokens());
 
-    let started = sandbox.aggregations_started(SOURCE);
-    let imports = sandbox.request_count(Operation::ImportAccounts);
+    // Every kind's count, this one's and the others' (which must stay 0).
+    let mut started = 0;
+    let mut imports = 0;
+    let mut elsewhere = Vec::new();
+    for other in AggregationKind::ALL {
+        let theirs = facts(other);
+        let (n, requests) = (
+            (theirs.started)(&sandbox, SOURCE),
+            sandbox.request_count(theirs.operation),
+        );
+        if other == kind {
+            (started, imports) = (n, requests);
+        } else if n != 0 || requests != 0 {
+            elsewhere.push(format!("{n} {other} started by {requests} request(s)"));
+        }
+    }
     let seen = Seen {
         requests: sandbox.requests().len(),
         duplicates: started.saturating_sub(1),
     };
-    if started != 1 || imports != 1 {
+    if started != 1 || imports != 1 || !elsewhere.is_empty() {
         return Err(format!(
-            "{started} aggregations started and {imports} import requests; expected exactly 1 each"
+            "{started} {kind} started and {imports} {} requests{}; expected exactly 1 each",
+            kind.import_operation(),
+            if elsewhere.is_empty() {
+                String::new()
+            } else {
+                format!(", and {}", elsewhere.join(", "))
+            }
         ));
     }
-    let real_id = sandbox
-        .aggregations()
-        .first()
-        .map(|a| a.id.clone())
-        .unwrap_or_default();
+    let real_id = (own.first_id)(&sandbox).unwrap_or_default();
     match (result, task_status.resolvable()) {
         (Ok(started), true) if started.origin == StartOrigin::Recovered => {
+            if started.kind != kind {
+                return Err(format!("recovered a start of {} for {kind}", started.kind));
+            }
             if started.task_id != real_id {
                 return Err(format!(
                     "recovered {} but the tenant started {real_id}",
@@ -214,31 +272,77 @@ async fn scenario(
     }
 }
 
-/// Runs the area: every scenario concurrently (each on its own tenant), reported in order, then
-/// a table of outcomes.
+/// How many scenarios run at once: one kind's worth. Each runs its own tenant and client, and the
+/// lookups race a 1.5 s grace period; more at once on a small CI machine starves them of CPU.
+fn concurrency() -> usize {
+    Ambiguity::ALL.len() * TaskStatusState::ALL.len() * ApiVersion::all().count()
+}
+
+/// Runs the area: the scenarios concurrently (each on its own tenant, [`concurrency`] at a time),
+/// reported in order, then a table of outcomes per kind and a count per kind.
 pub async fn run() -> Area {
     let mut area = Area::new("exactly once");
+    let slots = Arc::new(Semaphore::new(concurrency()));
     let mut handles = Vec::new();
-    for ambiguity in Ambiguity::ALL {
-        for task_status in TaskStatusState::ALL {
-            for version in ApiVersion::all() {
-                let handle = tokio::spawn(scenario(version, ambiguity, task_status));
-                handles.push((ambiguity, task_status, version, handle));
+    for kind in AggregationKind::ALL {
+        for ambiguity in Ambiguity::ALL {
+            for task_status in TaskStatusState::ALL {
+                for version in ApiVersion::all() {
+                    let slots = slots.clone();
+                    // Timed inside its task, from when it got its slot: the scenarios run
+                    // together, and are reported after.
+                    let handle = tokio::spawn(async move {
+                        let _slot = slots.acquire_owned().await.expect("never closed");
+                        let began = Instant::now();
+                        let outcome = scenario(kind, version, ambiguity, task_status).await;
+                        (outcome, began.elapsed())
+                    });
+                    handles.push((kind, ambiguity, task_status, version, handle));
+                }
             }
         }
     }
-    let mut table: BTreeMap<(Ambiguity, TaskStatusState), Vec<String>> = BTreeMap::new();
-    for (ambiguity, task_status, version, handle) in handles {
-        let name = format!("{version}: {} / {}", ambiguity.label(), task_status.label());
-        let cell = table.entry((ambiguity, task_status)).or_default();
-        let outcome = handle
-            .await
-            .map_err(|e| format!("panicked: {e}"))
-            .and_then(|r| r);
+    type Row = (usize, Ambiguity, TaskStatusState);
+    let mut table: BTreeMap<Row, Vec<String>> = BTreeMap::new();
+    // Per kind: scenarios, resolved, unknown, failed.
+    let mut per_kind: BTreeMap<usize, (AggregationKind, [usize; 4])> = BTreeMap::new();
+    let mut slowest = Duration::ZERO;
+    for (kind, ambiguity, task_status, version, handle) in handles {
+        let name = format!(
+            "{version}: {kind} / {} / {}",
+            ambiguity.label(),
+            task_status.label()
+        );
+        let order = AggregationKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or_default();
+        let cell = table.entry((order, ambiguity, task_status)).or_default();
+        let outcome =
+            handle
+                .await
+                .map_err(|e| format!("panicked: {e}"))
+                .and_then(|(outcome, took)| {
+                    slowest = slowest.max(took);
+                    outcome.map(|(seen, detail, ended)| {
+                        (seen, format!("{detail} in {}", secs(took)), ended)
+                    })
+                });
+        let counts = &mut per_kind.entry(order).or_insert((kind, [0; 4])).1;
+        counts[0] += 1;
         cell.push(match &outcome {
-            Ok((_, _, Ended::Resolved)) => "resolved".to_owned(),
-            Ok((_, _, Ended::Unknown)) => "unknown".to_owned(),
-            Err(_) => "FAIL".to_owned(),
+            Ok((_, _, Ended::Resolved)) => {
+                counts[1] += 1;
+                "resolved".to_owned()
+            }
+            Ok((_, _, Ended::Unknown)) => {
+                counts[2] += 1;
+                "unknown".to_owned()
+            }
+            Err(_) => {
+                counts[3] += 1;
+                "FAIL".to_owned()
+            }
         });
         area.run(name, async move {
             outcome.map(|(seen, detail, _)| (seen, detail))
@@ -247,7 +351,8 @@ pub async fn run() -> Area {
     }
     let versions: Vec<&str> = ApiVersion::all().map(|v| v.name()).collect();
     println!(
-        "\n  {:<28} {:<28} {}   (aggregations started: exactly 1 in every cell)",
+        "\n  {:<13} {:<30} {:<26} {}   (started on the tenant: exactly 1 of the kind, 0 of the other, in every cell)",
+        "kind",
         "ambiguous start",
         "task status",
         versions
@@ -255,13 +360,21 @@ pub async fn run() -> Area {
             .map(|v| format!("{v:<9}"))
             .collect::<String>()
     );
-    for ((ambiguity, task_status), cells) in &table {
+    for ((order, ambiguity, task_status), cells) in &table {
         println!(
-            "  {:<28} {:<28} {}",
+            "  {:<13} {:<30} {:<26} {}",
+            AggregationKind::ALL[*order].as_str(),
             ambiguity.label(),
             task_status.label(),
             cells.iter().map(|c| format!("{c:<9}")).collect::<String>()
         );
     }
+    for (kind, [scenarios, resolved, unknown, failed]) in per_kind.values() {
+        println!(
+            "  {:<13} {scenarios} scenarios: {resolved} resolved, {unknown} outcome unknown, {failed} failed",
+            kind.as_str()
+        );
+    }
+    println!("  slowest scenario: {}", secs(slowest));
     area
 }
