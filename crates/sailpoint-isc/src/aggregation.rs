@@ -10,10 +10,14 @@ use tokio_util::sync::CancellationToken;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 
-use crate::config::{ApiVersion, OutcomeResolution};
+use sailpoint_isc_api::ApiVersion;
+
+use crate::config::OutcomeResolution;
 use crate::deadline::{bound_after, earliest};
-use crate::error::{Error, ErrorContext, Failure, OutcomeLookup, body_snippet};
+use crate::error::{Error, ErrorContext, OutcomeLookup};
+use crate::error_context::body_snippet;
 use crate::executor::{Call, Executor};
+use crate::failure::Failure;
 use crate::ids::check_id as validate_id;
 use crate::kind::AggregationKind;
 use crate::retry::OperationKind;

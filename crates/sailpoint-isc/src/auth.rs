@@ -12,7 +12,8 @@ use tokio::sync::Mutex;
 
 use crate::config::Credentials;
 use crate::deadline::DeadlineClock;
-use crate::error::{Error, ErrorContext, Failure, read_capped};
+use crate::error::{Error, ErrorContext};
+use crate::failure::{Failure, read_capped};
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
 use crate::secret::Secret;
 

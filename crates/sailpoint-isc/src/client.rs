@@ -3,14 +3,12 @@
 
 use std::fmt;
 
-use reqwest::header::HeaderValue;
+use sailpoint_isc_api::ApiVersion;
 
 use crate::aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
-use crate::auth::Authenticator;
 use crate::batch::{AggregateBatch, BatchItem};
-use crate::config::{self, ApiVersion, BaseUrl, ClientBuilder, Credentials, OutcomeResolution};
-use crate::error::Error;
-use crate::executor::{Executor, HttpClients};
+use crate::config::OutcomeResolution;
+use crate::executor::Executor;
 use crate::kind::AggregationKind;
 use crate::ratelimit::RateLimiter;
 use crate::retry::RetryConfig;
@@ -57,109 +55,19 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A [`ClientBuilder`] with default settings.
-    ///
-    /// ```no_run
-    /// use sailpoint_isc::Client;
-    ///
-    /// # fn main() -> Result<(), sailpoint_isc::Error> {
-    /// let client = Client::builder()
-    ///     .base_url("https://acme.api.identitynow.com")
-    ///     .client_credentials("client-id", "client-secret")
-    ///     .build()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::new()
-    }
-
-    /// A client configured from `SAIL_BASE_URL`, `SAIL_CLIENT_ID` and `SAIL_CLIENT_SECRET`, or
-    /// `./config.json` (see [`ClientBuilder::from_env`]).
-    ///
-    /// ```no_run
-    /// # fn main() -> Result<(), sailpoint_isc::Error> {
-    /// let client = sailpoint_isc::Client::from_env()?;
-    /// # Ok(()) }
-    /// ```
-    pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::from_env()?.build()
-    }
-
-    pub(crate) fn from_builder(builder: ClientBuilder) -> Result<Client, Error> {
-        let raw_url = builder
-            .base_url
-            .as_deref()
-            .ok_or_else(|| Error::Configuration {
-                message: format!(
-                    "no base URL: call .base_url(..){}",
-                    builder.where_looked(&[config::ENV_BASE_URL])
-                ),
-            })?;
-        let base_url = BaseUrl::parse(raw_url)?;
-        let credentials = builder.resolve_credentials()?;
-        // ISC counts requests per client id; clients of a fixed token share per tenant.
-        let limiter_key = match &credentials {
-            Credentials::ClientCredentials { client_id, .. } => {
-                format!("{}|client:{client_id}", base_url.as_str())
-            }
-            Credentials::AccessToken(_) => format!("{}|access-token", base_url.as_str()),
-        };
-        match &credentials {
-            Credentials::ClientCredentials {
-                client_id,
-                client_secret,
-            } => {
-                if client_id.trim().is_empty() {
-                    return Err(Error::Configuration {
-                        message: "the client id is empty".to_owned(),
-                    });
-                }
-                if client_secret.is_blank() {
-                    return Err(Error::Configuration {
-                        message: "the client secret is empty".to_owned(),
-                    });
-                }
-            }
-            Credentials::AccessToken(token) if token.is_blank() => {
-                return Err(Error::Configuration {
-                    message: "the access token is empty".to_owned(),
-                });
-            }
-            Credentials::AccessToken(_) => {}
+    /// A client from its parts, checked and built by [`ClientBuilder::build`].
+    pub(crate) fn assemble(
+        executor: Executor,
+        api_version: ApiVersion,
+        poll_schedule: PollSchedule,
+        outcome_resolution: OutcomeResolution,
+    ) -> Self {
+        Client {
+            executor,
+            api_version,
+            poll_schedule,
+            outcome_resolution,
         }
-        let user_agent = HeaderValue::from_static(config::USER_AGENT);
-        let http = match builder.http_client {
-            Some(client) => HttpClients::custom(client),
-            None => HttpClients::build(&builder.timeouts)?,
-        };
-        let auth = Authenticator::new(
-            credentials,
-            base_url.token_url(),
-            http.with_read_timeout.clone(),
-            user_agent.clone(),
-            builder.retry.clone(),
-            builder.timeouts.total,
-            builder.token_refresh_margin,
-        );
-        let limiter = match (builder.rate_limiter, builder.rate_limit) {
-            (Some(limiter), _) => Some(limiter),
-            (None, Some(limit)) => Some(RateLimiter::shared(&limiter_key, limit)),
-            (None, None) => None,
-        };
-        Ok(Client {
-            executor: Executor::new(
-                base_url,
-                http,
-                auth,
-                builder.retry,
-                user_agent,
-                limiter,
-                builder.timeouts.clone(),
-            ),
-            api_version: builder.api_version,
-            poll_schedule: builder.poll_schedule,
-            outcome_resolution: builder.outcome_resolution,
-        })
     }
 
     /// The tenant base URL, without a trailing slash or version segment.

@@ -21,11 +21,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use sailpoint_isc_api::ApiVersion;
+
 use crate::auth::Authenticator;
 use crate::body_progress::{self, BodyProgress, Limits, UploadLimit};
-use crate::config::{self, ApiVersion, BaseUrl, TimeoutConfig};
+use crate::config::{self, BaseUrl, TimeoutConfig};
 use crate::deadline::DeadlineClock;
-use crate::error::{Error, ErrorContext, Failure, REQUEST_ID_HEADER};
+use crate::error::{Error, ErrorContext, REQUEST_ID_HEADER};
+use crate::failure::Failure;
 use crate::ratelimit::RateLimiter;
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
 

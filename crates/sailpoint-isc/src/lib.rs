@@ -84,14 +84,20 @@ mod aggregation;
 mod auth;
 pub mod batch;
 mod body_progress;
+mod builder;
+mod checker;
 mod client;
 pub mod config;
+mod config_file;
 mod deadline;
 pub mod error;
+mod error_context;
 mod executor;
+mod failure;
 mod ids;
 mod kind;
 mod lenient;
+mod poll;
 pub mod preflight;
 pub mod ratelimit;
 mod retry;
@@ -105,8 +111,9 @@ pub mod upload;
 pub mod wait;
 
 pub use aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
+pub use builder::ClientBuilder;
 pub use client::Client;
-pub use config::{ApiVersion, ClientBuilder, OutcomeResolution, TimeoutConfig};
+pub use config::{ApiVersion, OutcomeResolution, TimeoutConfig};
 pub use error::{
     Error, ErrorBody, ErrorContext, ErrorMessage, FileProblem, OutcomeLookup, SourceCandidate,
 };

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::ApiVersion;
+use sailpoint_isc_api::ApiVersion;
+
 use crate::error::{Error, SourceCandidate};
 use crate::executor::{Call, Executor};
 use crate::lenient::{self, ListOf};

@@ -25,7 +25,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::config::ApiVersion;
+use sailpoint_isc_api::ApiVersion;
+
 use crate::kind::AggregationKind;
 use crate::lenient;
 pub use crate::task_status::TaskReturn;

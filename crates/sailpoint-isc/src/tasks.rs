@@ -8,7 +8,8 @@ use futures_util::Stream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ApiVersion;
+use sailpoint_isc_api::ApiVersion;
+
 use crate::error::Error;
 use crate::executor::{Call, Executor};
 use crate::ids::check_id as validate_id;

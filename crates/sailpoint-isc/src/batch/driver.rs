@@ -19,8 +19,10 @@ use super::scheduler::{AfterStart, Ended, Halt, Scheduler};
 use super::{
     BatchEvent, BatchItem, BatchReport, EventCallback, ItemOutcome, ItemReport, SourceSpec,
 };
+use sailpoint_isc_api::ApiVersion;
+
 use crate::aggregation::{StartAggregation, fetch_status};
-use crate::config::{ApiVersion, OutcomeResolution};
+use crate::config::OutcomeResolution;
 use crate::error::{Error, ErrorContext};
 use crate::executor::Executor;
 use crate::kind::AggregationKind;

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ApiVersion, OutcomeResolution};
+use sailpoint_isc_api::ApiVersion;
+
+use crate::config::OutcomeResolution;
 use crate::error::Error;
 use crate::executor::Executor;
 use crate::kind::AggregationKind;

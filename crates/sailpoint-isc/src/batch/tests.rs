@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::driver::{Backend, Plan, drive};
 use super::{BatchEvent, BatchItem, BatchReport, ItemOutcome};
-use crate::config::ApiVersion;
+
+use sailpoint_isc_api::ApiVersion;
+
 use crate::error::{Error, ErrorContext};
 use crate::kind::AggregationKind;
 use crate::status::{
