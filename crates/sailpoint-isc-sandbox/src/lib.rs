@@ -228,6 +228,7 @@ pub mod schema;
 mod server;
 mod sources;
 mod state;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use crate::aggregation::{Durations, Registry};
-use crate::auth::TokenStore;
 use crate::config::Config;
 use crate::faults::{FaultQueue, TaskDelays};
 use crate::ratelimit::RateLimiter;
 use crate::recording::Recorder;
 use crate::sources::Sources;
+use crate::tokens::TokenStore;
 
 /// Everything the tenant knows; one instance serves every API version.
 #[derive(Debug)]
