@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sailpoint_isc::batch::{BatchEvent, BatchItem, BatchReport, ItemOutcome};
-use sailpoint_isc::{
-    AggregationKind, AggregationStatus, Client, Error, OutcomeResolution, StartedAggregation,
-};
+use sailpoint_isc::{AggregationKind, AggregationStatus, Client, Error, StartedAggregation};
 use serde_json::{Value, json};
 
 use crate::cli::BatchArgs;
@@ -32,8 +30,8 @@ use crate::manifest::{self, Manifest, Problem, SourceRef, Unmatched};
 use crate::outcome::{Classified, Exit, ItemExit, batch_exit, classify_batch_item};
 use crate::record::{BatchRecord, ItemRecord, Verdict};
 use crate::report::{
-    TICKS_FAILED, TICKS_OK, duration_ms, error_json, out_line, out_with, spinner_style,
-    status_json, update_bar,
+    TICKS_FAILED, TICKS_OK, duration_ms, emit, error_json, out_with, spinner_style, status_json,
+    update_bar,
 };
 use crate::report_files::ReportFiles;
 use crate::signals::Signal;
@@ -43,7 +41,8 @@ use crate::signals::Signal;
 pub struct Options {
     pub max_concurrency: usize,
     pub timeout: Duration,
-    pub outcome_grace: Duration,
+    /// `--outcome-grace`, when given: overrides the client's grace period.
+    pub outcome_grace: Option<Duration>,
     /// Time between completion checks; `None`: the SDK's default (5 s).
     pub poll_interval: Option<Duration>,
     /// The stop request (SIGINT/SIGTERM): stop starting, settle, report, exit 130/143.
@@ -330,8 +329,11 @@ pub async fn run(client: &Client, manifest: Manifest, options: Options, output: 
         .aggregate_batch(items)
         .max_concurrency(options.max_concurrency)
         .max_wait(options.timeout)
-        .outcome_resolution(OutcomeResolution::standard().with_grace_period(options.outcome_grace))
         .cancel_on(options.stop.token());
+    if let Some(grace) = options.outcome_grace {
+        batch =
+            batch.outcome_resolution(client.outcome_resolution().clone().with_grace_period(grace));
+    }
     if let Some(interval) = options.poll_interval {
         batch = batch.poll_interval(interval);
     }
@@ -1109,10 +1111,6 @@ fn write_table<const N: usize>(
         line(out, row.each_ref().map(String::as_str))?;
     }
     Ok(())
-}
-
-fn emit(value: Value) {
-    out_line(value);
 }
 
 fn total_style(ticks: &[&str]) -> ProgressStyle {

@@ -233,9 +233,9 @@ pub struct BatchArgs {
     pub timeout: Duration,
 
     /// After an ambiguous start, look for the aggregation in task status this long before the
-    /// item ends with outcome unknown; 0s: do not look
-    #[arg(long, value_name = "DURATION", value_parser = parse_grace, default_value = "30s")]
-    pub outcome_grace: Duration,
+    /// item ends with outcome unknown; 0s: do not look (default: the client's, 30s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+    pub outcome_grace: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -264,8 +264,9 @@ pub struct ImportArgs {
 
     /// After an ambiguous start (a 5xx or a lost connection after the upload), look for the
     /// aggregation in task status this long before giving up with exit 5; 0s: do not look
-    #[arg(long, value_name = "DURATION", value_parser = parse_grace, default_value = "30s")]
-    pub outcome_grace: Duration,
+    /// (default: the client's, 30s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+    pub outcome_grace: Option<Duration>,
 
     /// CSV of accounts (or entitlements) to upload (delimited-file sources); omit for
     /// direct-connect sources

@@ -24,8 +24,8 @@ use std::time::Duration;
 use clap::Parser;
 use futures_util::StreamExt;
 use sailpoint_isc::{
-    AccountsFile, AggregationRef, Client, ClientBuilder, Error, OutcomeResolution, PollSchedule,
-    RetryConfig, TaskFilter, TimeoutConfig,
+    AccountsFile, AggregationRef, Client, ClientBuilder, Error, PollSchedule, RetryConfig,
+    TaskFilter, TimeoutConfig,
 };
 
 use crate::cli::{
@@ -227,8 +227,11 @@ async fn import(
     if args.if_idle {
         request = request.if_idle();
     }
-    request = request
-        .outcome_resolution(OutcomeResolution::standard().with_grace_period(args.outcome_grace));
+    // The client's outcome resolution, with the grace period only if the user gave one.
+    if let Some(grace) = args.outcome_grace {
+        request = request
+            .outcome_resolution(client.outcome_resolution().clone().with_grace_period(grace));
+    }
     // A stop cuts an upload that has not sent its last byte (nothing started) and settles one
     // that has (TimeoutConfig::settle), so what is reported is what happened.
     let started = match request.cancel_on(stop.token()).send().await {

@@ -50,6 +50,11 @@ pub(crate) fn out_line(line: impl Display) {
 }
 
 /// Writes one line to stderr; a closed stderr is ignored (unlike `eprintln!`, which panics).
+/// The one NDJSON emitter: one JSON object per line on stdout (`--json`).
+pub(crate) fn emit(value: Value) {
+    out_line(value);
+}
+
 fn err_line(line: impl Display) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
@@ -112,10 +117,6 @@ impl Reporter {
         }
     }
 
-    fn emit(&self, value: Value) {
-        out_line(value);
-    }
-
     /// ISC accepted the import.
     pub fn accepted(
         &mut self,
@@ -127,7 +128,7 @@ impl Reporter {
         self.subject.aggregation_id = Some(started.task_id.clone());
         self.subject.source_id = Some(started.source_id.clone());
         if self.json {
-            self.emit(json!({
+            emit(json!({
                 "type": "accepted",
                 "aggregationId": started.task_id,
                 "sourceId": started.source_id,
@@ -195,7 +196,7 @@ impl Reporter {
             return;
         }
         if self.json {
-            self.emit(json!({
+            emit(json!({
                 "type": "status",
                 "aggregationId": self.subject.aggregation_id,
                 "poll": progress.polls,
@@ -233,9 +234,9 @@ impl Reporter {
     pub fn tasks(&self, tasks: &[TaskStatus]) -> Exit {
         if self.json {
             for task in tasks {
-                self.emit(json!({"type": "task", "task": task}));
+                emit(json!({"type": "task", "task": task}));
             }
-            self.emit(json!({
+            emit(json!({
                 "type": "result",
                 "outcome": "listed",
                 "exitCode": Exit::Done.code(),
@@ -276,7 +277,7 @@ impl Reporter {
     pub fn result(&self, exit: Exit, outcome: &str) -> Exit {
         let status = self.subject.last_status.as_ref();
         if self.json {
-            self.emit(self.result_json(exit, outcome, None));
+            emit(self.result_json(exit, outcome, None));
         } else if let Some(status) = status {
             self.print_summary(status);
         } else if let Some(id) = &self.subject.aggregation_id {
@@ -307,9 +308,9 @@ impl Reporter {
         };
         if self.json {
             for finding in &report.findings {
-                self.emit(finding_json(finding));
+                emit(finding_json(finding));
             }
-            self.emit(json!({
+            emit(json!({
                 "type": "result",
                 "outcome": outcome,
                 "exitCode": exit.code(),
@@ -376,7 +377,7 @@ impl Reporter {
             self.note(format!("hint: {hint}"));
         }
         if self.json {
-            self.emit(self.result_json(
+            emit(self.result_json(
                 classified.exit,
                 classified.kind,
                 Some(error_json(error, &classified)),
@@ -394,7 +395,7 @@ impl Reporter {
         self.note(format!("error: {message}"));
         if self.json {
             let error = json!({ "kind": kind, "message": message });
-            self.emit(self.result_json(exit, kind, Some(error)));
+            emit(self.result_json(exit, kind, Some(error)));
         }
         exit
     }
@@ -428,7 +429,7 @@ impl Reporter {
             let mut result = self.result_json(exit, "stopped", None);
             result["signal"] = json!(signal.name());
             result["detail"] = json!(what);
-            self.emit(result);
+            emit(result);
         } else if let Some(id) = id {
             out_line(id);
         }

@@ -90,6 +90,11 @@ impl Client {
         self.executor.retry()
     }
 
+    /// What an ambiguous aggregation start does by default (see [`OutcomeResolution`]).
+    pub fn outcome_resolution(&self) -> &OutcomeResolution {
+        &self.outcome_resolution
+    }
+
     /// The default poll schedule of [`wait_for_aggregation`](Self::wait_for_aggregation).
     pub fn poll_schedule(&self) -> &PollSchedule {
         &self.poll_schedule
