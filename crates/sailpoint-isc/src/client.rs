@@ -5,7 +5,8 @@ use std::fmt;
 
 use sailpoint_isc_api::ApiVersion;
 
-use crate::aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
+use crate::aggregation::StartAggregation;
+use crate::aggregation_status::{AggregationRef, GetAggregationStatus};
 use crate::batch::{AggregateBatch, BatchItem};
 use crate::config::OutcomeResolution;
 use crate::executor::Executor;

@@ -81,6 +81,7 @@
 #![forbid(unsafe_code)]
 
 mod aggregation;
+mod aggregation_status;
 mod auth;
 pub mod batch;
 mod body_progress;
@@ -100,6 +101,7 @@ mod lenient;
 mod poll;
 pub mod preflight;
 pub mod ratelimit;
+mod resolution;
 mod retry;
 mod schema;
 mod secret;
@@ -110,7 +112,8 @@ pub mod tasks;
 pub mod upload;
 pub mod wait;
 
-pub use aggregation::{AggregationRef, GetAggregationStatus, StartAggregation};
+pub use aggregation::StartAggregation;
+pub use aggregation_status::{AggregationRef, GetAggregationStatus};
 pub use builder::ClientBuilder;
 pub use client::Client;
 pub use config::{ApiVersion, OutcomeResolution, TimeoutConfig};

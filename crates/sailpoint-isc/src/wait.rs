@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 
-use crate::aggregation::fetch_status;
+use crate::aggregation_status::fetch_status;
 use sailpoint_isc_api::ApiVersion;
 
 use crate::error::Error;

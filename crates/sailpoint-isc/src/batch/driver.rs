@@ -21,7 +21,8 @@ use super::{
 };
 use sailpoint_isc_api::ApiVersion;
 
-use crate::aggregation::{StartAggregation, fetch_status};
+use crate::aggregation::StartAggregation;
+use crate::aggregation_status::fetch_status;
 use crate::config::OutcomeResolution;
 use crate::error::{Error, ErrorContext};
 use crate::executor::Executor;
