@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 mod batch;
+mod batch_outcome;
+mod batch_view;
 mod cli;
 mod dir;
 mod junit;
