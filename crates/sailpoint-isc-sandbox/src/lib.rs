@@ -222,6 +222,7 @@ mod ids;
 mod link;
 mod ratelimit;
 mod recording;
+mod registry;
 mod responses;
 mod routes;
 pub mod schema;

@@ -19,13 +19,14 @@ use axum::{Json, Router};
 use sailpoint_isc_api::{ApiVersion, Operation as OperationSpec};
 use serde_json::Value;
 
-use crate::aggregation::{Kind, StartRequest, TASK_FILTERS, TASK_SORTERS};
+use crate::aggregation::{Kind, TASK_FILTERS, TASK_SORTERS};
 use crate::auth::{self, Authenticated};
 use crate::collection::Params;
 use crate::config::{Config, Operation};
 use crate::csv::{ScannedFile, Snapshot, UploadScanner};
 use crate::faults::Fault;
 use crate::recording::{RequestRecord, Upload, UploadedFile};
+use crate::registry::StartRequest;
 use crate::responses::{self, DEPRECATED_HEADER, REQUEST_ID_HEADER, RequestId, TOTAL_COUNT_HEADER};
 use crate::schema::SchemaKind;
 use crate::server::ConnHandle;

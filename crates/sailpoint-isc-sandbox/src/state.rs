@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use crate::aggregation::{Durations, Registry};
+use crate::aggregation::Durations;
 use crate::config::Config;
 use crate::faults::{FaultQueue, TaskDelays};
 use crate::ratelimit::RateLimiter;
 use crate::recording::Recorder;
+use crate::registry::Registry;
 use crate::sources::Sources;
 use crate::tokens::TokenStore;
 

@@ -1,4 +1,5 @@
-//! Ergonomic client for SailPoint Identity Security Cloud (ISC) account aggregation.
+//! Ergonomic client for SailPoint Identity Security Cloud (ISC) account and entitlement
+//! aggregation.
 //!
 //! The whole flow in one place: configure from the environment (overriding what you need), look a
 //! source up by name, start an aggregation with a CSV unless one is already running, wait for it

@@ -1,4 +1,5 @@
-//! The accounts file: validated before any request, re-opened and streamed from disk per attempt.
+//! The file to upload (accounts or entitlements): validated before any request, re-opened and
+//! streamed from disk per attempt.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
