@@ -13,7 +13,7 @@ pub const ENV_BASE_URL: &str = "SAIL_BASE_URL";
 pub const ENV_CLIENT_ID: &str = "SAIL_CLIENT_ID";
 /// Environment variable holding the OAuth2 client secret.
 pub const ENV_CLIENT_SECRET: &str = "SAIL_CLIENT_SECRET";
-/// The configuration file [`ClientBuilder::from_env`] falls back to, relative to the working directory.
+/// The configuration file [`ClientBuilder::from_env`](crate::ClientBuilder::from_env) falls back to, relative to the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "config.json";
 /// The `User-Agent` sent on every request.
 pub const USER_AGENT: &str = concat!("sailpoint-isc-rust/", env!("CARGO_PKG_VERSION"));
@@ -34,7 +34,7 @@ pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// | `total` | the whole operation's waiting (`Retry-After`, backoff, the rate limiter, a token fetch) and its requests without a file; not a body that is moving | 3 min |
 ///
 /// `connect` and `read` apply to the HTTP client the SDK builds (your own client from
-/// [`ClientBuilder::http_client`] keeps its settings); `stall`, `response` and `total` apply
+/// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) keeps its settings); `stall`, `response` and `total` apply
 /// whatever the client. A 200 MB upload over a 1 MB/s link takes about 200 s and completes with
 /// the defaults: only a stall of 60 s would cut it, and a cut before the last byte is resent
 /// (ISC cannot have started anything from an incomplete body).

@@ -18,7 +18,7 @@ pub const EXPERIMENTAL_HEADER_MISSING_MESSAGE: &str = "Experimental Header is mi
 /// Longest body excerpt kept in an [`ErrorContext`].
 pub(crate) const SNIPPET_CHARS: usize = 300;
 
-/// Details of the request and response behind an [`Error`].
+/// Details of the request and response behind an [`Error`](crate::Error).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ErrorContext {

@@ -37,7 +37,7 @@ pub struct PollSchedule {
     pub min_delay: Duration,
     /// Time the next poll for the completion predicted from the processed/total counters.
     pub predict_completion: bool,
-    /// Give up with [`Error::WaitTimeout`] after this long (a last poll is made at the deadline).
+    /// Give up with [`Error::WaitTimeout`](crate::Error::WaitTimeout) after this long (a last poll is made at the deadline).
     /// A wait too long for the clock to represent (e.g. [`Duration::MAX`]) has no deadline.
     pub max_wait: Duration,
 }
