@@ -17,13 +17,14 @@ use sailpoint_isc::batch::BatchItem;
 use serde_json::json;
 
 pub use crate::batch_view::Output;
-use crate::batch_view::{ItemView, View, err_line};
+use crate::batch_view::{ItemView, View};
 use crate::cli::BatchArgs;
 use crate::dir::{self, EntitlementRule};
 use crate::manifest::{self, Manifest, Problem, SourceRef, Unmatched};
 use crate::outcome::Exit;
 use crate::record::BatchRecord;
 use crate::report::emit;
+use crate::report::err_line;
 use crate::report_files::ReportFiles;
 
 /// How the batch runs.

@@ -5,7 +5,6 @@
 //! files are rendered from.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Display;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,8 @@ use crate::logging::ActiveBar;
 use crate::outcome::{Exit, batch_exit};
 use crate::record::{BatchRecord, ItemRecord};
 use crate::report::{
-    TICKS_FAILED, TICKS_OK, duration_ms, emit, out_with, spinner_style, status_json, update_bar,
+    TICKS_FAILED, TICKS_OK, duration_ms, emit, err_line, out_with, spinner_style, status_json,
+    update_bar,
 };
 use crate::signals::Signal;
 
@@ -30,11 +30,6 @@ pub struct Output {
     /// Progress bars on stderr (a terminal).
     pub bars: bool,
     pub active_bar: ActiveBar,
-}
-
-/// One line on stderr; a closed stderr is ignored (unlike `eprintln!`, which panics).
-pub(crate) fn err_line(line: impl Display) {
-    let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
 /// What is known about one item, for its lines and objects.

@@ -49,13 +49,13 @@ pub(crate) fn out_line(line: impl Display) {
     out_with(|w| writeln!(w, "{line}"));
 }
 
-/// Writes one line to stderr; a closed stderr is ignored (unlike `eprintln!`, which panics).
 /// The one NDJSON emitter: one JSON object per line on stdout (`--json`).
 pub(crate) fn emit(value: Value) {
     out_line(value);
 }
 
-fn err_line(line: impl Display) {
+/// Writes one line to stderr; a closed stderr is ignored (unlike `eprintln!`, which panics).
+pub(crate) fn err_line(line: impl Display) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
