@@ -371,55 +371,15 @@ impl Aggregation {
         Value::Object(body)
     }
 
-    /// The `LoadAccountsTask` body answered by `importAccounts`.
+    /// The `LoadAccountsTask` body answered by `importAccounts`: `{success, task}`.
     pub(crate) fn load_accounts_task_json(&self) -> Value {
-        let created = rfc3339(self.created);
-        let (completed, completion_status, progress, messages) = if self.rejected {
-            (
-                json!(created),
-                json!("ERROR"),
-                Value::Null,
-                json!([{
-                    "type": "WARN",
-                    "error": false,
-                    "warning": true,
-                    "key": CONCURRENT_MESSAGE,
-                    "localizedText": CONCURRENT_MESSAGE,
-                }]),
-            )
-        } else {
-            (
-                Value::Null,
-                Value::Null,
-                json!("Initializing..."),
-                json!([]),
-            )
-        };
-        let returns: Vec<Value> = RETURNS
-            .iter()
-            .map(|(name, label)| {
-                json!({"displayLabel": format!("TASK_OUT_{label}"), "attributeName": name})
-            })
-            .collect();
-        json!({
-            "success": true,
-            "task": {
-                "id": self.id,
-                "type": "QUARTZ",
-                "name": TASK_NAME,
-                "description": TASK_DESCRIPTION,
-                "launcher": LAUNCHER,
-                "created": created,
-                "launched": created,
-                "completed": completed,
-                "completionStatus": completion_status,
-                "parentName": null,
-                "messages": messages,
-                "progress": progress,
-                "attributes": self.task_attributes(),
-                "returns": returns,
-            }
-        })
+        let task = self.started_task_json(
+            TASK_NAME,
+            RETURNS,
+            json!(rfc3339(self.created)),
+            self.task_attributes(),
+        );
+        json!({"success": true, "task": task})
     }
 
     /// The flat `LoadEntitlementTask` body answered by `importEntitlements`, with the fields a
@@ -427,6 +387,23 @@ impl Aggregation {
     /// `launched`, `completed`, `completionStatus`, `progress`, `messages`, `parentName`,
     /// `attributes`).
     pub(crate) fn load_entitlements_task_json(&self) -> Value {
+        self.started_task_json(
+            GROUP_TASK_NAME,
+            GROUP_RETURNS,
+            Value::Null,
+            json!({"appId": self.source_id}),
+        )
+    }
+
+    /// The task a start answers with: running, or already ended `ERROR` when it was refused
+    /// because another task was running on the source.
+    fn started_task_json(
+        &self,
+        name: &str,
+        returns: &[(&str, &str)],
+        launched: Value,
+        attributes: Value,
+    ) -> Value {
         let created = rfc3339(self.created);
         let (completed, completion_status, progress, messages) = if self.rejected {
             (
@@ -449,7 +426,7 @@ impl Aggregation {
                 json!([]),
             )
         };
-        let returns: Vec<Value> = GROUP_RETURNS
+        let returns: Vec<Value> = returns
             .iter()
             .map(|(name, label)| {
                 json!({"displayLabel": format!("TASK_OUT_{label}"), "attributeName": name})
@@ -458,18 +435,18 @@ impl Aggregation {
         json!({
             "id": self.id,
             "type": "QUARTZ",
-            "name": GROUP_TASK_NAME,
+            "name": name,
             "description": TASK_DESCRIPTION,
             "launcher": LAUNCHER,
             "created": created,
-            "launched": null,
+            "launched": launched,
             "completed": completed,
             "completionStatus": completion_status,
             "parentName": null,
             "progress": progress,
             "messages": messages,
             "returns": returns,
-            "attributes": {"appId": self.source_id},
+            "attributes": attributes,
         })
     }
 
