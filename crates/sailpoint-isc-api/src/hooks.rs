@@ -4,7 +4,8 @@
 
 use reqwest::header::{ACCEPT, HeaderName, HeaderValue};
 
-use crate::{Operation, RequestContext};
+use crate::context::RequestContext;
+use crate::version::Operation;
 
 /// Header SailPoint requires on experimental operations.
 pub const EXPERIMENTAL_HEADER: &str = "x-sailpoint-experimental";
