@@ -197,13 +197,13 @@ pub(crate) struct Limits<'a> {
 
 /// Runs one upload attempt, cut when its body stalls for `stall` or when no answer arrives
 /// within `response` after its last byte. A body that keeps moving is never cut, whatever its
-/// size.
+/// size. The attempt comes pinned by the caller, so this future holds a reference to it
+/// rather than a second copy of it.
 pub(crate) async fn watch<F: Future>(
-    attempt: F,
+    mut attempt: Pin<&mut F>,
     progress: &BodyProgress,
     limits: Limits<'_>,
 ) -> Result<F::Output, UploadLimit> {
-    let mut attempt = std::pin::pin!(attempt);
     let mut cancelled_at: Option<Instant> = None;
     loop {
         let limit_at = |state: BodyState, cancelled_at: Option<Instant>| match state {
@@ -323,7 +323,7 @@ mod tests {
         });
         let began = Instant::now();
         let attempt = slow.count();
-        let counted = watch(attempt, &progress, limits(2, 5, None)).await;
+        let counted = watch(std::pin::pin!(attempt), &progress, limits(2, 5, None)).await;
         assert_eq!(counted, Ok(100));
         assert_eq!(began.elapsed(), Duration::from_secs(100));
 
@@ -337,7 +337,7 @@ mod tests {
             }
             std::future::pending::<()>().await
         };
-        let cut = watch(attempt, &progress, limits(2, 5, None)).await;
+        let cut = watch(std::pin::pin!(attempt), &progress, limits(2, 5, None)).await;
         assert_eq!(
             cut,
             Err(UploadLimit::Stalled {
@@ -359,7 +359,7 @@ mod tests {
             let _ = stream.count().await;
             std::future::pending::<()>().await
         };
-        let cut = watch(attempt, &progress, limits(2, 7, None)).await;
+        let cut = watch(std::pin::pin!(attempt), &progress, limits(2, 7, None)).await;
         assert_eq!(cut, Err(UploadLimit::NoAnswer { cancelled: false }));
         assert_eq!(began.elapsed(), Duration::from_secs(7));
 
@@ -371,7 +371,7 @@ mod tests {
             let _ = stream.count().await;
             std::future::pending::<()>().await
         };
-        let cut = watch(attempt, &progress, limits(60, 3, None)).await;
+        let cut = watch(std::pin::pin!(attempt), &progress, limits(60, 3, None)).await;
         assert_eq!(cut, Err(UploadLimit::NoAnswer { cancelled: false }));
         assert_eq!(began.elapsed(), Duration::from_secs(3));
 
@@ -383,7 +383,7 @@ mod tests {
             cancel: None,
             settle: Duration::MAX,
         };
-        let done = watch(async { 7 }, &progress, forever).await;
+        let done = watch(std::pin::pin!(async { 7 }), &progress, forever).await;
         assert_eq!(done, Ok(7));
     }
 
@@ -407,7 +407,12 @@ mod tests {
             canceller.cancel();
         });
         let began = Instant::now();
-        let cut = watch(attempt, &progress, limits(60, 60, Some(&token))).await;
+        let cut = watch(
+            std::pin::pin!(attempt),
+            &progress,
+            limits(60, 60, Some(&token)),
+        )
+        .await;
         assert_eq!(cut, Err(UploadLimit::Cancelled { sent: 3, total: 10 }));
         assert_eq!(began.elapsed(), Duration::from_millis(2500));
 
@@ -421,7 +426,12 @@ mod tests {
         };
         token.cancel();
         let began = Instant::now();
-        let settled = watch(attempt, &progress, limits(60, 60, Some(&token))).await;
+        let settled = watch(
+            std::pin::pin!(attempt),
+            &progress,
+            limits(60, 60, Some(&token)),
+        )
+        .await;
         assert_eq!(settled, Err(UploadLimit::NoAnswer { cancelled: true }));
         assert_eq!(began.elapsed(), Duration::from_secs(10));
 
@@ -435,7 +445,12 @@ mod tests {
             "answer"
         };
         token.cancel();
-        let settled = watch(attempt, &progress, limits(60, 60, Some(&token))).await;
+        let settled = watch(
+            std::pin::pin!(attempt),
+            &progress,
+            limits(60, 60, Some(&token)),
+        )
+        .await;
         assert_eq!(settled, Ok("answer"));
     }
 

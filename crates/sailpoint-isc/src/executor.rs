@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -205,23 +206,26 @@ impl Executor {
     }
 
     /// Sends a call without a body and decodes its success body as `T`.
-    pub(crate) async fn call<T: DeserializeOwned>(
+    ///
+    /// (This, [`call_with_form`](Self::call_with_form) and `execute` hand back the future
+    /// below them rather than awaiting it in an `async fn` of their own: each such layer moves
+    /// the whole request future once more on every call.)
+    pub(crate) fn call<T: DeserializeOwned>(
         &self,
         call: Call<'_>,
-    ) -> Result<Decoded<T>, Error> {
+    ) -> impl Future<Output = Result<Decoded<T>, Error>> {
         self.send(call, Transfer::Read, |_| async { Ok(None) })
-            .await
     }
 
     /// Sends a call whose multipart body `form` builds afresh for every attempt, reporting the
     /// streamed file's progress to the [`BodyProgress`] it is given. `streamed` says whether the
     /// form carries a file (bounded by its progress) or only small fields (bounded like a read).
-    pub(crate) async fn call_with_form<T, B, BFut>(
+    pub(crate) fn call_with_form<T, B, BFut>(
         &self,
         call: Call<'_>,
         streamed: bool,
         form: B,
-    ) -> Result<Decoded<T>, Error>
+    ) -> impl Future<Output = Result<Decoded<T>, Error>>
     where
         T: DeserializeOwned,
         B: Fn(&BodyProgress) -> BFut,
@@ -232,7 +236,7 @@ impl Executor {
         } else {
             Transfer::Form
         };
-        self.send(call, transfer, form).await
+        self.send(call, transfer, form)
     }
 
     async fn send<T, B, BFut>(
@@ -286,8 +290,14 @@ impl Executor {
             settle: timeouts.settle,
         };
         // What the spec says the operation answers (text for the schema headers), then JSON.
-        let accept = sailpoint_isc_api::accept_value(operation)
-            .unwrap_or(HeaderValue::from_static("application/json"));
+        // (Whether it answers JSON is asked once per call: the answer costs an allocation.)
+        let answers_json = operation.answers_json();
+        let accept = if answers_json {
+            None
+        } else {
+            sailpoint_isc_api::accept_value(operation)
+        }
+        .unwrap_or(HeaderValue::from_static("application/json"));
         self.execute(&call, transfer, |authorization, timeout| {
             let mut request = http
                 .request(method.clone(), &url)
@@ -297,8 +307,9 @@ impl Executor {
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
-            let progress = BodyProgress::new();
-            let form = form(&progress);
+            // A read has no body, so neither progress nor form.
+            let progress = (transfer != Transfer::Read).then(BodyProgress::new);
+            let form = progress.as_ref().map(&form);
             async move {
                 let mut request = request;
                 if operation.experimental {
@@ -307,16 +318,20 @@ impl Executor {
                 if !query.is_empty() {
                     request = request.query(query);
                 }
-                if let Some(form) = form.await? {
+                if let Some(form) = form
+                    && let Some(form) = form.await?
+                {
                     request = request.multipart(form);
                 }
-                let exchange = async {
+                // Pinned here, once: awaited or watched through a reference, never moved.
+                let exchange = pin!(async {
                     let response = request.send().await.map_err(Failure::Transport)?;
-                    self.read_response(version, operation, response).await
-                };
-                if transfer == Transfer::Read {
+                    self.read_response(version, operation, answers_json, response)
+                        .await
+                });
+                let Some(progress) = progress else {
                     return exchange.await;
-                }
+                };
                 // A form: bounded by its progress, and a cut before its last byte proves
                 // nothing was started.
                 match body_progress::watch(exchange, &progress, limits).await {
@@ -368,6 +383,7 @@ impl Executor {
         &self,
         version: ApiVersion,
         operation: &'static Operation,
+        answers_json: bool,
         response: reqwest::Response,
     ) -> Result<(Decoded<T>, StatusCode), Failure> {
         let status = response.status();
@@ -391,7 +407,7 @@ impl Executor {
         let request_id = headers.get(REQUEST_ID_HEADER).cloned();
         let body = read_success_body(response).await?;
         let decoded = match body {
-            Ok(body) if operation.answers_json() => serde_json::from_slice::<T>(&body)
+            Ok(body) if answers_json => serde_json::from_slice::<T>(&body)
                 .map(|value| (value, body.clone()))
                 .map_err(|error| (body, format!("is not the expected JSON: {error}"))),
             // A text answer (`text/csv`) is read as one string.
@@ -444,12 +460,12 @@ impl Executor {
     }
 
     /// Runs one operation: token, request, classification, retries, the 401 refresh, and logs.
-    async fn execute<T, F, Fut>(
+    fn execute<T, F, Fut>(
         &self,
         call: &Call<'_>,
         transfer: Transfer,
         mut attempt_fn: F,
-    ) -> Result<T, Error>
+    ) -> impl Future<Output = Result<T, Error>>
     where
         F: FnMut(HeaderValue, Option<Duration>) -> Fut,
         Fut: Future<Output = Result<(T, StatusCode), Failure>>,
@@ -480,7 +496,7 @@ impl Executor {
                     // Cold path (once per token lifetime): boxed, so the hot future stays small.
                     None => match unless_cancelled(
                         call.cancel,
-                        within(clock.remaining(), Box::pin(inner.auth.token())),
+                        pin!(within(clock.remaining(), Box::pin(inner.auth.token()))),
                     )
                     .await
                     {
@@ -491,11 +507,23 @@ impl Executor {
                         }
                     },
                 };
-                // The client-side rate limit: every attempt counts (token requests do not).
-                if let Some(limiter) = &inner.limiter {
+                // The client-side rate limit: every attempt counts (token requests do not). A
+                // free slot is taken at once (no timer, no await); only a full window is waited
+                // for, under the deadline and the cancellation. Cancelled by now, no slot is
+                // taken, as the wait would not have begun.
+                if inner.limiter.is_some() && call.cancel.is_some_and(CancellationToken::is_cancelled)
+                {
+                    return Err(cancelled(call, attempt - 1));
+                }
+                if let Some(limiter) = &inner.limiter
+                    && !limiter.try_acquire(call.version.name())
+                {
                     match unless_cancelled(
                         call.cancel,
-                        within(clock.remaining(), limiter.acquire(call.version.name())),
+                        pin!(within(
+                            clock.remaining(),
+                            pin!(limiter.acquire(call.version.name()))
+                        )),
                     )
                     .await
                     {
@@ -519,7 +547,7 @@ impl Executor {
                 // deadline around the attempt.
                 let outcome = match (transfer, inner.http.read_timeout) {
                     (Transfer::Upload, _) => {
-                        let outcome = attempt_fn(authorization, None).await;
+                        let outcome = pin!(attempt_fn(authorization, None)).await;
                         clock.exclude(started.elapsed());
                         Some(outcome)
                     }
@@ -529,15 +557,15 @@ impl Executor {
                             _ => (read, false),
                         };
                         // A read has no effect: a cancellation simply ends it.
-                        match unless_cancelled(call.cancel, attempt_fn(authorization, Some(timeout)))
-                            .await
+                        let request = pin!(attempt_fn(authorization, Some(timeout)));
+                        match unless_cancelled(call.cancel, request).await
                         {
                             None => return Err(cancelled(call, attempt)),
                             Some(Err(Failure::Transport(e))) if is_deadline && e.is_timeout() => None,
                             Some(other) => Some(other),
                         }
                     }
-                    _ => within(remaining, attempt_fn(authorization, None)).await,
+                    _ => within(remaining, pin!(attempt_fn(authorization, None))).await,
                 };
                 let Some(outcome) = outcome else {
                     // The request may be on the wire: for a start, its outcome is unknown.
@@ -639,7 +667,6 @@ impl Executor {
             }
         }
         .instrument(span)
-        .await
     }
 
     /// The error for an operation whose deadline passed before its next request was sent, after
@@ -784,7 +811,12 @@ fn call_context(
 }
 
 /// Runs `future` to completion, or until `cancel` fires (`None` then).
-async fn unless_cancelled<F: Future>(
+///
+/// This and [`within`] take the future pinned by the caller (`Unpin`: a `Pin<&mut _>` or a
+/// `Pin<Box<_>>`): an `async fn` keeps a future passed by value twice in its own state (as
+/// the argument and as the local it polls), and moves it each time it is wrapped, so an
+/// attempt's future nested in two of them was held four times over.
+async fn unless_cancelled<F: Future + Unpin>(
     cancel: Option<&CancellationToken>,
     future: F,
 ) -> Option<F::Output> {
@@ -801,8 +833,9 @@ fn practical(duration: Duration) -> Duration {
     duration.min(CENTURY)
 }
 
-/// Runs `future` to completion, or until `limit` passes (`None`: no limit).
-async fn within<F: Future>(limit: Option<Duration>, future: F) -> Option<F::Output> {
+/// Runs `future` to completion, or until `limit` passes (`None`: no limit). See
+/// [`unless_cancelled`] for why `F: Unpin`.
+async fn within<F: Future + Unpin>(limit: Option<Duration>, future: F) -> Option<F::Output> {
     match limit {
         None => Some(future.await),
         Some(limit) => tokio::time::timeout(limit, future).await.ok(),
