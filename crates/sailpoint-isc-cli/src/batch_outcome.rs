@@ -2,7 +2,7 @@
 //! messages and counts.
 
 use sailpoint_isc::batch::ItemOutcome;
-use sailpoint_isc::{AggregationKind, AggregationStatus, Error};
+use sailpoint_isc::{AggregationStatus, Error};
 use serde_json::Value;
 
 use crate::outcome::{Classified, Exit, ItemExit, classify_batch_item};
@@ -42,7 +42,7 @@ impl<'a> Summary<'a> {
                 ..summary
             },
             ItemOutcome::Failed(error) => {
-                let classified = classify_item(error);
+                let classified = classify_batch_item(error);
                 Summary {
                     outcome: classified.kind,
                     exit: Some(classified.exit),
@@ -193,33 +193,6 @@ pub(crate) fn final_status(outcome: &ItemOutcome) -> Option<&AggregationStatus> 
         | ItemOutcome::Stopped { last_status, .. } => last_status.as_deref(),
         _ => None,
     }
-}
-
-/// A batch item's error, classified as `import` would (see [`classify_batch_item`]); a file
-/// check that failed (3: the item's input failed at run time; nothing of it was sent) says how
-/// to check that file alone.
-pub(crate) fn classify_item(error: &Error) -> Classified {
-    let mut classified = classify_batch_item(error);
-    if let Error::FileCheckFailed {
-        source_id,
-        path,
-        kind,
-        ..
-    } = error
-    {
-        let entitlements = if *kind == AggregationKind::Entitlements {
-            " --entitlements"
-        } else {
-            ""
-        };
-        classified.kind = "file_check_failed";
-        classified.hint = Some(format!(
-            "nothing of this item was sent; check the file alone with `isc-aggregate check \
-             {source_id} --file {}{entitlements}`",
-            path.display()
-        ));
-    }
-    classified
 }
 
 /// The counts of a status: processed of total accounts, or the counts the task returned (an

@@ -133,12 +133,17 @@ pub fn classify(error: &Error) -> Classified {
             Some("nothing was sent to ISC".to_owned()),
         ),
         Error::FileCheckFailed {
-            source_id, kind, ..
+            source_id,
+            path,
+            kind,
+            ..
         } => (
             Exit::Usage,
             "file_check_failed",
             Some(format!(
-                "nothing was uploaded; every finding: isc-aggregate check {source_id} --file FILE{}",
+                "nothing of it was uploaded; check the file alone with `isc-aggregate check \
+                 {source_id} --file {}{}`",
+                path.display(),
                 if *kind == sailpoint_isc::AggregationKind::Entitlements {
                     " --entitlements"
                 } else {

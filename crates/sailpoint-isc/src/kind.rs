@@ -51,6 +51,8 @@ pub(crate) struct KindProfile {
     pub(crate) header_operation: &'static str,
     /// The `include-types` value of its structured schema (`getSourceSchemas`).
     pub(crate) schema_type: &'static str,
+    /// That schema's name (`account`, `group`), to pick it when several are answered.
+    pub(crate) schema_name: &'static str,
     /// What its task returns, as published (label, attribute), used when a task lists none.
     pub(crate) returns: &'static [(&'static str, &'static str)],
 }
@@ -65,6 +67,7 @@ static PROFILES: [KindProfile; 2] = [
         takes_disable_optimization: true,
         header_operation: "getAccountsSchema",
         schema_type: "user",
+        schema_name: "account",
         returns: &[],
     },
     KindProfile {
@@ -75,6 +78,7 @@ static PROFILES: [KindProfile; 2] = [
         takes_disable_optimization: false,
         header_operation: "getEntitlementsSchema",
         schema_type: "group",
+        schema_name: "group",
         returns: &[
             (
                 "TASK_OUT_ACCOUNT_GROUP_AGGREGATION_APPLICATIONS",

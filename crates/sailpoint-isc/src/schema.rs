@@ -17,8 +17,7 @@ use crate::kind::AggregationKind;
 use crate::lenient::{self, ListOf};
 use crate::preflight::{CheckReport, FileSchema, Severity, check_path};
 use crate::retry::OperationKind;
-use crate::sources::LIST_SOURCES_OPERATION;
-use crate::tasks::quote;
+use crate::sources::source_by_id;
 
 /// Cross-version name of the operation that lists a source's structured schemas.
 const SCHEMAS_OPERATION: &str = "getSourceSchemas";
@@ -31,14 +30,6 @@ struct SourceSchema {
     name: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     identity_attribute: Option<String>,
-}
-
-/// The parts of a source the check reads: its connector's delimiter and sorting.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SourceSettings {
-    #[serde(default, deserialize_with = "lenient::object")]
-    connector_attributes: Map<String, Value>,
 }
 
 /// Where a read made for a check may run: its bound and cancellation.
@@ -65,7 +56,7 @@ pub(crate) async fn fetch_file_schema(
     let (header, identity, settings) = futures_util::future::join3(
         header_line(executor, source_id, kind, version, within),
         identity_attribute(executor, source_id, kind, version, within),
-        source_settings(executor, source_id, version, within),
+        connector_attributes(executor, source_id, version, within),
     )
     .await;
     let mut schema = FileSchema::from_header_line(header?.lines().next().unwrap_or_default());
@@ -145,11 +136,8 @@ async fn identity_attribute(
         cancel: within.cancel,
     };
     let schemas = executor.call::<ListOf<SourceSchema>>(call).await?.value.0;
-    // `account` / `group` by name when the answer has several; else the first.
-    let wanted = match kind.profile().schema_type {
-        "user" => "account",
-        other => other,
-    };
+    // The kind's schema by name when the answer has several; else the first.
+    let wanted = kind.profile().schema_name;
     let chosen = schemas
         .iter()
         .find(|s| s.name.as_deref() == Some(wanted))
@@ -159,31 +147,21 @@ async fn identity_attribute(
         .filter(|a| !a.trim().is_empty()))
 }
 
-async fn source_settings(
+/// The source's connector attributes (`delimiter`, `isSortedByIndexColumn`, …); empty when the
+/// source is not listed or has none.
+async fn connector_attributes(
     executor: &Executor,
     source_id: &str,
     version: ApiVersion,
     within: Within<'_>,
 ) -> Result<Map<String, Value>, Error> {
-    let query = [
-        ("filters", format!("id eq {}", quote(source_id))),
-        ("limit", "1".to_owned()),
-    ];
-    let call = Call {
-        version,
-        operation: LIST_SOURCES_OPERATION,
-        kind: OperationKind::Read,
-        path_args: &[],
-        query: &query,
-        source_id: Some(source_id),
-        bound: within.bound,
-        cancel: within.cancel,
-    };
-    let found = executor.call::<ListOf<SourceSettings>>(call).await?.value.0;
-    Ok(found
-        .into_iter()
-        .next()
-        .map(|s| s.connector_attributes)
+    let source = source_by_id(executor, source_id, version, within.bound, within.cancel).await?;
+    Ok(source
+        .and_then(|mut s| s.other.remove("connectorAttributes"))
+        .and_then(|v| match v {
+            Value::Object(map) => Some(map),
+            _ => None,
+        })
         .unwrap_or_default())
 }
 

@@ -1,4 +1,4 @@
-//! Source operations: find a source by its exact name (`listSources` with `name eq`).
+//! Source operations: find a source by its exact name (`listSources` with `name eq`), or by id.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,32 @@ impl Source {
             name: self.name.clone().unwrap_or_default(),
         }
     }
+}
+
+/// The source with this id, if listed (`listSources` with `id eq`), within `bound` and `cancel`.
+pub(crate) async fn source_by_id(
+    executor: &Executor,
+    source_id: &str,
+    version: ApiVersion,
+    bound: Option<tokio::time::Instant>,
+    cancel: Option<&tokio_util::sync::CancellationToken>,
+) -> Result<Option<Source>, Error> {
+    let query = [
+        ("filters", format!("id eq {}", quote(source_id))),
+        ("limit", "1".to_owned()),
+    ];
+    let call = Call {
+        version,
+        operation: LIST_SOURCES_OPERATION,
+        kind: OperationKind::Read,
+        path_args: &[],
+        query: &query,
+        source_id: Some(source_id),
+        bound,
+        cancel,
+    };
+    let found = executor.call::<ListOf<Source>>(call).await?.value.0;
+    Ok(found.into_iter().next())
 }
 
 /// Finds the one source named exactly `name`.
