@@ -79,7 +79,16 @@ impl Operation {
             };
             out.push_str(&rest[..open]);
             if let Some(arg) = args.next() {
-                out.push_str(&progenitor_client::encode_path(arg));
+                // Unreserved characters (ISC's ids) are never encoded: no detour through a
+                // second string for them.
+                if arg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+                {
+                    out.push_str(arg);
+                } else {
+                    out.push_str(&progenitor_client::encode_path(arg));
+                }
             }
             rest = &rest[open + close + 1..];
         }
@@ -246,5 +255,37 @@ impl<'de> Deserialize<'de> for ApiVersion {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
         name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Path arguments are encoded as progenitor encodes them, whether or not they take the
+    /// unreserved fast path.
+    #[test]
+    fn expand_path_encodes_like_the_generated_client() {
+        let op = ApiVersion::V2025
+            .operation("getAccountAggregationStatus")
+            .unwrap();
+        for arg in [
+            "2c9180835d2e5168015d32f890ca1581",
+            "abc-123_x.y~z",
+            "a b",
+            "a/b?c#d",
+            "50%",
+            "é",
+            "",
+        ] {
+            assert_eq!(
+                op.expand_path(&[arg]),
+                format!(
+                    "/account-aggregations/{}/status",
+                    progenitor_client::encode_path(arg)
+                ),
+                "{arg:?}"
+            );
+        }
     }
 }

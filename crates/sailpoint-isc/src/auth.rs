@@ -14,6 +14,7 @@ use crate::config::Credentials;
 use crate::deadline::DeadlineClock;
 use crate::error::{Error, ErrorContext};
 use crate::failure::{Failure, read_capped};
+use crate::http_client::HttpClient;
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
 use crate::secret::Secret;
 
@@ -93,7 +94,8 @@ struct TokenCache {
 pub(crate) struct Authenticator {
     source: TokenSource,
     token_url: String,
-    http: reqwest::Client,
+    /// Each token attempt is bounded by the client's read timeout (the SDK's own client).
+    http: HttpClient,
     user_agent: HeaderValue,
     retry: RetryConfig,
     deadline: Option<Duration>,
@@ -145,7 +147,7 @@ impl Authenticator {
     pub(crate) fn new(
         credentials: Credentials,
         token_url: String,
-        http: reqwest::Client,
+        http: HttpClient,
         user_agent: HeaderValue,
         retry: RetryConfig,
         deadline: Option<Duration>,
@@ -288,8 +290,9 @@ impl Authenticator {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let result = self
+            let mut request = self
                 .http
+                .client
                 .post(&self.token_url)
                 .header(USER_AGENT, self.user_agent.clone())
                 .header(ACCEPT, "application/json")
@@ -297,9 +300,11 @@ impl Authenticator {
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id),
                     ("client_secret", client_secret.expose()),
-                ])
-                .send()
-                .await;
+                ]);
+            if let Some(timeout) = self.http.read_timeout {
+                request = request.timeout(timeout);
+            }
+            let result = request.send().await;
             let mut failure = match result {
                 Ok(response) if response.status().is_success() => {
                     let status = response.status();

@@ -14,7 +14,8 @@ use crate::config::{
     OutcomeResolution, TimeoutConfig,
 };
 use crate::error::Error;
-use crate::executor::{Executor, HttpClients};
+use crate::executor::Executor;
+use crate::http_client::HttpClient;
 use crate::poll::PollSchedule;
 use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::retry::RetryConfig;
@@ -309,13 +310,13 @@ impl ClientBuilder {
         }
         let user_agent = HeaderValue::from_static(config::USER_AGENT);
         let http = match self.http_client {
-            Some(client) => HttpClients::custom(client),
-            None => HttpClients::build(&self.timeouts)?,
+            Some(client) => HttpClient::custom(client),
+            None => HttpClient::build(&self.timeouts)?,
         };
         let auth = Authenticator::new(
             credentials,
             base_url.token_url(),
-            http.with_read_timeout.clone(),
+            http.clone(),
             user_agent.clone(),
             self.retry.clone(),
             self.timeouts.total,

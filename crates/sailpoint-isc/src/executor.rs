@@ -26,10 +26,11 @@ use sailpoint_isc_api::ApiVersion;
 
 use crate::auth::Authenticator;
 use crate::body_progress::{self, BodyProgress, Limits, UploadLimit};
-use crate::config::{self, BaseUrl, TimeoutConfig};
+use crate::config::{BaseUrl, TimeoutConfig};
 use crate::deadline::DeadlineClock;
 use crate::error::{Error, ErrorContext, REQUEST_ID_HEADER};
 use crate::failure::Failure;
+use crate::http_client::HttpClient;
 use crate::ratelimit::RateLimiter;
 use crate::retry::{OperationKind, RetryBudget, RetryConfig, RetryDecision, decide};
 
@@ -39,9 +40,6 @@ const EXPERIMENTAL_HEADER: HeaderName = HeaderName::from_static("x-sailpoint-exp
 const DEPRECATED_HEADER: HeaderName = HeaderName::from_static("x-deprecated");
 /// Header carrying the total of a list when `count=true`.
 const TOTAL_COUNT_HEADER: HeaderName = HeaderName::from_static("x-total-count");
-
-/// Most redirects followed (same origin only) by the client the SDK builds.
-const MAX_REDIRECTS: usize = 5;
 
 /// What the executor needs to know about one call.
 pub(crate) struct Call<'a> {
@@ -80,53 +78,6 @@ pub(crate) struct Decoded<T> {
 /// here, a page of 250 tasks, is far below it).
 const MAX_SUCCESS_BODY: usize = 16 * 1024 * 1024;
 
-/// The HTTP clients of an executor.
-///
-/// Built by the SDK: requests go through a client without a read timeout. Reads get one timer
-/// per attempt (`RequestBuilder::timeout`, the smaller of the read timeout and what is left of
-/// the total deadline); uploads are bounded by their progress (stall and response timeouts,
-/// [`body_progress`]), never by their length: reqwest's read timeout also runs while a body is
-/// being sent, so it would cut any upload longer than itself. Token requests go through a twin
-/// with reqwest's read (inactivity) timeout. A caller's own client is used for everything, as
-/// configured.
-#[derive(Clone)]
-pub(crate) struct HttpClients {
-    reads: reqwest::Client,
-    pub(crate) with_read_timeout: reqwest::Client,
-    read_timeout: Option<Duration>,
-}
-
-impl HttpClients {
-    /// The caller's client, for everything, with no timeouts added.
-    pub(crate) fn custom(client: reqwest::Client) -> Self {
-        HttpClients {
-            reads: client.clone(),
-            with_read_timeout: client,
-            read_timeout: None,
-        }
-    }
-
-    /// The SDK's own clients (same-origin redirects only, the SDK's User-Agent).
-    pub(crate) fn build(timeouts: &TimeoutConfig) -> Result<Self, Error> {
-        let base = || {
-            reqwest::Client::builder()
-                .user_agent(config::USER_AGENT)
-                .connect_timeout(practical(timeouts.connect))
-                .redirect(same_origin_redirects())
-        };
-        let built = |b: reqwest::ClientBuilder| {
-            b.build().map_err(|e| Error::Configuration {
-                message: format!("cannot build the HTTP client: {e}"),
-            })
-        };
-        Ok(HttpClients {
-            reads: built(base())?,
-            with_read_timeout: built(base().read_timeout(practical(timeouts.read)))?,
-            read_timeout: Some(practical(timeouts.read)),
-        })
-    }
-}
-
 /// Sends requests for a client; cheap to clone (clones share the connection pool, the token
 /// cache and the deprecation log).
 #[derive(Clone)]
@@ -136,7 +87,7 @@ pub(crate) struct Executor {
 
 struct ExecutorInner {
     base_url: BaseUrl,
-    http: HttpClients,
+    http: HttpClient,
     auth: Authenticator,
     retry: RetryConfig,
     user_agent: HeaderValue,
@@ -159,7 +110,7 @@ impl fmt::Debug for Executor {
 impl Executor {
     pub(crate) fn new(
         base_url: BaseUrl,
-        http: HttpClients,
+        http: HttpClient,
         auth: Authenticator,
         retry: RetryConfig,
         user_agent: HeaderValue,
@@ -267,17 +218,12 @@ impl Executor {
                 ),
             }
         })?;
-        let url = format!(
-            "{}{}{}",
-            self.inner.base_url.as_str(),
+        let url = self.inner.base_url.join(
             call.version.base_path(),
-            operation.expand_path(call.path_args)
+            &operation.expand_path(call.path_args),
         );
         let (version, query) = (call.version, call.query);
-        let http = match transfer {
-            Transfer::Read | Transfer::Upload => &self.inner.http.reads,
-            Transfer::Form => &self.inner.http.with_read_timeout,
-        };
+        let http = &self.inner.http.client;
         let timeouts = &self.inner.timeouts;
         let limits = Limits {
             stall: timeouts.stall,
@@ -300,10 +246,12 @@ impl Executor {
         .unwrap_or(HeaderValue::from_static("application/json"));
         self.execute(&call, transfer, |authorization, timeout| {
             let mut request = http
-                .request(method.clone(), &url)
+                .request(method.clone(), url.clone())
                 .header(ACCEPT, accept.clone())
-                .header(USER_AGENT, self.inner.user_agent.clone())
                 .header(AUTHORIZATION, authorization);
+            if !self.inner.http.sends_user_agent {
+                request = request.header(USER_AGENT, self.inner.user_agent.clone());
+            }
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
@@ -765,31 +713,6 @@ async fn read_success_body(
     Ok(Ok(body.freeze()))
 }
 
-/// Follows redirects only within the origin of the request (scheme, host and port), so neither
-/// a token nor the client secret can be carried to another host. A cross-origin redirect is
-/// returned as the response it is (an [`Error::UnexpectedStatus`]).
-fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let first = attempt.previous().first();
-        let same_origin = first.is_some_and(|first| {
-            first.scheme() == attempt.url().scheme()
-                && first.host_str() == attempt.url().host_str()
-                && first.port_or_known_default() == attempt.url().port_or_known_default()
-        });
-        if !same_origin {
-            tracing::warn!(
-                to = %attempt.url().origin().ascii_serialization(),
-                "not following a redirect to another origin"
-            );
-            attempt.stop()
-        } else if attempt.previous().len() > MAX_REDIRECTS {
-            attempt.error("too many redirects")
-        } else {
-            attempt.follow()
-        }
-    })
-}
-
 /// The error for a call cancelled before its request could take effect.
 fn cancelled(call: &Call<'_>, attempts: u32) -> Error {
     Error::Cancelled {
@@ -824,13 +747,6 @@ async fn unless_cancelled<F: Future + Unpin>(
         None => Some(future.await),
         Some(token) => token.run_until_cancelled(future).await,
     }
-}
-
-/// A duration the HTTP stack can add to an instant: anything beyond a century (up to
-/// `Duration::MAX`, "practically forever") is a century.
-fn practical(duration: Duration) -> Duration {
-    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    duration.min(CENTURY)
 }
 
 /// Runs `future` to completion, or until `limit` passes (`None`: no limit). See

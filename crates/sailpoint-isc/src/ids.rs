@@ -15,6 +15,16 @@ use crate::error::Error;
 /// assert!(error.to_string().contains("invalid source id"));
 /// ```
 pub fn check_id(what: &str, id: &str) -> Result<(), Error> {
+    // The common case, ISC's ids and names: unreserved ASCII only, checked byte by byte.
+    if !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    {
+        return Ok(());
+    }
     let problem = if id.trim().is_empty() {
         Some("it is empty")
     } else if id == "." || id == ".." {

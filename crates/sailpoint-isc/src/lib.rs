@@ -96,6 +96,7 @@ pub mod error;
 mod error_context;
 mod executor;
 mod failure;
+mod http_client;
 mod ids;
 mod kind;
 mod lenient;

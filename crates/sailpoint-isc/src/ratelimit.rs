@@ -96,7 +96,9 @@ pub struct RateLimiter {
 
 struct LimiterInner {
     limit: RateLimit,
-    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Send times per family (an API version: a handful, so a short list beats hashing the
+    /// name on every request).
+    windows: Mutex<Vec<(String, VecDeque<Instant>)>>,
     waits: AtomicU64,
 }
 
@@ -122,7 +124,7 @@ impl RateLimiter {
         RateLimiter {
             inner: Arc::new(LimiterInner {
                 limit,
-                windows: Mutex::new(HashMap::new()),
+                windows: Mutex::new(Vec::new()),
                 waits: AtomicU64::new(0),
             }),
         }
@@ -164,10 +166,14 @@ impl RateLimiter {
         let window = self.inner.limit.guarded_window();
         let max = self.inner.limit.allowed();
         let mut windows = self.inner.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let sent = match windows.get_mut(family) {
-            Some(sent) => sent,
-            None => windows.entry(family.to_owned()).or_default(),
+        let index = match windows.iter().position(|(name, _)| name == family) {
+            Some(index) => index,
+            None => {
+                windows.push((family.to_owned(), VecDeque::new()));
+                windows.len() - 1
+            }
         };
+        let sent = &mut windows[index].1;
         while sent
             .front()
             .is_some_and(|t| now.duration_since(*t) >= window)
@@ -222,11 +228,14 @@ impl RateLimiter {
         let window = self.inner.limit.guarded_window();
         let now = Instant::now();
         let windows = self.inner.windows.lock().unwrap_or_else(|e| e.into_inner());
-        let used = windows.get(family).map_or(0, |sent| {
-            sent.iter()
-                .filter(|t| now.duration_since(**t) < window)
-                .count()
-        });
+        let used = windows
+            .iter()
+            .find(|(name, _)| name == family)
+            .map_or(0, |(_, sent)| {
+                sent.iter()
+                    .filter(|t| now.duration_since(**t) < window)
+                    .count()
+            });
         let allowed = self.inner.limit.allowed();
         u32::try_from(allowed.saturating_sub(used)).unwrap_or(u32::MAX)
     }

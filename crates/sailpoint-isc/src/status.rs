@@ -58,16 +58,26 @@ pub enum AggregationState {
 impl AggregationState {
     /// Parses a status value (case-insensitively); unknown values become `Unknown(value)`.
     pub fn parse(value: &str) -> Self {
-        match value.trim().to_ascii_uppercase().as_str() {
-            "STARTED" => AggregationState::Started,
-            "ACCOUNTS_COLLECTED" => AggregationState::AccountsCollected,
-            "COMPLETED" => AggregationState::Completed,
-            "CANCELLED" | "CANCELED" => AggregationState::Cancelled,
-            "RETRIED" => AggregationState::Retried,
-            "TERMINATED" => AggregationState::Terminated,
-            "NOT_FOUND" => AggregationState::NotFound,
-            _ => AggregationState::Unknown(value.to_owned()),
-        }
+        // Compared without case and without building an upper-case copy (every status poll
+        // parses one).
+        const NAMES: [(&str, AggregationState); 8] = [
+            ("STARTED", AggregationState::Started),
+            ("ACCOUNTS_COLLECTED", AggregationState::AccountsCollected),
+            ("COMPLETED", AggregationState::Completed),
+            ("CANCELLED", AggregationState::Cancelled),
+            ("CANCELED", AggregationState::Cancelled),
+            ("RETRIED", AggregationState::Retried),
+            ("TERMINATED", AggregationState::Terminated),
+            ("NOT_FOUND", AggregationState::NotFound),
+        ];
+        let trimmed = value.trim();
+        NAMES
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(trimmed))
+            .map_or_else(
+                || AggregationState::Unknown(value.to_owned()),
+                |(_, state)| state,
+            )
     }
 
     /// The wire value (`"ACCOUNTS_COLLECTED"`, or the unknown value as sent).

@@ -415,3 +415,37 @@ async fn secrets_and_tokens_are_absent_from_trace_logs() {
         );
     }
 }
+
+/// A token request through the SDK's own client is bounded like any request without a file: one
+/// timer of the read timeout per attempt (the client itself has none, so that uploads are not
+/// cut), retried like a read, and the call that needed the token sends nothing.
+#[tokio::test]
+async fn a_token_endpoint_slower_than_the_read_timeout_is_cut_and_retried() {
+    let server = MockServer::start_async().await;
+    let slow = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/oauth/token");
+            then.status(200)
+                .json_body(json!({"access_token": TOKEN, "expires_in": 749}))
+                .delay(Duration::from_secs(5));
+        })
+        .await;
+    let status = status_ok(&server, TOKEN).await;
+    let err = builder(&server)
+        .timeouts(
+            sailpoint_isc::TimeoutConfig::standard().with_read_timeout(Duration::from_millis(150)),
+        )
+        .build()
+        .unwrap()
+        .aggregation_status(TASK_ID)
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        Error::Timeout { source, .. } => assert!(source.is_timeout(), "{source:?}"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(!format!("{err:?}").contains(CLIENT_SECRET));
+    slow.assert_calls_async(3).await;
+    status.assert_calls_async(0).await;
+}
