@@ -50,15 +50,19 @@ impl Operation {
     /// assert!(!v.operation("getAccountsSchema").unwrap().answers_json());
     /// ```
     pub fn answers_json(&self) -> bool {
+        // Asked on every request: compared without a lower-case copy.
         let essence = self
             .success_media_type
             .split(';')
             .next()
             .unwrap_or_default()
             .trim()
-            .to_ascii_lowercase();
-        essence == "application/json"
-            || (essence.starts_with("application/") && essence.ends_with("+json"))
+            .as_bytes();
+        let (application, json) = (b"application/".as_slice(), b"+json".as_slice());
+        essence.eq_ignore_ascii_case(b"application/json")
+            || (essence.len() >= application.len() + json.len()
+                && essence[..application.len()].eq_ignore_ascii_case(application)
+                && essence[essence.len() - json.len()..].eq_ignore_ascii_case(json))
     }
 
     /// The path with each `{placeholder}` replaced, in order, by the percent-encoded `args`.
@@ -73,8 +77,8 @@ impl Operation {
         let mut out = String::with_capacity(self.path.len() + 40);
         let mut rest = self.path;
         let mut args = args.iter();
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}') else {
+        while let Some(open) = rest.bytes().position(|b| b == b'{') {
+            let Some(close) = rest[open..].bytes().position(|b| b == b'}') else {
                 break;
             };
             out.push_str(&rest[..open]);
@@ -261,6 +265,28 @@ impl<'de> Deserialize<'de> for ApiVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// JSON media types are told from others without regard to case or parameters.
+    #[test]
+    fn answers_json_reads_the_media_type_essence() {
+        let op = *ApiVersion::V2025.operation("getTaskStatus").unwrap();
+        for (media_type, json) in [
+            ("application/json", true),
+            ("Application/JSON; charset=utf-8", true),
+            (" application/problem+json ", true),
+            ("application/vnd.api+JSON", true),
+            ("text/csv", false),
+            ("application/jsonl", false),
+            ("text/json+x", false),
+            ("", false),
+        ] {
+            let op = Operation {
+                success_media_type: media_type,
+                ..op
+            };
+            assert_eq!(op.answers_json(), json, "{media_type:?}");
+        }
+    }
 
     /// Path arguments are encoded as progenitor encodes them, whether or not they take the
     /// unreserved fast path.

@@ -335,24 +335,31 @@ impl Executor {
         response: reqwest::Response,
     ) -> Result<(Decoded<T>, StatusCode), Failure> {
         let status = response.status();
-        let headers = response.headers();
-        if headers
-            .get(DEPRECATED_HEADER)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
-        {
+        // The three headers read here, in one pass over the few an answer carries rather than
+        // a hashed lookup each (the first value of a name counts, as with `get`).
+        let (mut deprecated, mut total_count, mut request_id) = (None, None, None);
+        for (name, value) in response.headers() {
+            if *name == DEPRECATED_HEADER {
+                deprecated.get_or_insert(value);
+            } else if *name == TOTAL_COUNT_HEADER {
+                total_count.get_or_insert(value);
+            } else if *name == REQUEST_ID_HEADER {
+                request_id.get_or_insert(value);
+            }
+        }
+        if deprecated.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
             self.warn_deprecated(version, operation);
         }
         if !status.is_success() {
             // Cold path: boxed, so the hot future stays small.
             return Err(Box::pin(Failure::from_response(response)).await);
         }
-        let total_count = headers
-            .get(TOTAL_COUNT_HEADER)
+        let total_count = total_count
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
         // Only the request id is needed if decoding fails; copying one value is cheaper than
         // the whole map on every success.
-        let request_id = headers.get(REQUEST_ID_HEADER).cloned();
+        let request_id = request_id.cloned();
         let body = read_success_body(response).await?;
         let decoded = match body {
             Ok(body) if answers_json => serde_json::from_slice::<T>(&body)
