@@ -98,18 +98,29 @@ pub(crate) async fn source_by_id(
         ("filters", format!("id eq {}", quote(source_id))),
         ("limit", "1".to_owned()),
     ];
+    let found = list_sources(executor, version, &query, bound, cancel).await?;
+    Ok(found.into_iter().next())
+}
+
+/// One page of `listSources` with `query`, decoded leniently, within `bound` and `cancel`.
+async fn list_sources(
+    executor: &Executor,
+    version: ApiVersion,
+    query: &[(&'static str, String)],
+    bound: Option<tokio::time::Instant>,
+    cancel: Option<&tokio_util::sync::CancellationToken>,
+) -> Result<Vec<Source>, Error> {
     let call = Call {
         version,
         operation: LIST_SOURCES_OPERATION,
         kind: OperationKind::Read,
         path_args: &[],
-        query: &query,
-        source_id: Some(source_id),
+        query,
+        source_id: None,
         bound,
         cancel,
     };
-    let found = executor.call::<ListOf<Source>>(call).await?.value.0;
-    Ok(found.into_iter().next())
+    Ok(executor.call::<ListOf<Source>>(call).await?.value.0)
 }
 
 /// Finds the one source named exactly `name`.
@@ -128,17 +139,7 @@ pub(crate) async fn find_source_by_name(
         ("limit", LOOKUP_LIMIT.to_string()),
         ("offset", "0".to_owned()),
     ];
-    let call = Call {
-        version,
-        operation: LIST_SOURCES_OPERATION,
-        kind: OperationKind::Read,
-        path_args: &[],
-        query: &query,
-        source_id: None,
-        bound: None,
-        cancel: None,
-    };
-    let found = executor.call::<ListOf<Source>>(call).await?.value.0;
+    let found = list_sources(executor, version, &query, None, None).await?;
     // ISC's `eq` may ignore case; the name must match exactly.
     let (mut exact, others): (Vec<Source>, Vec<Source>) = found
         .into_iter()
