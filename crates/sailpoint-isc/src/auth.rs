@@ -94,7 +94,7 @@ struct TokenCache {
 pub(crate) struct Authenticator {
     source: TokenSource,
     token_url: String,
-    /// Each token attempt is bounded by the client's read timeout (the SDK's own client).
+    /// Each token attempt is bounded by the read timeout of the SDK's own client.
     http: HttpClient,
     user_agent: HeaderValue,
     retry: RetryConfig,
@@ -290,7 +290,8 @@ impl Authenticator {
         loop {
             attempt += 1;
             let started = Instant::now();
-            let mut request = self
+            // Bounded by the read timeout of the SDK's own client (client-wide).
+            let request = self
                 .http
                 .client
                 .post(&self.token_url)
@@ -301,9 +302,6 @@ impl Authenticator {
                     ("client_id", client_id),
                     ("client_secret", client_secret.expose()),
                 ]);
-            if let Some(timeout) = self.http.read_timeout {
-                request = request.timeout(timeout);
-            }
             let result = request.send().await;
             let mut failure = match result {
                 Ok(response) if response.status().is_success() => {

@@ -218,10 +218,10 @@ impl Executor {
                 ),
             }
         })?;
-        let url = self.inner.base_url.join(
-            call.version.base_path(),
-            &operation.expand_path(call.path_args),
-        );
+        let path = operation.expand_path(call.path_args);
+        // Moved into the first attempt's request; a retry joins it again (a copy kept for
+        // retries would cost every call an allocation).
+        let mut url = Some(self.inner.base_url.join(call.version.base_path(), &path));
         let (version, query) = (call.version, call.query);
         let http = &self.inner.http.client;
         let timeouts = &self.inner.timeouts;
@@ -245,8 +245,11 @@ impl Executor {
         }
         .unwrap_or(HeaderValue::from_static("application/json"));
         self.execute(&call, transfer, |authorization, timeout| {
+            let url = url
+                .take()
+                .unwrap_or_else(|| self.inner.base_url.join(version.base_path(), &path));
             let mut request = http
-                .request(method.clone(), url.clone())
+                .request(method.clone(), url)
                 .header(ACCEPT, accept.clone())
                 .header(AUTHORIZATION, authorization);
             if !self.inner.http.sends_user_agent {
@@ -415,6 +418,8 @@ impl Executor {
     }
 
     /// Runs one operation: token, request, classification, retries, the 401 refresh, and logs.
+    /// `attempt_fn` sends one attempt with an `Authorization` value and, when given, a
+    /// per-request timeout that replaces the client's own bound.
     fn execute<T, F, Fut>(
         &self,
         call: &Call<'_>,
@@ -495,24 +500,24 @@ impl Executor {
                 }
                 let started = Instant::now();
                 let authorization = token.authorization()?;
-                // A read through the SDK's own client is bounded by one per-request timer: the
-                // read timeout, or what is left of the deadline when that is shorter. An upload
-                // by its progress (stall, answer), never by the deadline. Anything else (a form
-                // without a file, a caller's client, whose settings stay as they are) by the
-                // deadline around the attempt.
+                // A read through the SDK's own client is bounded by one timer: the client's read
+                // timeout, or what is left of the deadline when that is shorter. An upload by its
+                // progress (stall, answer), never by the deadline. Anything else (a form without
+                // a file, a caller's client, whose settings stay as they are) by the deadline
+                // around the attempt.
                 let outcome = match (transfer, inner.http.read_timeout) {
                     (Transfer::Upload, _) => {
-                        let outcome = pin!(attempt_fn(authorization, None)).await;
+                        let outcome = pin!(attempt_fn(authorization, inner.http.unbounded())).await;
                         clock.exclude(started.elapsed());
                         Some(outcome)
                     }
                     (Transfer::Read, Some(read)) => {
                         let (timeout, is_deadline) = match remaining {
-                            Some(left) if left <= read => (left, true),
-                            _ => (read, false),
+                            Some(left) if left <= read => (Some(left), true),
+                            _ => (None, false),
                         };
                         // A read has no effect: a cancellation simply ends it.
-                        let request = pin!(attempt_fn(authorization, Some(timeout)));
+                        let request = pin!(attempt_fn(authorization, timeout));
                         match unless_cancelled(call.cancel, request).await
                         {
                             None => return Err(cancelled(call, attempt)),
@@ -520,7 +525,11 @@ impl Executor {
                             Some(other) => Some(other),
                         }
                     }
-                    _ => within(remaining, pin!(attempt_fn(authorization, None))).await,
+                    (Transfer::Form, _) => {
+                        within(remaining, pin!(attempt_fn(authorization, inner.http.unbounded())))
+                            .await
+                    }
+                    (Transfer::Read, None) => within(remaining, pin!(attempt_fn(authorization, None))).await,
                 };
                 let Some(outcome) = outcome else {
                     // The request may be on the wire: for a start, its outcome is unknown.

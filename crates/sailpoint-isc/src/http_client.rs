@@ -10,18 +10,22 @@ const MAX_REDIRECTS: usize = 5;
 
 /// The HTTP client of an executor.
 ///
-/// Built by the SDK: one client without a read timeout, for everything. Requests without a file
-/// (reads, token requests) get one timer per attempt (`RequestBuilder::timeout`: the read
-/// timeout, or what is left of the total deadline when that is shorter); uploads are bounded by
-/// their progress (stall and response timeouts, `body_progress`), never by their length:
-/// reqwest's client-wide read timeout also runs while a body is being sent, so it would cut any
-/// upload longer than itself. (One client, not a twin with that timeout for the small requests:
-/// each client the SDK builds loads and parses the system's root certificates.) A caller's own
-/// client is used for everything, as configured.
+/// Built by the SDK: one client for everything, whose requests are each bounded by the read
+/// timeout (`ClientBuilder::timeout`: one timer per request, covering its answer and body).
+/// A request bounded otherwise lifts it with a per-request timeout ([`Self::unbounded`]):
+/// uploads are bounded by their progress (stall and response timeouts, `body_progress`), never
+/// by their length, and a read whose deadline is nearer than the read timeout takes the shorter
+/// bound. (Set client-wide, the common bound costs nothing per request; set per request, it
+/// costs an extensions map on every request, and reqwest's retry layer copies it.) The client
+/// does not retry anything itself: the executor is the one place that decides what is resent.
+/// (One client, not a twin for the small requests: each client the SDK builds loads and
+/// parses the system's root certificates.) A caller's own client is used for everything, as
+/// configured.
 #[derive(Clone)]
 pub(crate) struct HttpClient {
     pub(crate) client: reqwest::Client,
-    /// The per-attempt bound of a request without a file (`None`: a caller's client).
+    /// The bound every request of the SDK's own client has unless it lifts it (`None`: a
+    /// caller's client, which has no bound of the SDK's).
     pub(crate) read_timeout: Option<Duration>,
     /// Whether the client sends the SDK's User-Agent itself (the SDK's own client), or each
     /// request must carry it (a caller's client).
@@ -38,21 +42,37 @@ impl HttpClient {
         }
     }
 
-    /// The SDK's own client (same-origin redirects only, the SDK's User-Agent).
+    /// The SDK's own client (the read timeout on every request unless lifted, same-origin
+    /// redirects only, no retries of its own, the SDK's User-Agent).
     pub(crate) fn build(timeouts: &TimeoutConfig) -> Result<Self, Error> {
+        let read = practical(timeouts.read);
         let client = reqwest::Client::builder()
             .user_agent(config::USER_AGENT)
             .connect_timeout(practical(timeouts.connect))
+            .timeout(read)
             .redirect(same_origin_redirects())
+            // reqwest would resend on protocol refusals (HTTP/2, which this client does not
+            // speak) and keeps a copy of every request in case it does: the executor alone
+            // retries, so none is kept.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .build()
             .map_err(|e| Error::Configuration {
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
         Ok(HttpClient {
             client,
-            read_timeout: Some(practical(timeouts.read)),
+            read_timeout: Some(read),
             sends_user_agent: true,
         })
+    }
+
+    /// The per-request timeout that lifts the SDK client's read bound, for a request bounded
+    /// otherwise (an upload by its progress, a form by its answer and the deadline); `None` for
+    /// a caller's client, which has no bound of the SDK's to lift. (reqwest cannot clear a
+    /// client-wide timeout per request, only replace it: a century stands for none, as for the
+    /// configured timeouts.)
+    pub(crate) fn unbounded(&self) -> Option<Duration> {
+        self.read_timeout.map(|_| practical(Duration::MAX))
     }
 }
 
