@@ -108,61 +108,13 @@ impl From<StartedAggregation> for AggregationRef {
 /// back to the aggregation's task status, kept 90 days; only when both forget the id is it
 /// [`Error::AggregationExpired`]. A kind without a status endpoint (entitlements) is read from
 /// its task status directly. A bad id is [`Error::InvalidInput`].
-pub(crate) async fn fetch_status(
+pub(crate) fn fetch_status(
     executor: &Executor,
     task_id: &str,
     version: ApiVersion,
     kind: AggregationKind,
-) -> Result<AggregationStatus, Error> {
-    validate_id("aggregation id", task_id)?;
-    let expired = |context| Error::AggregationExpired {
-        task_id: task_id.to_owned(),
-        context,
-    };
-    let Some(status_operation) = kind.profile().status_operation else {
-        return match fetch_task_status(executor, task_id, version).await {
-            Ok(task) => Ok(AggregationStatus::from_task_of(task, kind)),
-            Err(Error::NotFound { context }) => Err(expired(context)),
-            Err(other) => Err(other),
-        };
-    };
-    let call = Call {
-        version,
-        operation: status_operation,
-        kind: OperationKind::Read,
-        path_args: &[task_id],
-        query: &[],
-        source_id: None,
-        bound: None,
-        cancel: None,
-    };
-    let context = match executor.call::<AggregationStatus>(call).await {
-        Ok(decoded) if decoded.value.state == Some(AggregationState::NotFound) => {
-            let mut context = ErrorContext::new(status_operation, Some(version));
-            context.status = Some(StatusCode::OK);
-            context.attempts = 1;
-            context.body_snippet = body_snippet(&decoded.body);
-            Box::new(context)
-        }
-        Ok(decoded) => return Ok(decoded.value),
-        Err(Error::NotFound { context }) => context,
-        Err(other) => return Err(other),
-    };
-    if version.operation(TASK_STATUS_OPERATION).is_none() {
-        return Err(expired(context));
-    }
-    match fetch_task_status(executor, task_id, version).await {
-        Ok(task) => {
-            tracing::debug!(
-                task_id,
-                completion_status = ?task.completion_status,
-                "the status endpoint no longer knows the aggregation; answered from task status"
-            );
-            Ok(AggregationStatus::from_task_of(task, kind))
-        }
-        Err(Error::NotFound { .. }) => Err(expired(context)),
-        Err(other) => Err(other),
-    }
+) -> impl Future<Output = Result<AggregationStatus, Error>> + Send + 'static {
+    GetAggregationStatus::new(executor.clone(), task_id.to_owned(), version, kind).send()
 }
 
 /// Reads an aggregation's status once. Created by
@@ -223,6 +175,62 @@ impl GetAggregationStatus {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<AggregationStatus, Error> {
-        fetch_status(&self.executor, &self.task_id, self.api_version, self.kind).await
+        // (The read itself, not a call to a shared helper: each async layer would hold, and
+        // move, the whole request future once more.)
+        let (executor, task_id, version, kind) = (
+            &self.executor,
+            self.task_id.as_str(),
+            self.api_version,
+            self.kind,
+        );
+        validate_id("aggregation id", task_id)?;
+        let expired = |context| Error::AggregationExpired {
+            task_id: task_id.to_owned(),
+            context,
+        };
+        let Some(status_operation) = kind.profile().status_operation else {
+            return match fetch_task_status(executor, task_id, version).await {
+                Ok(task) => Ok(AggregationStatus::from_task_of(task, kind)),
+                Err(Error::NotFound { context }) => Err(expired(context)),
+                Err(other) => Err(other),
+            };
+        };
+        let call = Call {
+            version,
+            operation: status_operation,
+            kind: OperationKind::Read,
+            path_args: &[task_id],
+            query: &[],
+            source_id: None,
+            bound: None,
+            cancel: None,
+        };
+        let context = match executor.call::<AggregationStatus>(call).await {
+            Ok(decoded) if decoded.value.state == Some(AggregationState::NotFound) => {
+                let mut context = ErrorContext::new(status_operation, Some(version));
+                context.status = Some(StatusCode::OK);
+                context.attempts = 1;
+                context.body_snippet = body_snippet(&decoded.body);
+                Box::new(context)
+            }
+            Ok(decoded) => return Ok(decoded.value),
+            Err(Error::NotFound { context }) => context,
+            Err(other) => return Err(other),
+        };
+        if version.operation(TASK_STATUS_OPERATION).is_none() {
+            return Err(expired(context));
+        }
+        match fetch_task_status(executor, task_id, version).await {
+            Ok(task) => {
+                tracing::debug!(
+                    task_id,
+                    completion_status = ?task.completion_status,
+                    "the status endpoint no longer knows the aggregation; answered from task status"
+                );
+                Ok(AggregationStatus::from_task_of(task, kind))
+            }
+            Err(Error::NotFound { .. }) => Err(expired(context)),
+            Err(other) => Err(other),
+        }
     }
 }

@@ -275,10 +275,25 @@ impl Executor {
                     request = request.multipart(form);
                 }
                 // Pinned here, once: awaited or watched through a reference, never moved.
+                // (One async block from request to bytes: every async fn between them would hold
+                // the response once more and move it on each call.)
                 let exchange = pin!(async {
                     let response = request.send().await.map_err(Failure::Transport)?;
-                    self.read_response(version, operation, answers_json, response)
-                        .await
+                    let head = self.read_head(version, operation, &response);
+                    if !head.status.is_success() {
+                        // Cold path: boxed, so the hot future stays small.
+                        return Err(Box::pin(Failure::from_response(response)).await);
+                    }
+                    let body = if response
+                        .content_length()
+                        .is_some_and(|len| len <= MAX_SUCCESS_BODY as u64)
+                    {
+                        Ok(response.bytes().await.map_err(Failure::Transport)?)
+                    } else {
+                        // Length unknown or too large (rare): boxed like the failure path.
+                        Box::pin(read_capped_body(response)).await?
+                    };
+                    decode_success(head, answers_json, body)
                 });
                 let Some(progress) = progress else {
                     return exchange.await;
@@ -329,15 +344,14 @@ impl Executor {
         .await
     }
 
-    /// Turns one response into a decoded value or a [`Failure`].
-    async fn read_response<T: DeserializeOwned>(
+    /// What the executor reads from an answer's head: its status, `X-Total-Count` and request
+    /// id; logs a deprecation once.
+    fn read_head(
         &self,
         version: ApiVersion,
         operation: &'static Operation,
-        answers_json: bool,
-        response: reqwest::Response,
-    ) -> Result<(Decoded<T>, StatusCode), Failure> {
-        let status = response.status();
+        response: &reqwest::Response,
+    ) -> AnswerHead {
         // The three headers read here, in one pass over the few an answer carries rather than
         // a hashed lookup each (the first value of a name counts, as with `get`).
         let (mut deprecated, mut total_count, mut request_id) = (None, None, None);
@@ -353,49 +367,14 @@ impl Executor {
         if deprecated.is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
             self.warn_deprecated(version, operation);
         }
-        if !status.is_success() {
-            // Cold path: boxed, so the hot future stays small.
-            return Err(Box::pin(Failure::from_response(response)).await);
-        }
-        let total_count = total_count
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
-        // Only the request id is needed if decoding fails; copying one value is cheaper than
-        // the whole map on every success.
-        let request_id = request_id.cloned();
-        let body = read_success_body(response).await?;
-        let decoded = match body {
-            Ok(body) if answers_json => serde_json::from_slice::<T>(&body)
-                .map(|value| (value, body.clone()))
-                .map_err(|error| (body, format!("is not the expected JSON: {error}"))),
-            // A text answer (`text/csv`) is read as one string.
-            Ok(body) => decode_text::<T>(&body)
-                .map(|value| (value, body.clone()))
-                .map_err(|error| (body, error)),
-            Err(start) => Err((
-                start,
-                format!("is larger than {} MiB", MAX_SUCCESS_BODY >> 20),
-            )),
-        };
-        match decoded {
-            Ok((value, body)) => Ok((
-                Decoded {
-                    value,
-                    total_count,
-                    body,
-                },
-                status,
-            )),
-            Err((body, error)) => Err(Failure::Undecodable {
-                status: Some(status),
-                headers: request_id.map(|id| {
-                    let mut headers = HeaderMap::with_capacity(1);
-                    headers.insert(HeaderName::from_static("slpt-request-id"), id);
-                    headers
-                }),
-                body: Some(body),
-                reason: format!("the {} response {error}", status.as_u16()),
-            }),
+        AnswerHead {
+            status: response.status(),
+            total_count: total_count
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+            // Only the request id is needed if decoding fails; copying one value is cheaper
+            // than the whole map on every success.
+            request_id: request_id.cloned(),
         }
     }
 
@@ -692,7 +671,6 @@ enum Transfer {
     Upload,
 }
 
-/// Reads a success body, at most [`MAX_SUCCESS_BODY`] bytes: `Err` with its start when larger.
 /// A text success body as `T` (a `String`): UTF-8, or a JSON string if the server answered one.
 fn decode_text<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     use serde::de::IntoDeserializer;
@@ -706,16 +684,12 @@ fn decode_text<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
         .map_err(|e| format!("is not the expected text: {e}"))
 }
 
-async fn read_success_body(
+/// Reads a success body whose length is unknown or too large, at most [`MAX_SUCCESS_BODY`]
+/// bytes: `Err` with its start when larger.
+async fn read_capped_body(
     response: reqwest::Response,
 ) -> Result<Result<bytes::Bytes, bytes::Bytes>, Failure> {
     use futures_util::StreamExt;
-    if response
-        .content_length()
-        .is_some_and(|len| len <= MAX_SUCCESS_BODY as u64)
-    {
-        return response.bytes().await.map(Ok).map_err(Failure::Transport);
-    }
     let mut stream = response.bytes_stream();
     let mut body = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {
@@ -727,6 +701,60 @@ async fn read_success_body(
         body.extend_from_slice(&chunk);
     }
     Ok(Ok(body.freeze()))
+}
+
+/// What [`Executor::read_head`] keeps of a response's head.
+struct AnswerHead {
+    status: StatusCode,
+    total_count: Option<u64>,
+    request_id: Option<HeaderValue>,
+}
+
+/// Decodes a success body (`Err`: its start, when it was too large) into the crate's lenient
+/// model: JSON, or one string for a text answer; anything else is [`Failure::Undecodable`].
+fn decode_success<T: DeserializeOwned>(
+    head: AnswerHead,
+    answers_json: bool,
+    body: Result<bytes::Bytes, bytes::Bytes>,
+) -> Result<(Decoded<T>, StatusCode), Failure> {
+    let AnswerHead {
+        status,
+        total_count,
+        request_id,
+    } = head;
+    let decoded = match body {
+        Ok(body) if answers_json => serde_json::from_slice::<T>(&body)
+            .map(|value| (value, body.clone()))
+            .map_err(|error| (body, format!("is not the expected JSON: {error}"))),
+        // A text answer (`text/csv`) is read as one string.
+        Ok(body) => decode_text::<T>(&body)
+            .map(|value| (value, body.clone()))
+            .map_err(|error| (body, error)),
+        Err(start) => Err((
+            start,
+            format!("is larger than {} MiB", MAX_SUCCESS_BODY >> 20),
+        )),
+    };
+    match decoded {
+        Ok((value, body)) => Ok((
+            Decoded {
+                value,
+                total_count,
+                body,
+            },
+            status,
+        )),
+        Err((body, error)) => Err(Failure::Undecodable {
+            status: Some(status),
+            headers: request_id.map(|id| {
+                let mut headers = HeaderMap::with_capacity(1);
+                headers.insert(HeaderName::from_static("slpt-request-id"), id);
+                headers
+            }),
+            body: Some(body),
+            reason: format!("the {} response {error}", status.as_u16()),
+        }),
+    }
 }
 
 /// The error for a call cancelled before its request could take effect.
