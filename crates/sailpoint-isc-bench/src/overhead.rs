@@ -297,8 +297,8 @@ pub fn run(params: &Params) -> Result<(Value, Vec<String>)> {
             concurrency: params.concurrency,
             throughput: vec![Vec::new(); VARIANTS.len()],
         };
+        let order: Vec<usize> = (0..VARIANTS.len()).collect();
         for rep in 0..params.reps {
-            let order: Vec<usize> = (0..VARIANTS.len()).collect();
             for i in rotated(&order, rep) {
                 let elapsed = run_sequential(&callers[i], sequential.calls).await?;
                 sequential.throughput[i].push(sequential.calls as f64 / elapsed.as_secs_f64());

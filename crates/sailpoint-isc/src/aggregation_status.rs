@@ -10,7 +10,6 @@ use crate::error_context::body_snippet;
 use crate::executor::{Call, Executor};
 use crate::ids::check_id as validate_id;
 use crate::kind::AggregationKind;
-use crate::retry::OperationKind;
 use crate::status::{AggregationState, AggregationStatus, StartedAggregation};
 use crate::tasks::{TASK_STATUS_OPERATION, fetch_task_status};
 
@@ -195,16 +194,8 @@ impl GetAggregationStatus {
                 Err(other) => Err(other),
             };
         };
-        let call = Call {
-            version,
-            operation: status_operation,
-            kind: OperationKind::Read,
-            path_args: &[task_id],
-            query: &[],
-            source_id: None,
-            bound: None,
-            cancel: None,
-        };
+        let path_args = [task_id];
+        let call = Call::read(version, status_operation, &path_args);
         let context = match executor.call::<AggregationStatus>(call).await {
             Ok(decoded) if decoded.value.state == Some(AggregationState::NotFound) => {
                 let mut context = ErrorContext::new(status_operation, Some(version));

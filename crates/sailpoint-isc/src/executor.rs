@@ -63,6 +63,26 @@ pub(crate) struct Call<'a> {
     pub(crate) cancel: Option<&'a CancellationToken>,
 }
 
+impl<'a> Call<'a> {
+    /// A plain read: no query, no outer bound, no cancellation, retried like any read.
+    pub(crate) fn read(
+        version: ApiVersion,
+        operation: &'static str,
+        path_args: &'a [&'a str],
+    ) -> Self {
+        Call {
+            version,
+            operation,
+            kind: OperationKind::Read,
+            path_args,
+            query: &[],
+            source_id: None,
+            bound: None,
+            cancel: None,
+        }
+    }
+}
+
 /// A decoded success response.
 #[derive(Debug)]
 pub(crate) struct Decoded<T> {

@@ -36,16 +36,8 @@ pub(crate) async fn fetch_task_status(
     version: ApiVersion,
 ) -> Result<TaskStatus, Error> {
     validate_id("task id", task_id)?;
-    let call = Call {
-        version,
-        operation: TASK_STATUS_OPERATION,
-        kind: OperationKind::Read,
-        path_args: &[task_id],
-        query: &[],
-        source_id: None,
-        bound: None,
-        cancel: None,
-    };
+    let path_args = [task_id];
+    let call = Call::read(version, TASK_STATUS_OPERATION, &path_args);
     Ok(executor.call::<TaskStatus>(call).await?.value)
 }
 
